@@ -14,7 +14,9 @@ try:
 except PackageNotFoundError:  # running from a source tree that is not installed
     __version__ = "0.1.0"
 
+from leadeval.cohort import Cohort, build_cohort  # noqa: E402
 from leadeval.config import SiteConfig, load_config, parse_config  # noqa: E402
+from leadeval.costs import cost_savings  # noqa: E402
 from leadeval.errors import (  # noqa: E402
     BalanceWarning,
     CohortError,
@@ -27,9 +29,26 @@ from leadeval.errors import (  # noqa: E402
     ModelError,
 )
 from leadeval.extracts import Extracts  # noqa: E402
+from leadeval.matching import MatchedSample, match, plot_balance, plot_overlap, table_one  # noqa: E402
+from leadeval.models import (  # noqa: E402
+    cumulative_incidence,
+    e_value,
+    fit_count,
+    fit_count_did,
+    fit_cox,
+    fit_gee_prepost,
+    fit_km,
+    fit_logistic,
+    fit_panel_gee,
+    fit_recurrent_cox,
+    fit_within_person_rate,
+    logrank_test,
+    rosenbaum_bounds,
+)
 
 __all__ = [
     "BalanceWarning",
+    "Cohort",
     "CohortError",
     "ConfigError",
     "ConvergenceWarning",
@@ -37,10 +56,30 @@ __all__ = [
     "Extracts",
     "LeadevalError",
     "LeadevalWarning",
+    "MatchedSample",
     "MatchingError",
     "ModelError",
     "SiteConfig",
     "__version__",
+    "build_cohort",
+    "cost_savings",
+    "cumulative_incidence",
+    "e_value",
+    "fit_count",
+    "fit_count_did",
+    "fit_cox",
+    "fit_gee_prepost",
+    "fit_km",
+    "fit_logistic",
+    "fit_panel_gee",
+    "fit_recurrent_cox",
+    "fit_within_person_rate",
     "load_config",
+    "logrank_test",
+    "match",
     "parse_config",
+    "plot_balance",
+    "plot_overlap",
+    "rosenbaum_bounds",
+    "table_one",
 ]

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from typing import Any
+from pathlib import Path
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from leadeval import __version__
 from leadeval.errors import LeadevalError
@@ -35,7 +37,9 @@ def user_errors_exit_2(func: Callable[..., Any]) -> Callable[..., Any]:
         try:
             return func(*args, **kwargs)
         except LeadevalError as err:
-            err_console.print(f"[bold red]{type(err).__name__}[/]: {err}", highlight=False, markup=True)
+            err_console.print(
+                f"[bold red]{type(err).__name__}[/]: {escape(str(err))}", highlight=False, markup=True
+            )
             raise typer.Exit(2) from None
 
     return wrapper
@@ -54,3 +58,153 @@ def main(
     ),
 ) -> None:
     """leadeval: matched comparisons, outcome models, costs and reports for diversion programs."""
+
+
+@app.command()
+@user_errors_exit_2
+def validate(
+    config: Annotated[Path, typer.Argument(help="Site config (YAML).")],
+    quarantine_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--quarantine-dir",
+            help="Write the quarantined rows here (restricted data: a private folder, never shared).",
+        ),
+    ] = None,
+) -> None:
+    """Load and validate a site's extracts and print the data-quality table.
+
+    Exit code 0 when every row loaded, 1 when rows were quarantined, 2 on a user error
+    (bad config, missing file, missing column, or any row problem with strict: true).
+    """
+    from rich import box
+    from rich.table import Table
+
+    from leadeval.config import load_config
+    from leadeval.extracts import load_extracts, quarantine_messages, write_quarantine
+
+    cfg = load_config(config)
+    extracts = load_extracts(cfg)
+    reasons = extracts.quarantine_reasons
+    wide = console.width >= 110  # the source column only when there is room for it
+    table = Table(title=f"Data quality: {cfg.site} (data end {cfg.data_end_date})",
+                  box=box.SIMPLE_HEAD)
+    table.add_column("extract", no_wrap=True)
+    if wide:
+        table.add_column("source", overflow="ellipsis", no_wrap=True, max_width=32)
+    for col in ("read", "loaded", "quarantined"):
+        table.add_column(col, justify="right", no_wrap=True)
+    table.add_column("top reasons", no_wrap=True)
+    for row in extracts.quality.itertuples(index=False):
+        top = reasons[reasons["extract"] == row.extract].sort_values(
+            ["rows", "reason"], ascending=[False, True], kind="stable"
+        )
+        top_text = "\n".join(f"{r.reason} {r.rows:,}" for r in top.head(3).itertuples())
+        style = "yellow" if row.quarantined else None
+        cells = [row.extract] + ([row.source] if wide else [])
+        cells += [f"{row.read:,}", f"{row.loaded:,}", f"{row.quarantined:,}", top_text]
+        table.add_row(*cells, style=style)
+    console.print(table)
+    n_quarantined = int(extracts.quality["quarantined"].sum())
+    if n_quarantined:
+        for line in quarantine_messages(extracts, cfg):
+            console.print(f"  - {escape(line)}", highlight=False)
+        console.print(
+            f"[yellow]{n_quarantined:,} rows quarantined[/]; they are left out of every analysis."
+        )
+    else:
+        console.print("[green]All rows loaded.[/]")
+    if quarantine_dir is not None:
+        paths = write_quarantine(extracts, quarantine_dir)
+        console.print(f"Quarantined rows written to {escape(str(quarantine_dir))} "
+                      f"({len(paths)} files, private to you).", highlight=False)
+    raise typer.Exit(1 if n_quarantined else 0)
+
+
+@app.command()
+@user_errors_exit_2
+def synth(
+    out: Annotated[Path, typer.Option("--out", help="Output directory.")],
+    profile: Annotated[str, typer.Option("--profile", help="seattle, santa_fe or longmont.")] = "seattle",
+    participants: Annotated[
+        int | None, typer.Option("--participants", help="LEAD participants (default: the profile's).")
+    ] = None,
+    pool: Annotated[
+        int | None, typer.Option("--pool", help="Comparison-pool members (default: the profile's).")
+    ] = None,
+    seed: Annotated[int | None, typer.Option("--seed", help="Master seed (default: the profile's).")] = None,
+    layout: Annotated[str, typer.Option("--layout", help="canonical or agency.")] = "canonical",
+    fmt: Annotated[str, typer.Option("--format", help="Comma-separated: csv, parquet.")] = "csv,parquet",
+    data_end_date: Annotated[
+        str | None, typer.Option("--data-end-date", help="Override the profile's data end (YYYY-MM-DD).")
+    ] = None,
+) -> None:
+    """Write a synthetic site with planted effects: extracts, site.yaml, truth.csv, effects.json."""
+    from leadeval.synth.writer import write_synthetic_site
+
+    path = write_synthetic_site(
+        profile, out, n_participants=participants, n_pool=pool, seed=seed, layout=layout,
+        formats=fmt.split(","), data_end_date=data_end_date,
+    )
+    console.print(f"Synthetic {profile} site written to {path}", highlight=False)
+
+
+@app.command()
+@user_errors_exit_2
+def report(
+    config: Annotated[Path, typer.Argument(help="Site config (YAML).")],
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Output folder (default: reports/<site>).")
+    ] = None,
+    seed: Annotated[
+        int | None, typer.Option("--seed", help="Seed for matching order, bootstrap, Monte Carlo.")
+    ] = None,
+    format: Annotated[
+        str | None, typer.Option("--format", help="Comma-separated: html, pdf (default: config).")
+    ] = None,
+    restricted: Annotated[
+        bool,
+        typer.Option(
+            "--restricted",
+            help="Also write person-level outputs into OUT/restricted/ (never share that folder).",
+        ),
+    ] = False,
+) -> None:
+    """Run a site's whole evaluation and write its report (HTML, tables/, manifest.json)."""
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+    from rich.table import Table
+
+    from leadeval.config import load_config
+    from leadeval.report.writer import write_report
+
+    cfg = load_config(config)
+    formats = [f.strip() for f in format.split(",") if f.strip()] if format else None
+    with Progress(
+        SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
+        console=err_console, transient=True, disable=not err_console.is_terminal,
+    ) as bar:
+        task = bar.add_task(f"{cfg.site}: starting", total=None)
+        paths = write_report(
+            cfg, out=out, seed=seed, formats=formats, restricted=restricted or None,
+            progress=lambda stage: bar.update(task, description=f"{cfg.site}: {stage}"),
+        )
+    ev = paths.evaluation
+    k = cfg.report.small_cell_threshold
+    table = Table(title=f"{cfg.site}: headline estimates", show_lines=False)
+    for col in ("analysis", "term", "ratio (95% CI)", "p", "events"):
+        table.add_column(col, justify="left" if col in ("analysis", "term") else "right")
+    for r in ev.headline().itertuples(index=False):
+        thin = r.events is not None and r.events == r.events and r.events < k
+        ci = "suppressed" if thin else f"{r.ratio:.2f} ({r.ratio_low:.2f}-{r.ratio_high:.2f})"
+        p = "" if thin else f"{r.p_value:.3g}"
+        table.add_row(r.analysis, r.term, ci, p, "<" + str(k) if thin else f"{r.events:,.0f}")
+    console.print(table)
+    savings = ev.get("savings")
+    if savings is not None:
+        console.print(f"Cost saving per participant-year: ${savings.savings:,.0f} "
+                      f"({savings.dollar_year} dollars)")
+    if not ev.skipped.empty:
+        console.print(f"[yellow]{len(ev.skipped)} analyses not estimated[/] (see the report's methods).")
+    console.print(f"Report: [bold]{paths.html}[/]  tables: {paths.tables}  manifest: {paths.manifest}")
+    if paths.pdf:
+        console.print(f"PDF: {paths.pdf}")

@@ -59,6 +59,12 @@ _SUFFIX_FORMATS = {
 }
 
 
+def _as_text_nested(v: Any, text: Any) -> Any:
+    if isinstance(v, dict):
+        return {text(k): text(x) for k, x in v.items()}
+    return text(v)
+
+
 class _Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -89,6 +95,21 @@ class ExtractSource(_Frozen):
     true_values: list[str] = Field(default_factory=lambda: ["true", "t", "yes", "y", "1"])
     false_values: list[str] = Field(default_factory=lambda: ["false", "f", "no", "n", "0"])
 
+    @field_validator("columns", "codes", "true_values", "false_values", mode="before")
+    @classmethod
+    def _as_text(cls, v: Any) -> Any:
+        # YAML reads `1: felony` with an int key and `Y: yes` as True; agency names and codes are text.
+        def text(x: Any) -> Any:
+            if isinstance(x, bool):
+                return "true" if x else "false"
+            return str(x) if isinstance(x, int | float) else x
+
+        if isinstance(v, dict):
+            return {text(k): _as_text_nested(val, text) for k, val in v.items()}
+        if isinstance(v, list):
+            return [text(x) for x in v]
+        return v
+
     @model_validator(mode="after")
     def _one_source(self) -> ExtractSource:
         if self.path is None and self.database is None:
@@ -114,21 +135,35 @@ class ExtractSource(_Frozen):
     def label(self) -> str:
         """How messages name this source: the file name, or database:table."""
         if self.path is not None:
-            return self.path.name + (f":{self.table}" if self.table else "")
+            sheet = f"[{self.sheet}]" if self.sheet is not None else ""
+            return self.path.name + (f":{self.table}" if self.table else "") + sheet
         return f"{self.database}:{self.table}"
 
 
+OUTCOME_FAMILIES = ("arrests", "charges", "jail", "prison", "ems", "housing", "income", "contacts")
+OutcomeFamily = Literal["arrests", "charges", "jail", "prison", "ems", "housing", "income", "contacts"]
+
+
 class DesignConfig(_Frozen):
-    """Cohort design: index date, windows, at-risk time (see docs/cohort.md)."""
+    """Cohort design: index date, windows, at-risk time, outcomes, panel (see docs/cohort.md).
+
+    ``outcomes`` lists the outcome families to build (each needs the extract of the same name);
+    families whose extract the site lacks are skipped and listed in ``Cohort.skipped``.
+    """
 
     index_date: Literal["referral_date", "enrollment_date", "first_contact_date"] = "referral_date"
+    comparison: bool = Field(
+        True,
+        description="compare LEAD with a matched or weighted comparison group from the pool; "
+        "false = a within-person design on participants only (Longmont)",
+    )
     pre_windows: list[int] = Field(default_factory=lambda: [365, 730])
     post_windows: list[int] = Field(default_factory=lambda: [182, 365])
     exclude_incarceration: bool = True
     exit_censors: bool = False
     competing_events: list[Literal["prison", "death"]] = Field(default_factory=lambda: ["prison", "death"])
     panel_months: tuple[int, int] = (-12, 24)
-    outcomes: list[str] = Field(default_factory=list)
+    outcomes: list[OutcomeFamily] = Field(default_factory=lambda: list(OUTCOME_FAMILIES))
 
     @field_validator("pre_windows", "post_windows")
     @classmethod
@@ -145,12 +180,245 @@ class DesignConfig(_Frozen):
             raise ValueError(f"panel_months must run from <= 0 to >= 0; got {list(v)}")
         return v
 
+    @field_validator("competing_events", "outcomes")
+    @classmethod
+    def _unique(cls, v: list[str]) -> list[str]:
+        return sorted(set(v), key=v.index)
 
-class Section(BaseModel):
-    """A config section whose schema is owned by a later stage; kept permissive and frozen until
-    that stage defines it, so the whole schema still grows in this one file."""
 
-    model_config = ConfigDict(frozen=True, extra="allow")
+CostBasis = Literal["marginal", "average"]
+
+
+class UnitCost(_Frozen):
+    """One unit cost: dollars per unit of a cohort measure (see docs/costs.md).
+
+    ``measure`` is the stem of the cohort count columns it prices: ``bookings`` prices
+    ``bookings_pre_365d`` and ``bookings_post_365d`` (and the panel column of that name, if any).
+    Several unit costs may price the same measure (a superior-court charge costs prosecution,
+    public defense and the court).
+    """
+
+    measure: str = Field(
+        pattern=r"^[a-z][a-z0-9_]*$",
+        description="cohort count stem, e.g. bookings, jail_days, charges_superior",
+    )
+    amount: float = Field(ge=0, description="dollars per unit, in price_year dollars")
+    price_year: int = Field(ge=1900, le=2100)
+    low: float | None = Field(None, ge=0, description="low end of the plausible range")
+    high: float | None = Field(None, ge=0, description="high end of the plausible range")
+    basis: CostBasis = "marginal"
+    category: str | None = Field(None, description="reporting category; default: the cost's name")
+    payer: str = "taxpayers"
+    description: str = ""
+
+    @model_validator(mode="after")
+    def _range(self) -> UnitCost:
+        if (self.low is None) != (self.high is None):
+            raise ValueError("give both 'low' and 'high' (a range), or neither")
+        if self.low is not None and not self.low <= self.amount <= self.high:
+            raise ValueError(
+                f"need low <= amount <= high; got low={self.low}, amount={self.amount}, high={self.high}"
+            )
+        return self
+
+
+class ProgramCostInput(_Frozen):
+    """Program cost per participant-month when no ledger is analysed (or to override it)."""
+
+    amount: float = Field(ge=0, description="dollars per participant-month, in price_year dollars")
+    price_year: int = Field(ge=1900, le=2100)
+    low: float | None = Field(None, ge=0)
+    high: float | None = Field(None, ge=0)
+
+    @model_validator(mode="after")
+    def _range(self) -> ProgramCostInput:
+        if (self.low is None) != (self.high is None):
+            raise ValueError("give both 'low' and 'high' (a range), or neither")
+        if self.low is not None and not self.low <= self.amount <= self.high:
+            raise ValueError(
+                f"need low <= amount <= high; got low={self.low}, amount={self.amount}, high={self.high}"
+            )
+        return self
+
+
+class CostsConfig(_Frozen):
+    """Cost analysis: unit costs, constant-dollar year, discounting and uncertainty (docs/costs.md)."""
+
+    dollar_year: int = Field(2022, ge=1900, le=2100, description="constant-dollar year of all results")
+    discount_rate: float = Field(0.03, ge=0, lt=1, description="annual rate for present values")
+    unit_costs: dict[str, UnitCost] = Field(default_factory=dict)
+    program_cost: ProgramCostInput | None = None
+    pre_window: int = Field(365, gt=0, description="pre window (days) of the cohort counts used")
+    post_window: int | Literal["all"] = Field(365, description="post window (days) or 'all' follow-up")
+    scale: Literal["year", "window"] = Field(
+        "year", description="'year': per year of observed time; 'window': per person over the window"
+    )
+    horizon_months: int = Field(12, gt=0, description="benefit-cost horizon per participant")
+    bootstrap_replicates: int = Field(2000, ge=50)
+    monte_carlo_draws: int = Field(10000, ge=100)
+    range_distribution: Literal["triangular", "uniform"] = "triangular"
+    conf_level: float = Field(0.95, gt=0, lt=1)
+    seed: int | None = Field(None, description="default: the site seed")
+    cpi_path: Path | None = Field(
+        None, description="CSV with columns year,cpi replacing the shipped CPI-U table"
+    )
+
+    @field_validator("post_window")
+    @classmethod
+    def _post_window(cls, v: int | str) -> int | str:
+        if isinstance(v, int) and v <= 0:
+            raise ValueError(f"post_window is whole days > 0 or 'all'; got {v}")
+        return v
+
+
+class MatchingConfig(_Frozen):
+    """Matching or weighting specification (see docs/matching.md; MatchIt's semantics).
+
+    ``covariates`` enter the propensity model as numbers, ``categorical`` as dummies against the
+    first sorted level, ``squares`` add x**2 terms, ``splines`` natural cubic regression splines
+    (patsy ``cr(x, df)``). Balance is assessed on ``covariates`` + ``categorical`` (+ ``exact``).
+    """
+
+    method: Literal["nearest", "exact", "cem", "iptw"] = "nearest"
+    covariates: list[str] = Field(default_factory=list, description="numeric or 0/1 covariates")
+    categorical: list[str] = Field(default_factory=list, description="categorical covariates")
+    squares: list[str] = Field(default_factory=list, description="add x**2 to the score model")
+    splines: dict[str, int] = Field(
+        default_factory=dict, description="column -> df of a natural cubic spline in the score model"
+    )
+    distance: Literal["logit", "ps"] = Field(
+        "logit", description="match on the logit of the score (default) or the score itself"
+    )
+    distance_column: str | None = Field(
+        None, description="use this precomputed distance column instead of fitting a score"
+    )
+    ratio: int = Field(1, ge=1, description="controls per treated unit (k:1)")
+    replace: bool = False
+    caliper: float | None = Field(None, gt=0, description="in SDs of the distance (all units)")
+    exact: list[str] = Field(default_factory=list, description="match exactly within these strata")
+    order: Literal["largest", "smallest", "data", "random"] = "largest"
+    seed: int | None = Field(None, description="seed for order = 'random'")
+    discard: Literal["none", "treated", "control", "both"] = "none"
+    estimand: Literal["ATT", "ATE"] = "ATT"
+    stabilize: bool = Field(True, description="IPTW: stabilised weights")
+    trim: tuple[float, float] | None = Field(
+        None, description="IPTW: truncate weights at these percentiles, e.g. [1, 99]"
+    )
+    balance_threshold: float = Field(0.1, gt=0)
+    cutpoints: dict[str, list[float] | int | Literal["sturges"]] = Field(
+        default_factory=dict, description="CEM: column -> cut values, number of bins or 'sturges'"
+    )
+
+    @field_validator("trim")
+    @classmethod
+    def _trim(cls, v: tuple[float, float] | None) -> tuple[float, float] | None:
+        if v is not None and not 0 <= v[0] < v[1] <= 100:
+            raise ValueError(f"trim is two percentiles 0 <= low < high <= 100; got {list(v)}")
+        return v
+
+    @model_validator(mode="after")
+    def _consistent(self) -> MatchingConfig:
+        if self.method == "nearest" and self.estimand != "ATT":
+            raise ValueError("nearest-neighbour matching estimates the ATT; use estimand: ATT")
+        if self.order == "random" and self.seed is None:
+            raise ValueError("order: random needs a seed for reproducible matches")
+        if self.method in ("exact", "cem") and not (self.covariates or self.categorical):
+            raise ValueError(f"method {self.method} needs covariates or categorical to match on")
+        return self
+
+
+ReportFormat = Literal["html", "pdf"]
+
+
+class ReportConfig(_Frozen):
+    """The evaluation report: title, privacy threshold, formats (see docs/report.md)."""
+
+    title: str | None = Field(None, description="default: 'LEAD evaluation: <site>'")
+    program_name: str = "LEAD"
+    comparison_label: str = Field("comparison", description="what the report calls the pool group")
+    small_cell_threshold: int = Field(
+        11, ge=1, description="counts of fewer people than this are suppressed, with complements"
+    )
+    formats: list[ReportFormat] = Field(default_factory=lambda: ["html"])
+    restricted: bool = Field(
+        False, description="also write person-level outputs, into restricted/ (never shared)"
+    )
+    headline_outcomes: list[str] = Field(
+        default_factory=list, description="binary outcomes for the plain-language summary"
+    )
+
+
+class SurvivalSpec(_Frozen):
+    """A time-to-event outcome: duration and 0/1 event columns of the cohort."""
+
+    duration: str
+    event: str
+
+
+class CountSpec(_Frozen):
+    """A count outcome with its at-risk exposure (days) column."""
+
+    outcome: str
+    exposure: str
+
+
+class PrePostSpec(_Frozen):
+    """A pre/post pair of outcome columns for the Seattle GEE (binary) or the count DiD."""
+
+    pre: str
+    post: str
+    pre_exposure: str | None = Field(None, description="counts only: exposure of the pre window")
+    post_exposure: str | None = Field(None, description="counts only: exposure of the post window")
+
+
+class ModelsConfig(_Frozen):
+    """Which outcome analyses to run and their options (see docs/models.md). Every ratio is
+    reported with its E-value."""
+
+    conf_level: float = Field(0.95, gt=0.5, lt=1)
+    weights: str | None = "weights"
+    cluster: str | None = "subclass"
+    covariates: list[str] = Field(default_factory=list, description="adjustment covariates")
+    binary_outcomes: list[str] = Field(
+        default_factory=lambda: ["arrest_post_182d", "arrest_post_365d", "prison_post_365d"]
+    )
+    firth: Literal["auto", "always", "never"] = "auto"
+    survival: list[SurvivalSpec] = Field(
+        default_factory=lambda: [SurvivalSpec(duration="days_to_arrest", event="arrested")]
+    )
+    ties: Literal["efron", "breslow"] = "efron"
+    km_times: list[int] = Field(default_factory=lambda: [182, 365, 730])
+    competing_risks: bool = True
+    counts: list[CountSpec] = Field(
+        default_factory=lambda: [
+            CountSpec(outcome="arrests_post_all", exposure="exposure_post_all"),
+            # a booking followed by custody has no at-risk days: use all observed days
+            CountSpec(outcome="bookings_post_all", exposure="observed_days_post_all"),
+        ]
+    )
+    count_family: Literal["poisson", "negbin"] = "negbin"
+    prepost_gee: list[PrePostSpec] = Field(default_factory=list)
+    count_did: list[PrePostSpec] = Field(default_factory=list)
+    gee_corstr: Literal["exchangeable", "independence"] = "exchangeable"
+    panel_outcomes: list[str] = Field(default_factory=list)
+    panel_baseline_month: int = -1
+    within_person: bool = False
+    rosenbaum_gammas: list[float] = Field(default_factory=lambda: [1.0, 1.5, 2.0, 3.0])
+
+    @field_validator("rosenbaum_gammas")
+    @classmethod
+    def _gammas(cls, v: list[float]) -> list[float]:
+        if any(g < 1 for g in v):
+            raise ValueError(f"Rosenbaum's Gamma is >= 1; got {v}")
+        return v
+
+    @field_validator("count_did")
+    @classmethod
+    def _did_exposure(cls, v: list[PrePostSpec]) -> list[PrePostSpec]:
+        bad = [s.pre for s in v if not (s.pre_exposure and s.post_exposure)]
+        if bad:
+            raise ValueError(f"count_did entries need pre_exposure and post_exposure: {bad}")
+        return v
 
 
 class SiteConfig(_Frozen):
@@ -162,10 +430,10 @@ class SiteConfig(_Frozen):
     strict: bool = Field(False, description="row-level problems are fatal instead of quarantined")
     extracts: dict[ExtractName, ExtractSource]
     design: DesignConfig = Field(default_factory=DesignConfig)
-    matching: Section = Field(default_factory=Section)
-    models: Section = Field(default_factory=Section)
-    costs: Section = Field(default_factory=Section)
-    report: Section = Field(default_factory=Section)
+    matching: MatchingConfig = Field(default_factory=MatchingConfig)
+    models: ModelsConfig = Field(default_factory=lambda: ModelsConfig())
+    costs: CostsConfig = Field(default_factory=CostsConfig)
+    report: ReportConfig = Field(default_factory=ReportConfig)
     config_path: Path | None = Field(None, exclude=True)
 
     @field_validator("extracts")
@@ -197,20 +465,73 @@ def _format_validation_error(err: ValidationError) -> list[str]:
     return problems
 
 
+def _mapping_problems(data: dict[str, Any]) -> list[str]:
+    """Problems of the column and code mappings against the data contract, read from the raw
+    dict so they are reported together with every other config problem."""
+    from leadeval.extracts.schemas import SCHEMAS
+
+    extracts = data.get("extracts")
+    if not isinstance(extracts, dict):
+        return []
+    problems = []
+    for name, src in extracts.items():
+        if name not in SCHEMAS or not isinstance(src, dict):
+            continue
+        schema, where = SCHEMAS[name], f"extracts.{name}"
+        for key in ("columns", "codes"):
+            mapping = src.get(key)
+            if not isinstance(mapping, dict):
+                continue
+            for canon in mapping:
+                if str(canon) not in schema.names:
+                    problems.append(
+                        f"{where}.{key}.{canon}: not a column of the {name} extract; allowed: "
+                        f"{', '.join(schema.names)} (map canonical name -> your column name)"
+                    )
+        codes = src.get("codes")
+        for canon, table in (codes or {}).items() if isinstance(codes, dict) else ():
+            if str(canon) not in schema.names or not isinstance(table, dict):
+                continue
+            allowed = schema.column(str(canon)).codes
+            for agency, value in table.items():
+                if allowed and str(value).lower() not in allowed:
+                    problems.append(
+                        f"{where}.codes.{canon}.{agency}: {value!r} is not a {canon} code; "
+                        f"allowed: {', '.join(allowed)}"
+                    )
+    return problems
+
+
+def _resolve_source(src: ExtractSource, base: Path) -> ExtractSource:
+    """Make a source's file path (or ``duckdb://`` database file) absolute against ``base``."""
+    if src.path is not None:
+        return src.model_copy(update={"path": (base / src.path).resolve()})
+    if src.database is not None and src.database.startswith("duckdb://"):
+        from leadeval.extracts.readers import duckdb_file
+
+        file = duckdb_file(src)
+        if file is not None and str(file) != ":memory:":
+            return src.model_copy(update={"database": "duckdb:///" + str((base / file).resolve())})
+    return src
+
+
 def parse_config(data: dict[str, Any], base_dir: Path | str = ".", source: str | None = None) -> SiteConfig:
     """Validate a config given as a dict; relative extract paths are resolved against ``base_dir``."""
     if not isinstance(data, dict):
         raise ConfigError("the config must be a YAML mapping (key: value)", source)
+    mapping_problems = _mapping_problems(data)
     try:
         cfg = SiteConfig.model_validate(data)
     except ValidationError as err:
-        raise ConfigError(_format_validation_error(err), source) from None
+        raise ConfigError(_format_validation_error(err) + mapping_problems, source) from None
+    if mapping_problems:
+        raise ConfigError(mapping_problems, source)
     base = Path(base_dir)
-    extracts = {
-        name: src.model_copy(update={"path": (base / src.path).resolve()}) if src.path else src
-        for name, src in cfg.extracts.items()
-    }
-    return cfg.model_copy(update={"extracts": extracts})
+    extracts = {name: _resolve_source(src, base) for name, src in cfg.extracts.items()}
+    update: dict[str, Any] = {"extracts": extracts}
+    if cfg.costs.cpi_path is not None:
+        update["costs"] = cfg.costs.model_copy(update={"cpi_path": (base / cfg.costs.cpi_path).resolve()})
+    return cfg.model_copy(update=update)
 
 
 def load_config(path: str | Path, check_sources: bool = True) -> SiteConfig:

@@ -59,3 +59,7 @@ class ConvergenceWarning(LeadevalWarning):
 
 class QuarantineWarning(LeadevalWarning):
     """Rows of an extract were quarantined."""
+
+
+class CostWarning(LeadevalWarning):
+    """A cost input is provisional or a cost result rests on a weak basis (e.g. a provisional CPI)."""

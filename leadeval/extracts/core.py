@@ -32,7 +32,9 @@ def canonical_frame(name: str, frame: pd.DataFrame) -> pd.DataFrame:
             s = pd.to_datetime(s)
             out[col.name] = s.dt.normalize() if col.type == "date" else s
         elif col.type == "month":
-            out[col.name] = pd.to_datetime(s.astype("string"), format="%Y-%m").dt.normalize()
+            # 'YYYY-MM' text, or any date in the month (a datetime, 'YYYY-MM-DD')
+            text = s.astype("string").str.slice(0, 7)
+            out[col.name] = pd.to_datetime(text, format="%Y-%m").dt.normalize()
         else:
             out[col.name] = s.astype(_PANDAS_TYPES[col.type])
     ordered = list(schema.names) + [c for c in out.columns if c not in schema.names]
@@ -49,8 +51,9 @@ class Extracts:
 
     ``quality`` has one row per extract: ``extract, source, read, loaded, quarantined`` with
     ``read == loaded + quarantined``. ``quarantine_reasons`` has ``extract, reason, rows``, and
-    ``quarantined[name]`` the quarantined rows themselves (source columns, ``source_row`` and
-    ``reason``): restricted data, never for a shared report.
+    ``quarantined[name]`` the quarantined rows themselves (``source_row``, ``reason``, ``column``
+    and the mapped source columns): restricted data, never for a shared report. Built by
+    :func:`leadeval.load_extracts`; reason codes in :data:`leadeval.extracts.REASONS`.
     """
 
     site: str

@@ -1,0 +1,204 @@
+"""Benchmark: load a large Parquet arrests extract through ``load_extracts``.
+
+Writes a synthetic roster and an arrests extract of N rows with DuckDB (fast, out of core), in
+the agency's own column names with typed Parquet columns and a few planted problems (duplicate
+ids, unknown people, dates after the data end date), then loads them through the site config
+machinery and reports wall time, rows per second and peak resident memory (``ru_maxrss``).
+
+Run by hand, not in CI::
+
+    .venv/bin/python benchmarks/bench_load.py                 # 50M arrest rows
+    .venv/bin/python benchmarks/bench_load.py --rows 10000000 --dir /tmp/bench_load
+    .venv/bin/python benchmarks/bench_load.py --backend-file /tmp/work.duckdb --memory-limit 4GB
+
+The planted problems are checked against the quality table, so a fast but wrong load fails.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import duckdb
+
+from leadeval.config import parse_config
+from leadeval.extracts import load_extracts
+
+DATA_END = "2016-06-30"
+
+
+def write_extracts(directory: Path, rows: int, people: int) -> dict[str, int]:
+    """Write roster.parquet and arrests.parquet; return the planted problem counts."""
+    con = duckdb.connect()
+    con.execute(
+        f"""
+        COPY (
+            SELECT 'P' || i AS PersonID,
+                   CASE WHEN i % 10 = 0 THEN 'L' ELSE 'P' END AS Grp,
+                   DATE '2012-01-01' + CAST(i % 1500 AS INTEGER) AS ReferralDt,
+                   1950 + CAST(i % 45 AS INTEGER) AS BirthYr
+            FROM range({people}) t(i)
+        ) TO '{directory / "roster.parquet"}' (FORMAT parquet)
+        """
+    )
+    # Every 100,003rd row is an exact copy of its predecessor's id with another date (a key
+    # conflict: both versions quarantined), every 99,991st names an unknown person, every
+    # 99,989th falls after the data end date.
+    con.execute(
+        f"""
+        COPY (
+            SELECT CASE WHEN i % 100003 = 1 THEN 'A' || (i - 1) ELSE 'A' || i END AS ArrestNo,
+                   CASE WHEN i % 99991 = 5 THEN 'X' || i
+                        ELSE 'P' || CAST(hash(i) % {people} AS BIGINT) END AS PersonID,
+                   CASE WHEN i % 99989 = 7 THEN DATE '2017-01-01'
+                        ELSE DATE '2010-01-01' + CAST(hash(i + 1) % 2372 AS INTEGER) END
+                       AS ArrestDt,
+                   ['F', 'M', 'GM'][CAST(i % 3 AS INTEGER) + 1] AS Sev,
+                   ['drug', 'property', 'person', 'other'][CAST(i % 4 AS INTEGER) + 1] AS Offense,
+                   i % 7 = 0 AS Warrant
+            FROM range({rows}) t(i)
+        ) TO '{directory / "arrests.parquet"}' (FORMAT parquet, ROW_GROUP_SIZE 1000000)
+        """
+    )
+    # Expected quarantine by reason precedence (duplicate_key before unknown_person before
+    # after_data_end).
+    dup = f"(i % 100003 = 1 OR (i % 100003 = 0 AND i + 1 < {rows}))"
+    planted = con.execute(
+        f"""
+        SELECT count(*) FILTER ({dup}),
+               count(*) FILTER (i % 99991 = 5 AND NOT {dup}),
+               count(*) FILTER (i % 99989 = 7 AND i % 99991 <> 5 AND NOT {dup})
+        FROM range({rows}) t(i)
+        """
+    ).fetchone()
+    con.close()
+    return {
+        "duplicate_key": planted[0],
+        "unknown_person": planted[1],
+        "after_data_end": planted[2],
+    }
+
+
+def config(directory: Path):
+    return parse_config(
+        {
+            "site": "bench",
+            "data_end_date": DATA_END,
+            "extracts": {
+                "roster": {
+                    "path": "roster.parquet",
+                    "columns": {
+                        "person_id": "PersonID",
+                        "group": "Grp",
+                        "referral_date": "ReferralDt",
+                        "birth_year": "BirthYr",
+                    },
+                    "codes": {"group": {"L": "lead", "P": "pool"}},
+                },
+                "arrests": {
+                    "path": "arrests.parquet",
+                    "columns": {
+                        "arrest_id": "ArrestNo",
+                        "person_id": "PersonID",
+                        "arrest_date": "ArrestDt",
+                        "severity": "Sev",
+                        "offense_category": "Offense",
+                        "warrant": "Warrant",
+                    },
+                    "codes": {
+                        "severity": {"F": "felony", "M": "misdemeanor", "GM": "gross_misdemeanor"}
+                    },
+                },
+            },
+        },
+        base_dir=directory,
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=50_000_000, help="arrest rows (default 50M)")
+    parser.add_argument("--people", type=int, default=None, help="roster size (default rows/50)")
+    parser.add_argument("--dir", type=Path, default=None, help="work directory (default: temp)")
+    parser.add_argument("--keep", action="store_true", help="keep the written extracts")
+    parser.add_argument(
+        "--backend-file",
+        type=Path,
+        default=None,
+        help="load into this DuckDB file instead of memory (lets DuckDB spill to disk)",
+    )
+    parser.add_argument("--memory-limit", default=None, help="DuckDB memory_limit, e.g. 4GB")
+    parser.add_argument("--write-only", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    people = args.people or max(1000, args.rows // 50)
+    if args.write_only:
+        print(json.dumps(write_extracts(args.dir, args.rows, people)))
+        return
+    directory = args.dir or Path(tempfile.mkdtemp(prefix="bench_load_"))
+    directory.mkdir(parents=True, exist_ok=True)
+    try:
+        # Write in a child process so that peak RSS below measures the load alone.
+        t0 = time.perf_counter()
+        child = subprocess.run(
+            [
+                sys.executable,
+                __file__,
+                "--write-only",
+                "--rows",
+                str(args.rows),
+                "--people",
+                str(people),
+                "--dir",
+                str(directory),
+            ],
+            check=True,
+            capture_output=True,
+            text=True,
+        )
+        planted = json.loads(child.stdout)
+        t_write = time.perf_counter() - t0
+        size = (directory / "arrests.parquet").stat().st_size / 1e6
+        rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        import ibis
+
+        backend = ibis.duckdb.connect(str(args.backend_file) if args.backend_file else ":memory:")
+        if args.memory_limit:
+            backend.con.execute(f"SET memory_limit = '{args.memory_limit}'")
+        t0 = time.perf_counter()
+        extracts = load_extracts(config(directory), backend=backend)
+        t_load = time.perf_counter() - t0
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        print(f"arrest rows {args.rows:,}, roster {people:,}; arrests.parquet {size:,.0f} MB")
+        print(f"write (DuckDB, child process incl. start-up): {t_write:.1f} s")
+        print(
+            f"load_extracts: {t_load:.1f} s ({args.rows / t_load:,.0f} arrest rows/s); "
+            f"peak RSS {peak:,.0f} MB (before load {rss_before:,.0f} MB)"
+        )
+        print(extracts.quality.to_string(index=False))
+        print(extracts.quarantine_reasons.to_string(index=False))
+        q = extracts.quality
+        assert (q["read"] == q["loaded"] + q["quarantined"]).all()
+        found = dict(
+            zip(
+                extracts.quarantine_reasons["reason"],
+                extracts.quarantine_reasons["rows"],
+                strict=True,
+            )
+        )
+        found = {k: int(v) for k, v in found.items()}
+        assert found == {k: v for k, v in planted.items() if v}, (found, planted)
+        print("planted problems found exactly:", planted)
+    finally:
+        if not args.keep and args.dir is None:
+            shutil.rmtree(directory, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

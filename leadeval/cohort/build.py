@@ -1,0 +1,285 @@
+"""``build_cohort``: extracts -> persons, panel and flow."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import ibis
+import ibis.expr.types as ir
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+from leadeval.cohort.index import base_persons, roster_days
+from leadeval.cohort.outcomes import derive, measure_tables, merged_spans
+from leadeval.cohort.panel import assemble_panel, monthly_parts
+from leadeval.cohort.result import Cohort
+from leadeval.cohort.windows import EPOCH, design_windows
+from leadeval.config import DesignConfig, SiteConfig
+from leadeval.errors import CohortError
+
+_STR = pd.StringDtype("pyarrow", na_value=np.nan)
+_ID_COLS = (
+    "person_id", "group", "treated", "index_date", "followup_end", "followup_end_reason",
+    "followup_days", "age_at_index", "sex", "race_ethnicity", "area", "referral_type",
+)  # fmt: skip
+_EXPOSURE_EXTRACTS = ("jail", "prison")
+_FIRST = ("first_arrest", "first_prison")  # internal: day offsets of first events
+_INTERNAL = ("pk", "t0", "fe", "mi0", *_FIRST)
+
+
+def _to_pandas(expr: ir.Table, sort_key: str | None = None) -> pd.DataFrame:
+    """Execute and convert, with Arrow-backed strings (compact for millions of rows).
+
+    With ``sort_key`` (an integer column), rows are put in its order after execution (a cheap
+    Arrow take instead of a wide sort on the backend) and the key is dropped."""
+    table: pa.Table = expr.to_pyarrow()
+    if sort_key is not None:
+        order = np.argsort(table.column(sort_key).to_numpy(), kind="stable")
+        table = table.drop_columns([sort_key]).take(order)
+    df = table.to_pandas(
+        types_mapper={pa.string(): _STR, pa.large_string(): _STR}.get,
+        date_as_object=False,
+        split_blocks=True,
+        self_destruct=True,
+    )
+    for c in df.columns:
+        if df[c].dtype.kind == "M":
+            df[c] = df[c].astype("datetime64[ns]")
+    del table
+    pa.default_memory_pool().release_unused()  # give freed Arrow buffers back to the system
+    return df
+
+
+def left_join(left: ir.Table, right: ir.Table, keys: list[str]) -> ir.Table:
+    """Left join on equal-named keys, keeping the left table's key columns only."""
+    j = left.left_join(right, keys)
+    return j.drop(*[c for c in j.columns if c.endswith("_right")])
+
+
+def _days_to_dates(days: pd.Series) -> pd.Series:
+    return pd.Timestamp(EPOCH) + pd.to_timedelta(days.astype("int64"), unit="D")
+
+
+def _attach_ids(cols: dict[str, np.ndarray], persons: pd.DataFrame) -> pd.DataFrame:
+    """Panel rows carry the person key ``pk`` (= row of ``persons``): swap it for the ids."""
+    pk = cols.pop("pk")
+    out = {
+        "person_id": persons["person_id"].array.take(pk),
+        "group": persons["group"].array.take(pk),
+        "treated": persons["treated"].to_numpy().astype("int8")[pk],
+    }
+    del pk
+    out.update(cols)
+    return pd.DataFrame(out, copy=False)
+
+
+def _resolve(
+    config: SiteConfig | DesignConfig, data_end_date, extracts
+) -> tuple[DesignConfig, dt.date]:
+    if isinstance(config, SiteConfig):
+        return config.design, config.data_end_date
+    if isinstance(config, DesignConfig):
+        end = data_end_date if data_end_date is not None else extracts.data_end_date
+        return config, pd.Timestamp(end).date()
+    raise CohortError(f"config must be a SiteConfig or a DesignConfig; got {type(config).__name__}")
+
+
+def _families(design: DesignConfig, tables) -> tuple[set[str], pd.DataFrame]:
+    skipped = []
+    families = set()
+    for fam in design.outcomes:
+        if fam in tables:
+            families.add(fam)
+        else:
+            skipped.append(
+                {
+                    "outcome": fam,
+                    "extract": fam,
+                    "reason": f"the site has no '{fam}' extract: its outcome columns are not built",
+                }
+            )
+    if design.exclude_incarceration:
+        for name in _EXPOSURE_EXTRACTS:
+            if name not in tables:
+                skipped.append(
+                    {
+                        "outcome": "exposure",
+                        "extract": name,
+                        "reason": f"the site has no '{name}' extract: {name} days are not subtracted "
+                        "from exposure",
+                    }
+                )
+    return families, pd.DataFrame(skipped, columns=["outcome", "extract", "reason"])
+
+
+def _check_roster(extracts, index_col: str) -> None:
+    if "roster" not in extracts.tables:
+        raise CohortError("the extracts have no 'roster': every person in the analytic universe")
+    roster = extracts.tables["roster"]
+    if index_col not in roster.columns:
+        raise CohortError(
+            f"roster has no column {index_col!r}, the configured index date (design.index_date); "
+            "map it in the roster extract or choose another index date"
+        )
+    dup = (
+        roster.group_by("person_id")
+        .aggregate(n=roster.count())
+        .filter(ibis._.n > 1)
+        .order_by("person_id")
+        .limit(5)
+        .to_pandas()
+    )
+    if len(dup):
+        raise CohortError(
+            f"roster: person_id is not unique, e.g. {dup['person_id'].tolist()} "
+            f"({dup['n'].tolist()} rows); keep one roster row per person"
+        )
+
+
+def build_cohort(
+    extracts,
+    config: SiteConfig | DesignConfig,
+    data_end_date: dt.date | str | None = None,
+) -> Cohort:
+    """Build the person-level table, the person-month panel and the cohort flow.
+
+    Parameters
+    ----------
+    extracts : Extracts
+        Canonical extracts; all work runs as Ibis expressions on ``extracts.backend``.
+    config : SiteConfig or DesignConfig
+        A whole site config (its ``design`` and ``data_end_date`` are used) or just a design.
+    data_end_date : date, optional
+        With a DesignConfig: the last day of data (default ``extracts.data_end_date``).
+
+    Returns
+    -------
+    Cohort
+        ``persons``, ``panel``, ``flow`` (+ ``flow_counts()``), ``design``, ``skipped``.
+
+    Notes
+    -----
+    For index day :math:`t_0` and follow-up end :math:`f = \\min(\\text{data end}, \\text{death},
+    \\text{exit if it censors})`, the pre window of P days is :math:`[t_0-P, t_0-1]`, the post window
+    of Q days :math:`[t_0+1, t_0+Q]` (observed up to :math:`f`); events on :math:`t_0` are in
+    neither. Exposure is observed days minus days in jail or prison (each day once) when
+    ``exclude_incarceration``. docs/cohort.md gives every rule with a timeline.
+
+    Examples
+    --------
+    >>> import pandas as pd, leadeval as le
+    >>> from leadeval.config import DesignConfig
+    >>> roster = pd.DataFrame({"person_id": ["a"], "group": ["lead"],
+    ...                        "referral_date": ["2015-03-01"], "birth_year": [1980]})
+    >>> arrests = pd.DataFrame({"arrest_id": ["x"], "person_id": ["a"],
+    ...                         "arrest_date": ["2015-05-01"]})
+    >>> ex = le.Extracts.from_frames({"roster": roster, "arrests": arrests},
+    ...                              data_end_date="2016-12-31")
+    >>> c = le.build_cohort(ex, DesignConfig(post_windows=[182]))
+    >>> [int(c.persons.loc[0, k]) for k in ("arrests_post_182d", "days_to_arrest")]
+    [1, 61]
+    """
+    design, data_end = _resolve(config, data_end_date, extracts)
+    tables = extracts.tables
+    index_col = design.index_date
+    _check_roster(extracts, index_col)
+    families, skipped = _families(design, tables)
+
+    days = roster_days(tables["roster"], index_col, data_end, design.exit_censors)
+    flow = _to_pandas(
+        days.select(
+            "person_id", "group", included=days.reason == "included", reason=days.reason
+        ).order_by("person_id")
+    )
+    # The included persons are materialised once: every later query reads them instead of
+    # re-deriving them (smaller plans to compile). Released when the queries are done. (The
+    # merged spans are not cached: with DuckDB 2.0, unnesting month ranges over a cached
+    # span table raises an internal "dict-surviving cache" error on Parquet-backed extracts.)
+    base = base_persons(days, index_col).cache()
+    try:
+        spans = merged_spans(tables, base, families)
+        persons_df, mi0, parts = _query(extracts.tables, design, data_end, families, base, spans)
+    finally:
+        base.release()
+    fe_days = (persons_df["followup_end"] - pd.Timestamp(EPOCH)).dt.days.to_numpy(np.int64)
+    cols = assemble_panel(parts, mi0, fe_days, families, tuple(design.panel_months))
+    del parts
+    panel_df = _attach_ids(cols, persons_df)
+    return Cohort(
+        persons=persons_df,
+        panel=panel_df,
+        flow=flow,
+        design=design,
+        data_end_date=data_end,
+        site=extracts.site,
+        skipped=skipped,
+    )
+
+
+def _query(tables, design, data_end, families, base, spans):
+    """Run the backend queries: the person table, and the panel's monthly aggregates as
+    ``{measure: (pk, month_offset, value)}`` arrays."""
+    windows = design_windows(design.pre_windows, design.post_windows)
+    persons = base
+    for agg in measure_tables(tables, base, windows, families, spans):
+        persons = left_join(persons, agg, ["pk"])
+    counted = [c for c in persons.columns if c not in base.columns and c not in _FIRST]
+    persons = persons.mutate(**{c: persons[c].fill_null(0).cast("int32") for c in counted})
+    has_incarceration = any(n in tables for n in _EXPOSURE_EXTRACTS)
+    derived = derive(
+        persons,
+        windows,
+        families,
+        has_incarceration,
+        design.exclude_incarceration,
+        tuple(design.competing_events),
+    )
+    persons = persons.mutate(**derived)
+    order = list(_ID_COLS) + sorted(
+        (c for c in persons.columns if c not in _ID_COLS and c not in _INTERNAL),
+        key=_column_key(windows),
+    )
+    persons_df = _to_pandas(
+        persons.mutate(index_date=persons.t0, followup_end=persons.fe).select(*order, "mi0", "pk"),
+        sort_key="pk",
+    )
+    persons_df["index_date"] = _days_to_dates(persons_df["index_date"])
+    persons_df["followup_end"] = _days_to_dates(persons_df["followup_end"])
+    mi0 = persons_df.pop("mi0").to_numpy()
+
+    parts: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+    if not len(mi0):
+        return persons_df, mi0, parts
+    span = (int(mi0.min()), int(mi0.max()))
+    months = tuple(design.panel_months)
+    exprs = monthly_parts(tables, base, families, months, span, data_end, spans)
+    names = list(exprs)
+    if not names:
+        return persons_df, mi0, parts
+    # One query per measure: stacking them with UNION ALL trips an internal DuckDB 2.0 error
+    # ("dict-surviving cache ... changed identity") on Parquet-backed extracts.
+    for name in names:
+        t = exprs[name]
+        got = t.select(
+            pk=t.pk.cast("int32"),
+            month_offset=t.month_offset.cast("int16"),
+            value=t.value.cast("int32"),
+        ).to_pyarrow()
+        parts[name] = tuple(got.column(c).to_numpy() for c in ("pk", "month_offset", "value"))
+        del got
+    pa.default_memory_pool().release_unused()
+    return persons_df, mi0, parts
+
+
+def _column_key(windows):
+    """Column order: by window (pre, then post, then all), then measure name."""
+    rank = {w.suffix: i for i, w in enumerate(windows)}
+
+    def key(col: str) -> tuple[int, str]:
+        for sfx, i in rank.items():
+            if col.endswith("_" + sfx):
+                return (i, col)
+        return (len(rank), col)
+
+    return key

@@ -1,0 +1,242 @@
+"""Person-level measures: pre-period covariates, post-period outcomes, exposure, time to event.
+
+Every measure is one grouped aggregation of an event table joined to the included persons, with
+one conditional count (or interval overlap sum) per window, so each event table is scanned once
+whatever the number of windows. Column names are ``{measure}_{window}`` with window
+``pre_{P}d``, ``post_{Q}d`` or ``post_all`` (docs/cohort.md lists them all).
+
+Binary "any event within Q days" outcomes are missing (NaN) when the window is incomplete,
+i.e. :math:`t_0 + Q > f`, even if an event was already seen: setting them to 1 only when seen
+would bias them upwards.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+
+import ibis
+import ibis.expr.types as ir
+
+from leadeval.cohort.windows import Window, clip_spans, day_number, merge_intervals, overlap_days
+
+SEVERE = "felony"
+COURTS = ("municipal", "district", "superior")
+HOUSED = ("emergency_shelter", "transitional", "permanent")
+LEGIT = ("employment", "benefits", "other_legitimate")
+DAYS_PER_MONTH = 365.25 / 12
+_NEVER = 10**9  # a day offset later than any follow-up; stands for "no event"
+
+
+def _flag(expr: ir.BooleanValue) -> ir.BooleanValue:
+    return expr.fill_null(False)
+
+
+def event_counts(
+    events: ir.Table,
+    base: ir.Table,
+    windows: list[Window],
+    measures: Mapping[str, Callable[[ir.Table], ir.BooleanValue] | None],
+    first: str | None = None,
+) -> ir.Table:
+    """Counts of events per person in each window.
+
+    ``events`` has ``person_id`` and ``d`` (event day number) plus whatever ``measures`` read:
+    ``{name: predicate or None}`` (None counts every event). With ``first``, also the offset in
+    days from the index date to the first event in (t0, f], named ``first``.
+    """
+    j = events.join(base.select("person_id", "pk", "t0", "fe"), "person_id")
+    aggs = {}
+    for w in windows:
+        lo, hi = w.bounds(j.t0, j.fe)
+        inside = j.d.between(lo, hi)
+        for name, pred in measures.items():
+            cond = inside if pred is None else inside & _flag(pred(j))
+            aggs[f"{name}_{w.suffix}"] = j.d.count(where=cond).cast("int32")
+    if first:
+        rel = j.d - j.t0
+        aggs[first] = rel.min(where=(rel >= 1) & (j.d <= j.fe)).cast("int32")
+    return j.group_by("pk").aggregate(**aggs)
+
+
+def interval_days(spans: ir.Table, base: ir.Table, windows: list[Window], name: str) -> ir.Table:
+    """Days of (already merged, disjoint) intervals ``pk, s, e`` inside each window."""
+    j = spans.join(base.select("pk", "t0", "fe"), "pk")
+    aggs = {}
+    for w in windows:
+        lo, hi = w.bounds(j.t0, j.fe)
+        aggs[f"{name}_{w.suffix}"] = overlap_days(j.s, j.e, lo, hi).sum().cast("int32")
+    return j.group_by("pk").aggregate(**aggs)
+
+
+def stays(
+    tables: Mapping[str, ir.Table], base: ir.Table, which: tuple[str, ...]
+) -> ir.Table | None:
+    """Jail and/or prison stays as clipped day intervals ``pk, s, e`` (not merged)."""
+    cols = {"jail": ("booking_date", "release_date"), "prison": ("admission_date", "release_date")}
+    parts = [clip_spans(tables[n], *cols[n], base) for n in which if n in tables]
+    if not parts:
+        return None
+    return parts[0] if len(parts) == 1 else parts[0].union(parts[1], distinct=False)
+
+
+def housing_spans(housing: ir.Table, base: ir.Table, statuses: tuple[str, ...]) -> ir.Table:
+    h = housing.filter(housing.status.isin(list(statuses)))
+    return clip_spans(h, "start_date", "end_date", base)
+
+
+def merged_spans(
+    tables: Mapping[str, ir.Table], base: ir.Table, families: set[str]
+) -> dict[str, ir.Table]:
+    """Disjoint day intervals ``pk, s, e`` per person: ``jail``, ``prison``, ``incarcerated``
+    (jail and prison together, each day once) and ``unsheltered``, as far as the extracts allow."""
+    out = {}
+    for name in ("jail", "prison"):
+        if name in tables and name in families:
+            out[name] = merge_intervals(stays(tables, base, (name,)))
+    both = stays(tables, base, ("jail", "prison"))
+    if both is not None:
+        out["incarcerated"] = merge_intervals(both)
+    if "housing" in families:
+        out["unsheltered"] = merge_intervals(
+            housing_spans(tables["housing"], base, ("unsheltered",))
+        )
+    return out
+
+
+def measure_tables(
+    tables: Mapping[str, ir.Table],
+    base: ir.Table,
+    windows: list[Window],
+    families: set[str],
+    spans: Mapping[str, ir.Table],
+) -> list[ir.Table]:
+    """One aggregated table per event source for the requested, available outcome families;
+    ``spans`` comes from :func:`merged_spans`."""
+    out = []
+    if "arrests" in families:
+        a = tables["arrests"]
+        ev = a.select("person_id", "severity", "warrant", d=day_number(a.arrest_date))
+        out.append(
+            event_counts(
+                ev,
+                base,
+                windows,
+                {
+                    "arrests": None,
+                    "felony_arrests": lambda t: t.severity == SEVERE,
+                    "warrant_arrests": lambda t: t.warrant,
+                },
+                first="first_arrest",
+            )
+        )
+    if "charges" in families:
+        c = tables["charges"]
+        ev = c.select("person_id", "severity", "court", d=day_number(c.filing_date))
+        measures = {"charges": None, "felony_charges": lambda t: t.severity == SEVERE}
+        for court in COURTS:
+            measures[f"charges_{court}"] = lambda t, court=court: t.court == court
+        out.append(event_counts(ev, base, windows, measures))
+    if "jail" in families:
+        j = tables["jail"]
+        ev = j.select("person_id", d=day_number(j.booking_date))
+        out.append(event_counts(ev, base, windows, {"bookings": None}))
+        out.append(interval_days(spans["jail"], base, windows, "jail_days"))
+    if "prison" in families:
+        p = tables["prison"]
+        ev = p.select("person_id", d=day_number(p.admission_date))
+        out.append(
+            event_counts(ev, base, windows, {"prison_admissions": None}, first="first_prison")
+        )
+        out.append(interval_days(spans["prison"], base, windows, "prison_days"))
+    if "ems" in families:
+        e = tables["ems"]
+        ev = e.select("person_id", d=day_number(e.call_datetime))
+        out.append(event_counts(ev, base, windows, {"ems_calls": None}))
+    if "contacts" in families:
+        c = tables["contacts"]
+        ev = c.select("person_id", d=day_number(c.contact_date))
+        out.append(event_counts(ev, base, windows, {"contacts": None}))
+    if "housing" in families:
+        pre = [w for w in windows if w.kind == "pre"]
+        out.append(interval_days(spans["unsheltered"], base, pre, "unsheltered_days"))
+    if "incarcerated" in spans:
+        out.append(interval_days(spans["incarcerated"], base, windows, "incarcerated_days"))
+    return out
+
+
+def derive(
+    t: ir.Table,
+    windows: list[Window],
+    families: set[str],
+    has_incarceration: bool,
+    exclude_incarceration: bool,
+    competing: tuple[str, ...],
+) -> dict[str, ir.Value]:
+    """Derived columns (binary outcomes, exposure, time to event) from the joined counts."""
+    cols: dict[str, ir.Value] = {}
+    na = ibis.null("float64")
+
+    def binary(count: str, complete: ir.BooleanValue | None) -> ir.Value:
+        hit = ibis.ifelse(t[count] > 0, 1.0, 0.0)
+        return hit if complete is None else ibis.ifelse(complete, hit, na)
+
+    for w in windows:
+        sfx = w.suffix
+        complete = None
+        if w.kind == "pre":
+            observed = ibis.literal(w.days)
+        elif w.days is None:
+            observed = t.followup_days
+        else:
+            complete = (t.t0 + w.days) <= t.fe
+            observed = ibis.least(w.days, t.followup_days)
+            cols[f"window_complete_{sfx}"] = complete
+        if w.kind == "post":
+            cols[f"observed_days_{sfx}"] = observed.cast("int32")
+        at_risk = (
+            observed - t[f"incarcerated_days_{sfx}"]
+            if has_incarceration and exclude_incarceration
+            else observed
+        )
+        cols[f"exposure_{sfx}"] = at_risk.cast("int32")
+        if w.kind == "pre":
+            if "arrests" in families:
+                cols[f"any_arrest_{sfx}"] = ibis.ifelse(t[f"arrests_{sfx}"] > 0, 1, 0).cast("int32")
+            if "prison" in families:
+                cols[f"prison_{sfx}"] = ibis.ifelse(t[f"prison_days_{sfx}"] > 0, 1, 0).cast("int32")
+            if "housing" in families:
+                cols[f"months_unsheltered_{sfx}"] = t[f"unsheltered_days_{sfx}"] / DAYS_PER_MONTH
+        else:
+            if "arrests" in families:
+                cols[f"arrest_{sfx}"] = binary(f"arrests_{sfx}", complete)
+            if "charges" in families:
+                cols[f"felony_charge_{sfx}"] = binary(f"felony_charges_{sfx}", complete)
+            if "prison" in families:
+                cols[f"prison_{sfx}"] = binary(f"prison_admissions_{sfx}", complete)
+
+    fu = t.followup_days
+    if "arrests" in families:
+        cols["days_to_arrest"] = t.first_arrest.fill_null(fu).cast("int32")
+        cols["arrested"] = ibis.ifelse(t.first_arrest.notnull(), 1, 0).cast("int32")
+    if "prison" in families:
+        cols["days_to_prison"] = t.first_prison.fill_null(fu).cast("int32")
+        cols["prison_admitted"] = ibis.ifelse(t.first_prison.notnull(), 1, 0).cast("int32")
+    if "arrests" in families:
+        ta = t.first_arrest.fill_null(_NEVER)
+        tp = (
+            t.first_prison.fill_null(_NEVER)
+            if "prison" in competing and "prison" in families
+            else ibis.literal(_NEVER)
+        )
+        td = (
+            ibis.ifelse(t.followup_end_reason == "death", fu, _NEVER)
+            if "death" in competing
+            else ibis.literal(_NEVER)
+        )
+        first = ibis.least(ta, tp, td)
+        # Same-day ties: arrest before prison admission before death.
+        cols["first_event"] = ibis.cases(
+            (first == _NEVER, 0), (ta == first, 1), (tp == first, 2), else_=3
+        ).cast("int32")
+        cols["days_to_first_event"] = ibis.ifelse(first == _NEVER, fu, first).cast("int32")
+    return cols

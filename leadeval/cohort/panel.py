@@ -1,0 +1,263 @@
+"""The person-month panel: a calendar grid of months around each index month, joined to monthly
+aggregates of every event source.
+
+Month offset :math:`m = \\text{month index}(\\text{date}) - \\text{month index}(t_0)` with month
+index ``year * 12 + month - 1``, so December 2015 -> January 2016 is one month apart. Month 0
+contains every day of the index month, the index date included (the panel is calendar-based, the
+windows are not). Months starting after follow-up end are absent; the month holding follow-up end
+keeps only the days up to it (``days_observed``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+
+import ibis
+import ibis.expr.types as ir
+import numpy as np
+import pandas as pd
+
+from leadeval.cohort.outcomes import HOUSED, LEGIT
+from leadeval.cohort.windows import (
+    EPOCH,
+    clip_spans,
+    day_number,
+    day_to_date,
+    month_index,
+    overlap_days,
+)
+
+PANEL_FAMILIES = {
+    "arrests": ("arrests",),
+    "jail": ("jail_days",),
+    "ems": ("ems_calls",),
+    "contacts": ("contacts", "cumulative_contacts"),
+    "housing": ("sheltered", "permanent_housing"),
+    "income": ("employed", "legit_income"),
+}
+
+
+def calendar(first_month: int, last_month: int) -> ir.Table:
+    """One row per calendar month index in [first_month, last_month]: ``month_index``,
+    ``month_start`` (date), ``m_start`` and ``m_end`` (day numbers of its first and last day)."""
+    idx = np.arange(first_month, last_month + 1, dtype=np.int64)
+    years, months = np.divmod(idx, 12)
+    starts = pd.to_datetime({"year": years, "month": months + 1, "day": 1})
+    ends = starts + pd.offsets.MonthEnd(0)
+    epoch = pd.Timestamp(EPOCH)
+    frame = pd.DataFrame(
+        {
+            "month_index": idx,
+            "month_start": starts.dt.date,
+            "m_start": (starts - epoch).dt.days.astype("int64"),
+            "m_end": (ends - epoch).dt.days.astype("int64"),
+        }
+    )
+    return ibis.memtable(
+        frame,
+        schema={
+            "month_index": "int64",
+            "month_start": "date",
+            "m_start": "int64",
+            "m_end": "int64",
+        },
+    )
+
+
+def _monthly_counts(events: ir.Table, date_col: str, base: ir.Table, lo: int, hi: int, name: str):
+    """One row per event up to follow-up end in the panel range: ``pk, month_offset, <name>=1``."""
+    e = events.select("person_id", d=day_number(events[date_col]), mi=month_index(events[date_col]))
+    j = e.join(base.select("person_id", "pk", "fe", "mi0"), "person_id")
+    j = j.mutate(month_offset=j.mi - j.mi0)
+    j = j.filter((j.d <= j.fe) & j.month_offset.between(lo, hi))
+    return j.select("pk", "month_offset", **{name: ibis.literal(1, "int64")})
+
+
+def _spans_by_month(spans: ir.Table, cal: ir.Table, base: ir.Table, lo: int, hi: int) -> ir.Table:
+    """Day intervals ``pk, s, e`` cut into calendar months within the panel range: one row per
+    interval and month it touches, with ``month_offset`` and ``days`` (its days in that month).
+
+    Each interval is first clipped to the panel's months, then expanded with an unnested integer
+    range of month indexes (an equi-join to the calendar, no range join)."""
+    j = spans.join(base.select("pk", "mi0"), "pk")
+    ms = ibis.greatest(month_index(day_to_date(j.s)), j.mi0 + lo)
+    me = ibis.least(month_index(day_to_date(j.e)), j.mi0 + hi)
+    j = j.mutate(ms=ms, me=me)
+    j = j.filter(j.ms <= j.me)
+    j = j.mutate(month_index=ibis.range(j.ms, j.me + 1).unnest())
+    j = j.join(cal, "month_index")
+    return j.mutate(
+        month_offset=j.month_index - j.mi0, days=overlap_days(j.s, j.e, j.m_start, j.m_end)
+    )
+
+
+def monthly_parts(
+    tables: Mapping[str, ir.Table],
+    base: ir.Table,
+    families: set[str],
+    months: tuple[int, int],
+    month_span: tuple[int, int],
+    data_end: dt.date,
+    spans: Mapping[str, ir.Table],
+) -> dict[str, ir.Table]:
+    """Monthly aggregates per measure as Ibis tables ``pk, month_offset, value`` (one row per
+    person-month with anything to report), within the panel range and up to follow-up end.
+
+    ``month_span`` is (smallest, largest) index month index among included persons.
+    """
+    lo, hi = months
+    last = data_end.year * 12 + data_end.month - 1
+    cal = calendar(month_span[0] + lo, max(min(month_span[1] + hi, last), month_span[0] + lo))
+    parts: dict[str, tuple[ir.Table, str]] = {}
+    if "arrests" in families:
+        parts["arrests"] = (
+            _monthly_counts(tables["arrests"], "arrest_date", base, lo, hi, "value"),
+            "sum",
+        )
+    if "ems" in families:
+        parts["ems_calls"] = (
+            _monthly_counts(tables["ems"], "call_datetime", base, lo, hi, "value"),
+            "sum",
+        )
+    if "contacts" in families:
+        parts["contacts"] = (
+            _monthly_counts(tables["contacts"], "contact_date", base, lo, hi, "value"),
+            "sum",
+        )
+        c = tables["contacts"]
+        cj = c.select("person_id", d=day_number(c.contact_date), mi=month_index(c.contact_date))
+        cj = cj.join(base.select("person_id", "pk", "mi0", "fe"), "person_id")
+        # Contacts before the first panel month seed the running total.
+        prior = cj.filter((cj.mi - cj.mi0 < lo) & (cj.d <= cj.fe))
+        parts["prior_contacts"] = (
+            prior.select("pk", month_offset=ibis.literal(lo, "int64"), value=ibis.literal(1)),
+            "sum",
+        )
+    if "jail" in families:
+        m = _spans_by_month(spans["jail"], cal, base, lo, hi)
+        parts["jail_days"] = (m.select("pk", "month_offset", value=m.days), "sum")
+    if "housing" in families:
+        h = tables["housing"]
+        spans = clip_spans(
+            h.filter(h.status.isin(list(HOUSED))),
+            "start_date",
+            "end_date",
+            base,
+            extra={"permanent": lambda t: ibis.ifelse(t.status == "permanent", 1, 0)},
+        )
+        m = _spans_by_month(spans, cal, base, lo, hi)
+        parts["sheltered"] = (m.select("pk", "month_offset", value=ibis.literal(1)), "max")
+        perm = m.filter(m.permanent == 1)
+        parts["permanent_housing"] = (
+            perm.select("pk", "month_offset", value=ibis.literal(1)),
+            "max",
+        )
+    if "income" in families:
+        inc = tables["income"]
+        i = inc.select("person_id", "source", mi=month_index(inc.month)).join(
+            base.select("person_id", "pk", "mi0"), "person_id"
+        )
+        i = i.mutate(month_offset=i.mi - i.mi0)
+        i = i.filter(i.month_offset.between(lo, hi))
+        emp = i.filter(i.source == "employment")
+        parts["employed"] = (emp.select("pk", "month_offset", value=ibis.literal(1)), "max")
+        leg = i.filter(i.source.isin(list(LEGIT)))
+        parts["legit_income"] = (leg.select("pk", "month_offset", value=ibis.literal(1)), "max")
+    out = {}
+    for name, (t, how) in parts.items():
+        agg = t.value.sum() if how == "sum" else t.value.max()
+        out[name] = t.group_by(["pk", "month_offset"]).aggregate(value=agg.cast("int64"))
+    return out
+
+
+_TYPES = {
+    "arrests": "int16",
+    "jail_days": "int16",
+    "ems_calls": "int16",
+    "contacts": "int16",
+    "cumulative_contacts": "int32",
+    "sheltered": "int8",
+    "permanent_housing": "int8",
+    "employed": "int8",
+    "legit_income": "int8",
+}
+
+
+def assemble_panel(
+    parts: Mapping[str, tuple[np.ndarray, np.ndarray, np.ndarray]],
+    mi0: np.ndarray,
+    fe: np.ndarray,
+    families: set[str],
+    months: tuple[int, int],
+) -> dict[str, np.ndarray]:
+    """Lay the monthly aggregates onto the person x month grid (vectorised numpy, no loop over
+    people). ``parts`` maps a measure to ``(pk, month_offset, value)`` arrays with one entry per
+    person-month. Returns columns ``pk, month_offset, month_start, <measures>, days_observed``
+    as arrays, rows sorted by pk and month.
+
+    The grid is a function of two person-level numbers, so it is generated here rather than on
+    the backend: person ``pk`` (row ``pk`` of ``mi0``/``fe``) gets months ``lo`` .. min(hi, month
+    of follow-up end). ``fe`` holds follow-up end as day numbers.
+    """
+    lo, hi = months
+    fe_dates = fe.astype("datetime64[D]")
+    fe_mi = fe_dates.astype("datetime64[M]").astype(np.int64) + 1970 * 12
+    last = np.minimum(hi, fe_mi - mi0)
+    lengths = (last - lo + 1).astype(np.int64)
+    ends = np.cumsum(lengths)
+    starts = ends - lengths
+    n_rows = int(ends[-1]) if len(ends) else 0
+    pk = np.repeat(np.arange(len(mi0), dtype=np.int32), lengths)
+    offset = np.arange(n_rows, dtype=np.int32)
+    offset -= np.repeat(starts.astype(np.int32) - lo, lengths)
+    # Calendar lookups by month (few hundred entries) avoid month-sized temporaries.
+    month = mi0.astype(np.int32)[pk]
+    month += offset
+    mmin = int(month.min()) if n_rows else 0
+    month -= mmin
+    cal = np.arange(mmin, (mmin + int(month.max()) + 2) if n_rows else 1) - 1970 * 12
+    cal_days = cal.astype("datetime64[M]").astype("datetime64[D]")
+    month_start = cal_days[:-1].astype("datetime64[ns]")[month]
+    # Days observed: the whole month, except the month holding follow-up end.
+    observed = np.diff(cal_days.astype(np.int64)).astype(np.int8)[month]
+    del month
+    has_end = last == fe_mi - mi0
+    end_rows = ends[has_end] - 1
+    end_dates = fe_dates[has_end]
+    day_of_month = (end_dates - end_dates.astype("datetime64[M]").astype("datetime64[D]")).astype(
+        np.int64
+    )
+    observed[end_rows] = day_of_month + 1
+
+    def lay(name: str, dtype: str) -> np.ndarray:
+        arr = np.zeros(n_rows, dtype=dtype)
+        if name in parts:
+            p, o, v = parts[name]
+            p, o = p.astype(np.int64), o.astype(np.int64)
+            ok = o <= last[p]  # months after follow-up end are absent
+            arr[starts[p[ok]] + o[ok] - lo] = v[ok]
+        return arr
+
+    cols: dict[str, np.ndarray] = {
+        "pk": pk,
+        "month_offset": offset.astype(np.int16),
+        "month_start": month_start,
+    }
+    del offset
+    for fam, names in PANEL_FAMILIES.items():
+        if fam not in families:
+            continue
+        for name in names:
+            if name == "cumulative_contacts":
+                run = lay("contacts", "int32")
+                run += lay("prior_contacts", "int32")
+                np.cumsum(run, out=run)
+                # running total minus everything before the person's first row
+                before = np.where(starts > 0, run[np.maximum(starts - 1, 0)], 0).astype(np.int32)
+                run -= np.repeat(before, lengths)
+                cols[name] = run
+            else:
+                cols[name] = lay(name, _TYPES[name])
+    cols["days_observed"] = observed
+    return cols

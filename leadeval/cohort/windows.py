@@ -1,0 +1,131 @@
+"""Whole-day windows relative to the index date, and interval arithmetic on day numbers.
+
+Dates are turned into integer *day numbers* (days since 1970-01-01) once, so every window test and
+interval overlap below is integer arithmetic that any Ibis backend can run. For a person with index
+day :math:`t_0` and follow-up end :math:`f` (both day numbers):
+
+* pre window of *P* days: :math:`[t_0 - P,\\ t_0 - 1]`
+* post window of *Q* days, observed part: :math:`[t_0 + 1,\\ \\min(t_0 + Q, f)]`
+* whole follow-up (``post_all``): :math:`[t_0 + 1,\\ f]`
+
+The days of a closed interval :math:`[s, e]` inside a window :math:`[a, b]` are
+:math:`\\max(0,\\ \\min(e, b) - \\max(s, a) + 1)`.
+
+>>> w = Window("post", 182)
+>>> w.suffix
+'post_182d'
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import ibis
+import ibis.expr.types as ir
+
+EPOCH = dt.date(1970, 1, 1)
+_EPOCH_EXPR = ibis.date(1970, 1, 1)
+
+
+def day_number(col: ir.Value) -> ir.IntegerValue:
+    """Days since 1970-01-01 of a date (or timestamp: its calendar date)."""
+    if col.type().is_timestamp():
+        col = col.date()
+    return col.delta(_EPOCH_EXPR, unit="day")
+
+
+def day_to_date(n: ir.IntegerValue) -> ir.DateValue:
+    """The date of a day number."""
+    return (_EPOCH_EXPR + n.as_interval("D")).cast("date")
+
+
+def py_day_number(d: dt.date) -> int:
+    """The day number of a Python date."""
+    return (d - EPOCH).days
+
+
+def month_index(col: ir.Value) -> ir.IntegerValue:
+    """Months since year 0 (``year * 12 + month - 1``) of a date: consecutive calendar months
+    differ by one, across year boundaries too."""
+    if col.type().is_timestamp():
+        col = col.date()
+    return col.year() * 12 + col.month() - 1
+
+
+def py_month_index(d: dt.date) -> int:
+    return d.year * 12 + d.month - 1
+
+
+@dataclass(frozen=True)
+class Window:
+    """A window relative to the index date: ``kind`` 'pre' or 'post'; ``days`` None = whole
+    follow-up (post only)."""
+
+    kind: str
+    days: int | None
+
+    @property
+    def suffix(self) -> str:
+        return f"{self.kind}_{'all' if self.days is None else f'{self.days}d'}"
+
+    def bounds(
+        self, t0: ir.IntegerValue, fe: ir.IntegerValue
+    ) -> tuple[ir.IntegerValue, ir.IntegerValue]:
+        """First and last day number (inclusive) of the observed part of the window."""
+        if self.kind == "pre":
+            return t0 - self.days, t0 - 1
+        if self.days is None:
+            return t0 + 1, fe
+        return t0 + 1, ibis.least(t0 + self.days, fe)
+
+
+def design_windows(pre: list[int], post: list[int]) -> list[Window]:
+    """Pre windows, post windows, then the whole follow-up."""
+    return (
+        [Window("pre", p) for p in pre] + [Window("post", q) for q in post] + [Window("post", None)]
+    )
+
+
+def overlap_days(
+    s: ir.IntegerValue, e: ir.IntegerValue, a: ir.IntegerValue, b: ir.IntegerValue
+) -> ir.IntegerValue:
+    """Days of the closed interval [s, e] inside the closed interval [a, b] (0 if disjoint)."""
+    return ibis.greatest(ibis.least(e, b) - ibis.greatest(s, a) + 1, 0)
+
+
+def merge_intervals(spans: ir.Table) -> ir.Table:
+    """Union of closed day intervals per person: ``pk, s, e`` -> disjoint ``pk, s, e``.
+
+    Gaps-and-islands: order each person's intervals by (s, e); an interval starts a new island when
+    it begins after the latest end seen so far. Overlapping intervals (a jail stay inside a prison
+    stay, duplicate records) then count each day once. Rows tied on (s, e) are identical, so the
+    result does not depend on row order.
+    """
+    before = ibis.window(group_by="pk", order_by=["s", "e"], rows=(None, -1))
+    upto = ibis.window(group_by="pk", order_by=["s", "e"], rows=(None, 0))
+    flagged = spans.mutate(prev_end=spans.e.max().over(before))
+    flagged = flagged.mutate(
+        new=ibis.ifelse(flagged.prev_end.isnull() | (flagged.s > flagged.prev_end), 1, 0)
+    )
+    islands = flagged.mutate(island=flagged.new.sum().over(upto))
+    merged = islands.group_by(["pk", "island"]).aggregate(s=islands.s.min(), e=islands.e.max())
+    return merged.drop("island")
+
+
+def clip_spans(
+    table: ir.Table, start: str, end: str, base: ir.Table, extra: dict | None = None
+) -> ir.Table:
+    """Stays of included persons as day intervals ``pk, s, e`` (``pk``: the person's integer key);
+    an open stay (end missing) runs to follow-up end and every stay is cut at follow-up end. Stays
+    starting after follow-up end are dropped. ``base`` has ``person_id, pk, fe``."""
+    t = table.select(
+        person_id=table.person_id,
+        s=day_number(table[start]),
+        e=day_number(table[end]),
+        **{k: v(table) for k, v in (extra or {}).items()},
+    )
+    j = t.join(base.select("person_id", "pk", "fe"), "person_id")
+    j = j.mutate(e=ibis.least(j.e.fill_null(j.fe), j.fe))
+    j = j.filter(j.s <= j.e)
+    return j.drop("fe", "person_id")

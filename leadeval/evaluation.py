@@ -1,0 +1,421 @@
+"""Run a whole site evaluation: extracts -> cohort -> matched sample -> estimates -> costs.
+
+:func:`evaluate` calls the public functions of each stage in order, as the config says, and
+collects their frozen results in one :class:`Evaluation`; the report (``leadeval.report``) only
+formats it. An analysis that cannot be estimated on the data at hand (an outcome whose extract the
+site lacks, a model with no events in a group) is recorded in ``Evaluation.skipped`` with the
+reason, and the rest goes on; a user error in the config or extracts stops the run.
+
+Example
+-------
+>>> import leadeval as le
+>>> ev = le.evaluate(le.load_config("configs/seattle.yaml"))   # doctest: +SKIP
+>>> ev.headline().head(3)                                      # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any
+
+import pandas as pd
+
+from leadeval.cohort import Cohort, build_cohort
+from leadeval.config import SiteConfig
+from leadeval.costs import (
+    client_year_costs,
+    cost_savings,
+    cumulative_savings,
+    monte_carlo,
+    program_cost_curve,
+)
+from leadeval.errors import CostError, LeadevalWarning, ModelError
+from leadeval.extracts import Extracts, load_extracts
+from leadeval.matching import MatchedSample, match
+from leadeval.models import (
+    cumulative_incidence,
+    fit_count,
+    fit_count_did,
+    fit_cox,
+    fit_gee_prepost,
+    fit_km,
+    fit_logistic,
+    fit_panel_gee,
+    fit_within_person_rate,
+    logrank_test,
+)
+from leadeval.models.results import ModelResult
+
+Progress = Callable[[str], None]
+# Stage failures that mean "this analysis is not estimable here", not "the user made a mistake".
+NOT_ESTIMABLE = (ModelError, CostError)
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """Everything one site evaluation produced, stage by stage (frozen results)."""
+
+    config: SiteConfig
+    seed: int
+    extracts: Extracts
+    cohort: Cohort
+    matched: MatchedSample | None
+    results: Mapping[str, Any]
+    skipped: pd.DataFrame
+    warnings: tuple[str, ...] = field(default_factory=tuple)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "results", MappingProxyType(dict(self.results)))
+
+    def get(self, key: str) -> Any:
+        """A result by key (see :func:`evaluate`), or None when it was not estimated."""
+        return self.results.get(key)
+
+    @property
+    def analysis_sample(self) -> pd.DataFrame:
+        """The frame the comparison models use: matched/weighted persons, or all participants
+        in a within-person design."""
+        if self.matched is not None:
+            return self.matched.data
+        persons = self.cohort.persons
+        return persons[persons["treated"] == 1]
+
+    def estimates(self) -> pd.DataFrame:
+        """Every treatment-effect row of every model, in the shared result vocabulary."""
+        rows = []
+        for key, res in self.results.items():
+            if not isinstance(res, ModelResult):
+                continue
+            frame = res.to_frame()
+            effect = frame[frame["term"].isin(effect_terms(res))]
+            rows.append(effect.assign(analysis=key))
+        if not rows:
+            return pd.DataFrame()
+        out = pd.concat(rows, ignore_index=True)
+        return out[["analysis", *[c for c in out.columns if c != "analysis"]]]
+
+    def headline(self) -> pd.DataFrame:
+        """The estimates a one-screen summary shows: each analysis' first effect term."""
+        est = self.estimates()
+        if est.empty:
+            return est
+        cols = ["analysis", "term", "ratio", "ratio_low", "ratio_high", "p_value", "n", "events"]
+        first = est[
+            [
+                _is_headline_term(a, t, est)
+                for a, t in zip(est["analysis"], est["term"], strict=True)
+            ]
+        ]
+        return first[[c for c in cols if c in first.columns]].reset_index(drop=True)
+
+
+def effect_terms(result: Any) -> list[str]:
+    """The terms of a model that carry the program's effect (not intercepts or covariates)."""
+    terms = list(result.table["term"])
+    wanted = ("treated", "treated:post", "post", "followup", "cumulative_contacts", "contacts")
+    picked = [t for t in terms if t in wanted or t.startswith("month=")]
+    return picked or [t for t in terms if t != "(Intercept)"][:1]
+
+
+def _is_headline_term(analysis: str, term: str, est: pd.DataFrame) -> bool:
+    """Per analysis, the one term a summary leads with: the per-contact term of a dose-response
+    model, the last month of a monthly trajectory, otherwise the first effect term."""
+    terms = list(est.loc[est["analysis"] == analysis, "term"])
+    contacts = [t for t in terms if "contacts" in t]
+    months = [t for t in terms if t.startswith("month=")]
+    if analysis.endswith("_dose") and contacts:
+        return term == contacts[0]
+    if months:
+        return term == max(months, key=lambda t: int(t.removeprefix("month=")))
+    return term == terms[0]
+
+
+class _Runner:
+    """Runs analyses, recording the ones that are not estimable instead of stopping."""
+
+    def __init__(self, progress: Progress | None):
+        self.results: dict[str, Any] = {}
+        self.skipped: list[dict[str, str]] = []
+        self.warnings: list[str] = []
+        self.progress = progress or (lambda _msg: None)
+
+    def skip(self, key: str, reason: str) -> None:
+        self.skipped.append({"analysis": key, "reason": reason})
+
+    def run(self, key: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        self.progress(key)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", LeadevalWarning)
+            try:
+                out = fn(*args, **kwargs)
+            except NOT_ESTIMABLE as err:
+                self.skip(key, str(err).splitlines()[0])
+                return None
+        for w in caught:
+            if issubclass(w.category, LeadevalWarning):
+                self.warnings.append(f"{key}: {w.message}")
+            else:
+                warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+        self.results[key] = out
+        return out
+
+
+def estimable_months(
+    panel: pd.DataFrame, outcome: str, baseline: int, last: int = 18
+) -> tuple[int, int] | None:
+    """The run of months from ``baseline`` up to ``last`` in which ``outcome`` varies across
+    people. A month where nobody (or everybody) has the outcome, e.g. outside the months an income
+    extract covers, makes its month term inestimable (separation), so the range stops before it.
+    """
+    share = panel.groupby("month_offset")[outcome].mean()
+    varies = (share > 0) & (share < 1)
+    if not varies.get(baseline, False):
+        return None
+    hi = baseline
+    while hi + 1 <= last and varies.get(hi + 1, False):
+        hi += 1
+    return (baseline, hi) if hi > baseline else None
+
+
+def _missing(frame: pd.DataFrame, columns: list[str | None]) -> list[str]:
+    return [c for c in columns if c and c not in frame.columns]
+
+
+def evaluate(
+    config: SiteConfig,
+    seed: int | None = None,
+    extracts: Extracts | None = None,
+    progress: Progress | None = None,
+) -> Evaluation:
+    """Run every stage of a site evaluation as ``config`` describes it.
+
+    Result keys: ``logistic:<outcome>``, ``gee:<pre>``, ``km:<duration>``, ``logrank:<duration>``,
+    ``cox:<duration>``, ``cuminc``, ``count:<outcome>``, ``did:<pre>``, ``panel:<outcome>``,
+    ``within_person``, ``within_person_dose``, ``savings``, ``client_year``, ``cumulative_savings``,
+    ``program_curve``, ``monte_carlo``.
+    """
+    seed = config.seed if seed is None else seed
+    run = _Runner(progress)
+    if extracts is None:
+        run.progress("extracts")
+        extracts = load_extracts(config)
+    run.progress("cohort")
+    cohort = build_cohort(extracts, config)
+    mc = config.models
+
+    matched = None
+    if config.design.comparison:
+        run.progress("matching")
+        spec = config.matching
+        if spec.order == "random" and spec.seed is None:
+            spec = spec.model_copy(update={"seed": seed})
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", LeadevalWarning)
+            matched = match(cohort, spec)  # a MatchingError (no overlap...) is the user's to fix
+        run.warnings += [f"matching: {w.message}" for w in caught]
+        sample = matched.data
+        weights = mc.weights if mc.weights in sample.columns else None
+        cluster = (
+            mc.cluster
+            if (mc.cluster in sample.columns and sample[mc.cluster].notna().any())
+            else None
+        )
+        common = {"weights": weights, "conf_level": mc.conf_level}
+
+        for outcome in mc.binary_outcomes:
+            if miss := _missing(sample, [outcome]):
+                run.skip(f"logistic:{outcome}", f"column {miss[0]} not in the cohort")
+                continue
+            run.run(
+                f"logistic:{outcome}",
+                fit_logistic,
+                sample,
+                outcome,
+                covariates=mc.covariates,
+                cluster=cluster,
+                firth=mc.firth,
+                **common,
+            )
+        for spec_pp in mc.prepost_gee:
+            key = f"gee:{spec_pp.pre}"
+            if miss := _missing(sample, [spec_pp.pre, spec_pp.post]):
+                run.skip(key, f"column {miss[0]} not in the cohort")
+                continue
+            run.run(
+                key,
+                fit_gee_prepost,
+                sample,
+                spec_pp.pre,
+                spec_pp.post,
+                covariates=mc.covariates,
+                corstr=mc.gee_corstr,
+                **common,
+            )
+        for surv in mc.survival:
+            if miss := _missing(sample, [surv.duration, surv.event]):
+                run.skip(f"cox:{surv.duration}", f"column {miss[0]} not in the cohort")
+                continue
+            run.run(
+                f"km:{surv.duration}",
+                fit_km,
+                sample,
+                surv.duration,
+                surv.event,
+                weights=weights,
+                cluster=cluster,
+                conf_level=mc.conf_level,
+            )
+            run.run(
+                f"logrank:{surv.duration}",
+                logrank_test,
+                sample,
+                surv.duration,
+                surv.event,
+                weights=weights,
+            )
+            run.run(
+                f"cox:{surv.duration}",
+                fit_cox,
+                sample,
+                surv.duration,
+                surv.event,
+                covariates=mc.covariates,
+                cluster=cluster,
+                ties=mc.ties,
+                **common,
+            )
+        if mc.competing_risks and not _missing(sample, ["days_to_first_event", "first_event"]):
+            run.run(
+                "cuminc",
+                cumulative_incidence,
+                sample,
+                weights=weights,
+                cluster=cluster,
+                conf_level=mc.conf_level,
+            )
+        for cnt in mc.counts:
+            if miss := _missing(sample, [cnt.outcome, cnt.exposure]):
+                run.skip(f"count:{cnt.outcome}", f"column {miss[0]} not in the cohort")
+                continue
+            run.run(
+                f"count:{cnt.outcome}",
+                fit_count,
+                sample,
+                cnt.outcome,
+                cnt.exposure,
+                covariates=mc.covariates,
+                family=mc.count_family,
+                cluster=cluster,
+                **common,
+            )
+        for did in mc.count_did:
+            key = f"did:{did.pre}"
+            if miss := _missing(sample, [did.pre, did.post, did.pre_exposure, did.post_exposure]):
+                run.skip(key, f"column {miss[0]} not in the cohort")
+                continue
+            run.run(
+                key,
+                fit_count_did,
+                sample,
+                did.pre,
+                did.post,
+                did.pre_exposure,
+                did.post_exposure,
+                family=mc.count_family,
+                cluster=cluster,
+                **common,
+            )
+
+    participants_panel = cohort.panel[cohort.panel["treated"] == 1]
+    for outcome in mc.panel_outcomes:
+        if miss := _missing(participants_panel, [outcome]):
+            run.skip(f"panel:{outcome}", f"column {miss[0]} not in the panel")
+            continue
+        months = estimable_months(participants_panel, outcome, mc.panel_baseline_month)
+        if months is None:
+            run.skip(
+                f"panel:{outcome}",
+                f"{outcome} never varies after baseline month "
+                f"{mc.panel_baseline_month} among participants",
+            )
+            continue
+        run.run(
+            f"panel:{outcome}",
+            fit_panel_gee,
+            participants_panel,
+            outcome,
+            baseline_month=mc.panel_baseline_month,
+            months=months,
+            contacts="contacts",
+            corstr=mc.gee_corstr,
+            conf_level=mc.conf_level,
+        )
+    if mc.within_person:
+        run.run(
+            "within_person", fit_within_person_rate, participants_panel, conf_level=mc.conf_level
+        )
+        run.run(
+            "within_person_dose",
+            fit_within_person_rate,
+            participants_panel,
+            contacts="cumulative_contacts",
+            conf_level=mc.conf_level,
+        )
+
+    _run_costs(run, config, extracts, cohort, matched, seed)
+    return Evaluation(
+        config=config,
+        seed=seed,
+        extracts=extracts,
+        cohort=cohort,
+        matched=matched,
+        results=run.results,
+        skipped=pd.DataFrame(run.skipped, columns=["analysis", "reason"]),
+        warnings=tuple(run.warnings),
+    )
+
+
+def _run_costs(
+    run: _Runner,
+    config: SiteConfig,
+    extracts: Extracts,
+    cohort: Cohort,
+    matched: MatchedSample | None,
+    seed: int,
+) -> None:
+    costs = config.costs
+    if "program_ledger" in extracts:
+        run.run(
+            "program_curve",
+            program_cost_curve,
+            extracts,
+            extracts,
+            data_end_date=config.data_end_date,
+            dollar_year=costs.dollar_year,
+        )
+    else:
+        run.skip("program_curve", "the site has no program_ledger extract")
+    if matched is None or not costs.unit_costs:
+        if matched is not None:
+            run.skip("savings", "no unit costs in the config (costs.unit_costs)")
+        return
+    savings = run.run("savings", cost_savings, matched, config, seed=seed)
+    if savings is None:
+        return
+    run.run("cumulative_savings", cumulative_savings, cohort.panel, matched, config, seed=seed)
+    curve = run.results.get("program_curve")
+    program_cost = costs.program_cost
+    if program_cost is None and curve is not None:
+        per_month = float(curve.average)
+        program = per_month
+    elif program_cost is not None:
+        per_month = program_cost.amount
+        program = program_cost
+    else:
+        run.skip("client_year", "no program cost: give costs.program_cost or a program_ledger")
+        return
+    run.run("client_year", client_year_costs, savings, per_month)
+    run.run("monte_carlo", monte_carlo, savings, program, costs=config, seed=seed)

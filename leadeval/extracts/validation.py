@@ -1,0 +1,321 @@
+"""Row validation of one extract as DuckDB SQL: parse, check, classify.
+
+The SQL is generated from the schema (``SCHEMAS``) and the extract's config (column mapping, codes,
+date format, yes/no values), so it runs inside DuckDB and scales out of core; nothing here touches
+pandas. The layers:
+
+1. ``norm``: every canonical column the source provides, normalised: text is trimmed with empty
+   text as missing, agency codes are mapped, NaN is missing.
+2. ``typed`` (:func:`typed_sql`): each column parsed to its canonical type (``TRY_`` casts: a bad
+   value becomes NULL next to a non-NULL normalised value, never an error), plus the first parse
+   problem of the row. The loader writes these rows once, sorted, into the extract's table.
+3. the classification (:func:`classify_sql`) over that table: duplicates, roster links, interval
+   and date-range checks, and one primary reason per row by the precedence of :data:`REASONS`.
+   The loader then deletes the quarantined rows from the table.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import TYPE_CHECKING
+
+from leadeval.extracts.readers import ROW, RawSource, qi, ql
+from leadeval.extracts.schemas import SCHEMAS, Column, Schema
+
+if TYPE_CHECKING:
+    from leadeval.config import ExtractSource
+
+#: Quarantine reason codes in precedence order: a row with several problems is quarantined under
+#: the first that applies. Parse problems come first (the row cannot be read), then identity
+#: (duplicates; checked only among rows that parse), then the link to the roster, then the dates.
+REASONS: dict[str, str] = {
+    "missing_required": "a required value is empty",
+    "bad_date": "a date, date-time or month that cannot be parsed",
+    "bad_number": "an integer or number that cannot be parsed (or is not finite)",
+    "bad_bool": "a yes/no value that is in neither true_values nor false_values",
+    "bad_code": "a coded value that is not an allowed canonical code after the codes mapping",
+    "duplicate_row": "an exact copy (on every canonical column) of another row; one copy is kept",
+    "duplicate_key": "the row's key is shared with a different row; all versions are quarantined",
+    "unknown_person": "the person_id is not in the loaded roster",
+    "end_before_start": "an end date before its start date",
+    "before_birth": "an event date before the person's birth",
+    "after_data_end": "an event date after the site's data end date",
+}
+
+_SQL_TYPES = {
+    "string": "VARCHAR",
+    "date": "DATE",
+    "datetime": "TIMESTAMP",
+    "month": "DATE",
+    "int": "BIGINT",
+    "float": "DOUBLE",
+    "bool": "BOOLEAN",
+}
+_INT_TYPES = {
+    "TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT",
+    "UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT", "UHUGEINT",
+}  # fmt: skip
+_NUMBER = r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?"
+_BAD_REASON = {
+    "date": "bad_date",
+    "datetime": "bad_date",
+    "month": "bad_date",
+    "int": "bad_number",
+    "float": "bad_number",
+    "bool": "bad_bool",
+    "string": "bad_code",
+}
+
+
+def sql_type(col: Column) -> str:
+    """The DuckDB type of a canonical column in a loaded table."""
+    return _SQL_TYPES[col.type]
+
+
+def _kind(duck_type: str) -> str:
+    t = duck_type.upper()
+    if t.startswith("VARCHAR") or t in ("TEXT", "STRING"):
+        return "text"
+    if t == "DATE":
+        return "date"
+    if t.startswith("TIMESTAMP"):
+        return "timestamp"
+    if t in _INT_TYPES:
+        return "int"
+    if t in ("FLOAT", "DOUBLE", "REAL") or t.startswith("DECIMAL"):
+        return "float"
+    if t == "BOOLEAN":
+        return "bool"
+    return "other"
+
+
+_NATIVE = {
+    "date": {"date", "timestamp"},
+    "datetime": {"date", "timestamp"},
+    "month": {"date", "timestamp"},
+    "int": {"int", "float"},
+    "float": {"int", "float"},
+    "bool": {"bool"},
+    "string": set(),
+}
+
+
+def _in_list(values: list[str]) -> str:
+    return "(" + ", ".join(ql(v) for v in values) + ")" if values else "(NULL)"
+
+
+def _norm_expr(col: Column, s: str, kind: str, src: ExtractSource) -> tuple[str, bool]:
+    """(normalised value expression, is_text) for source column ``s`` (quoted) of DuckDB ``kind``."""
+    codes = src.codes.get(col.name)
+    if not codes and kind in _NATIVE[col.type]:
+        if kind == "float":  # NaN is a missing value, not a bad one
+            return f"CASE WHEN isnan(CAST({s} AS DOUBLE)) THEN NULL ELSE {s} END", False
+        return s, False
+    if kind == "text":
+        text = f"NULLIF(TRIM({s}), '')"
+    elif kind == "float":  # an id stored as 123.0 means '123'
+        d = f"CAST({s} AS DOUBLE)"
+        text = (
+            f"CASE WHEN isnan({d}) THEN NULL WHEN {d} = trunc({d}) "
+            f"THEN CAST(TRY_CAST({d} AS BIGINT) AS VARCHAR) ELSE CAST({s} AS VARCHAR) END"
+        )
+    else:
+        text = f"NULLIF(TRIM(CAST({s} AS VARCHAR)), '')"
+    if codes:
+        whens = " ".join(f"WHEN {ql(k)} THEN {ql(v)}" for k, v in codes.items())
+        text = f"CASE {text} {whens} ELSE {text} END"
+    return text, True
+
+
+def _parse_expr(col: Column, v: str, is_text: bool, src: ExtractSource) -> str:
+    """Expression parsing normalised value ``v`` (quoted column) to the canonical type."""
+    fmt = src.date_format
+    if not is_text:
+        if col.type == "date":
+            return f"CAST({v} AS DATE)"
+        if col.type == "datetime":
+            return f"CAST({v} AS TIMESTAMP)"
+        if col.type == "month":
+            return f"CAST(date_trunc('month', {v}) AS DATE)"
+        if col.type == "int":
+            d = f"CAST({v} AS DOUBLE)"
+            return f"CASE WHEN {d} = trunc({d}) THEN TRY_CAST({d} AS BIGINT) END"
+        if col.type == "float":
+            d = f"CAST({v} AS DOUBLE)"
+            return f"CASE WHEN isfinite({d}) THEN {d} END"
+        return v  # bool
+    ts = f"TRY_CAST({v} AS TIMESTAMP)"
+    fmt_ts = f"try_strptime({v}, {ql(fmt)})" if fmt else None
+    if col.type == "date":
+        iso = f"CAST({ts} AS DATE)"
+        return f"COALESCE(CAST({fmt_ts} AS DATE), {iso})" if fmt_ts else iso
+    if col.type == "datetime":
+        return f"CAST(COALESCE({fmt_ts}, {ts}) AS TIMESTAMP)" if fmt_ts else ts
+    if col.type == "month":
+        parts = [f"try_strptime({v}, '%Y-%m')"] + ([fmt_ts] if fmt_ts else []) + [ts]
+        return f"CAST(date_trunc('month', COALESCE({', '.join(parts)})) AS DATE)"
+    # DuckDB's casts round '1980.5' to 1981 and read '0x1F' and '1_000': accept plain decimal
+    # notation only.
+    number = f"regexp_full_match({v}, {ql(_NUMBER)})"
+    if col.type == "int":
+        d = f"TRY_CAST({v} AS DOUBLE)"
+        return (
+            f"CASE WHEN regexp_full_match({v}, '[+-]?[0-9]+') THEN TRY_CAST({v} AS BIGINT) "
+            f"WHEN {number} AND {d} = trunc({d}) THEN TRY_CAST({d} AS BIGINT) END"
+        )
+    if col.type == "float":
+        d = f"TRY_CAST({v} AS DOUBLE)"
+        return f"CASE WHEN {number} AND isfinite({d}) THEN {d} END"
+    if col.type == "bool":
+        trues = _in_list([t.lower() for t in src.true_values])
+        falses = _in_list([f.lower() for f in src.false_values])
+        return (
+            f"CASE WHEN lower({v}) IN {trues} THEN true WHEN lower({v}) IN {falses} THEN false END"
+        )
+    if col.codes:  # canonical codes match case-insensitively and are stored lower-case
+        return f"CASE WHEN lower({v}) IN {_in_list(list(col.codes))} THEN lower({v}) END"
+    return v
+
+
+def _first(checks: list[tuple[str, str, str]]) -> tuple[str, str]:
+    """CASE expressions giving the reason and the column of the first check (cond, reason,
+    column) that holds."""
+    if not checks:
+        return "CAST(NULL AS VARCHAR)", "CAST(NULL AS VARCHAR)"
+    reason = " ".join(f"WHEN {c} THEN {ql(r)}" for c, r, _ in checks)
+    column = " ".join(f"WHEN {c} THEN {ql(k)}" for c, _, k in checks)
+    return f"CASE {reason} END", f"CASE {column} END"
+
+
+def typed_sql(name: str, raw: RawSource, src: ExtractSource) -> str:
+    """SELECT of the ``typed`` layer: ``__le_row``, every canonical column (absent ones as typed
+    NULLs), ``v__<col>`` normalised values, and ``__le_r1``/``__le_c1``: the first parse problem."""
+    schema = SCHEMAS[name]
+    norm, typed, text_cols = [qi(ROW)], [qi(ROW)], {}
+    for col in schema.columns:
+        if col.name not in raw.columns:
+            continue
+        source = raw.columns[col.name]
+        expr, is_text = _norm_expr(col, qi(source), _kind(raw.types[source]), src)
+        text_cols[col.name] = is_text
+        norm.append(f"{expr} AS {qi('v__' + col.name)}")
+    for col in schema.columns:
+        if col.name in text_cols:
+            v = qi("v__" + col.name)
+            typed.append(v)
+            typed.append(f"{_parse_expr(col, v, text_cols[col.name], src)} AS {qi(col.name)}")
+        else:
+            typed.append(f"CAST(NULL AS {sql_type(col)}) AS {qi(col.name)}")
+    checks = []
+    for cname in schema.required:
+        if cname in text_cols:
+            checks.append((f"{qi('v__' + cname)} IS NULL", "missing_required", cname))
+    for group in schema.one_of:
+        present = [c for c in group if c in text_cols]
+        if present:
+            cond = " AND ".join(f"{qi('v__' + c)} IS NULL" for c in present)
+            checks.append((f"({cond})", "missing_required", " or ".join(group)))
+    for reason in ("bad_date", "bad_number", "bad_bool", "bad_code"):
+        for col in schema.columns:
+            if col.name not in text_cols or _BAD_REASON[col.type] != reason:
+                continue
+            if col.type == "string" and not col.codes:
+                continue
+            v, p = qi("v__" + col.name), qi(col.name)
+            checks.append((f"({v} IS NOT NULL AND {p} IS NULL)", reason, col.name))
+    r1, c1 = _first(checks)
+    return (
+        f"WITH norm AS (SELECT {', '.join(norm)} FROM {raw.relation}), "
+        f"typed AS (SELECT {', '.join(typed)} FROM norm) "
+        f"SELECT *, {r1} AS __le_r1, {c1} AS __le_c1 FROM typed"
+    )
+
+
+def _event(col: Column, ref: str, for_birth: bool) -> str:
+    if col.type == "datetime":
+        return f"CAST({ref} AS DATE)"
+    if col.type == "month" and for_birth:  # a month is before birth only if all of it is
+        return f"last_day({ref})"
+    return ref
+
+
+def _birth(date_ref: str, year_ref: str) -> str:
+    year = (
+        f"CASE WHEN {year_ref} BETWEEN 1 AND 9999 "
+        f"THEN make_date(CAST({year_ref} AS INTEGER), 1, 1) END"
+    )
+    return f"COALESCE({date_ref}, {year})"
+
+
+def order_by(schema: Schema) -> str:
+    """Sort order of a loaded table: the key, then every other column (ties are identical rows)."""
+    cols = list(schema.key) + [c for c in schema.names if c not in schema.key]
+    return ", ".join(f"{qi(c)} NULLS LAST" for c in cols)
+
+
+def classify_sql(
+    name: str,
+    typed_view: str,
+    data_end_date: dt.date,
+    roster_table: str | None,
+) -> str:
+    """SELECT ``__le_row, reason, column`` of every row of the typed relation ``typed_view``
+    (reason NULL = the row loads).
+
+    Duplicates: among rows that parse, exact copies on every canonical column keep one copy (the
+    rest are ``duplicate_row``); rows that still share their key with a different row are all
+    ``duplicate_key``, so the loaded table never depends on which copy came first.
+    """
+    schema = SCHEMAS[name]
+    t = "t"
+    # Keys are counted with an aggregate on the key columns alone; only the rows of repeated keys
+    # (few) go through the window functions.
+    ctes = []
+    joins = []
+    checks = [("t.__le_r1 IS NOT NULL", "t.__le_r1", "t.__le_c1")]
+    if schema.key:
+        key = ", ".join(qi(c) for c in schema.key)
+        on = " AND ".join(f"x.{qi(c)} = dk.{qi(c)}" for c in schema.key)
+        ctes += [
+            f"dk AS (SELECT {key} FROM {typed_view} WHERE __le_r1 IS NULL GROUP BY {key} "
+            f"HAVING count(*) > 1)",
+            f"d AS (SELECT x.{qi(ROW)}, {', '.join('x.' + qi(c) for c in schema.key)}, "
+            f"row_number() OVER (PARTITION BY {', '.join('x.' + qi(c) for c in schema.names)} "
+            f"ORDER BY x.{qi(ROW)}) AS copy_no FROM {typed_view} x SEMI JOIN dk ON {on} "
+            f"WHERE x.__le_r1 IS NULL)",
+            f"d2 AS (SELECT {qi(ROW)}, copy_no, sum(CASE WHEN copy_no = 1 THEN 1 ELSE 0 END) "
+            f"OVER (PARTITION BY {key}) AS n_versions FROM d)",
+        ]
+        joins.append(f"LEFT JOIN d2 ON d2.{qi(ROW)} = t.{qi(ROW)}")
+        checks += [
+            ("d2.copy_no > 1", "'duplicate_row'", "NULL"),
+            ("d2.n_versions > 1", "'duplicate_key'", ql(", ".join(schema.key))),
+        ]
+    birth = None
+    if name == "roster":
+        birth = _birth(f"{t}.birth_date", f"{t}.birth_year")
+    elif schema.person_level and roster_table is not None:
+        joins.append(
+            f"LEFT JOIN (SELECT person_id, true AS in_roster, {_birth('birth_date', 'birth_year')} "
+            f"AS birth FROM {roster_table}) r ON r.person_id = t.person_id"
+        )
+        checks.append(("r.in_roster IS NULL", "'unknown_person'", "'person_id'"))
+        birth = "r.birth"
+    for start, end in schema.intervals:
+        checks.append((f"t.{qi(end)} < t.{qi(start)}", "'end_before_start'", ql(end)))
+    events = [schema.column(c) for c in schema.event_dates]
+    if birth is not None:
+        for col in events:
+            ref = _event(col, f"t.{qi(col.name)}", for_birth=True)
+            checks.append((f"{ref} < {birth}", "'before_birth'", ql(col.name)))
+    end = f"DATE {ql(data_end_date.isoformat())}"
+    for col in events:
+        ref = _event(col, f"t.{qi(col.name)}", for_birth=False)
+        checks.append((f"{ref} > {end}", "'after_data_end'", ql(col.name)))
+    reason = "CASE " + " ".join(f"WHEN {c} THEN {r}" for c, r, _ in checks) + " END"
+    column = "CASE " + " ".join(f"WHEN {c} THEN {k}" for c, _, k in checks) + " END"
+    with_ = f"WITH {', '.join(ctes)} " if ctes else ""
+    return (
+        f"{with_}SELECT t.{qi(ROW)} AS {qi(ROW)}, {reason} AS reason, "
+        f"CAST({column} AS VARCHAR) AS {qi('column')} FROM {typed_view} t {' '.join(joins)}"
+    )

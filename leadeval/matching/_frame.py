@@ -1,0 +1,97 @@
+"""Input checks shared by the matching methods: one frame, a 0/1 ``treated`` column and a
+stable key.
+
+Every method works on the frame sorted by ``person_id`` so that nothing depends on input row order.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from leadeval.config import MatchingConfig
+from leadeval.errors import MatchingError
+
+KEY = "person_id"
+TREAT = "treated"
+
+
+def persons_frame(obj: Any) -> pd.DataFrame:
+    """The person-level frame of a Cohort (``.persons``) or a DataFrame itself."""
+    frame = getattr(obj, "persons", obj)
+    if not isinstance(frame, pd.DataFrame):
+        raise MatchingError(
+            f"match() needs a pandas DataFrame or a Cohort (with .persons); got {type(obj).__name__}"
+        )
+    return frame
+
+
+def spec_columns(spec: MatchingConfig) -> list[str]:
+    """All columns a spec reads, in a stable order without duplicates."""
+    cols = [*spec.covariates, *spec.categorical, *spec.squares, *spec.splines, *spec.exact]
+    if spec.distance_column:
+        cols.append(spec.distance_column)
+    return list(dict.fromkeys(cols))
+
+
+def prepare(obj: Any, spec: MatchingConfig) -> pd.DataFrame:
+    """Validate the input and return it sorted by ``person_id`` with a fresh RangeIndex.
+
+    All problems are collected and raised together in one :class:`MatchingError`.
+    """
+    frame = persons_frame(obj)
+    problems = []
+    missing = [c for c in (KEY, TREAT, *spec_columns(spec)) if c not in frame.columns]
+    if missing:
+        problems.append(
+            f"missing column(s) {missing}; the spec names them (matching.covariates/categorical/"
+            "exact/...) and the frame must have person_id and treated"
+        )
+        raise MatchingError("cannot match: " + "; ".join(problems))
+    if frame[KEY].isna().any():
+        problems.append(f"{int(frame[KEY].isna().sum())} rows have no person_id")
+    dup = frame[KEY][frame[KEY].duplicated()]
+    if len(dup):
+        problems.append(
+            f"person_id is not unique: {len(dup)} duplicates (e.g. {list(dup.astype(str)[:3])}); "
+            "matching needs one row per person"
+        )
+    t = frame[TREAT]
+    bad_t = ~t.isin([0, 1]) | t.isna()
+    if bad_t.any():
+        rows = list(frame.loc[bad_t, KEY].astype(str)[:5])
+        problems.append(
+            f"treated must be 0/1: {int(bad_t.sum())} rows have other values (person_id {rows})"
+        )
+    for c in spec_columns(spec):
+        n_na = int(frame[c].isna().sum())
+        if n_na:
+            rows = list(frame.loc[frame[c].isna(), KEY].astype(str)[:5])
+            problems.append(
+                f"column {c!r} has {n_na} missing values (person_id {rows}); impute or drop them "
+                "before matching"
+            )
+    numeric = [*spec.covariates, *spec.squares, *spec.splines]
+    if spec.distance_column:
+        numeric.append(spec.distance_column)
+    for c in dict.fromkeys(numeric):
+        if not pd.api.types.is_numeric_dtype(frame[c]) and not pd.api.types.is_bool_dtype(frame[c]):
+            problems.append(
+                f"column {c!r} is not numeric (dtype {frame[c].dtype}); list it under "
+                "matching.categorical instead"
+            )
+    if problems:
+        raise MatchingError("cannot match:\n" + "\n".join(f"  - {p}" for p in problems))
+    if not bad_t.any() and t.nunique() < 2:
+        raise MatchingError(
+            f"treated has only the value {int(t.iloc[0])}: matching needs treated (1) and control (0)"
+            " units"
+        )
+    out = frame.assign(**{TREAT: frame[TREAT].astype(int)})
+    try:
+        return out.sort_values(KEY, kind="stable").reset_index(drop=True)
+    except TypeError:  # mixed id types: order by their text
+        order = np.argsort(out[KEY].astype(str).to_numpy(), kind="stable")
+        return out.iloc[order].reset_index(drop=True)

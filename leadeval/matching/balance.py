@@ -1,0 +1,252 @@
+"""Covariate balance before and after matching or weighting (MatchIt's ``summary.matchit``).
+
+For a covariate *x*, treatment *T* and weights *w* (all 1 before matching):
+
+* **Means**: weighted group means :math:`\\bar x_1, \\bar x_0`.
+* **SMD** = :math:`(\\bar x_1 - \\bar x_0) / s`, where the denominator *s* is computed once, on the
+  full sample before matching, with no matching weights, so before/after are comparable: ATT ->
+  the SD of the treated group; ATE -> :math:`\\sqrt{(s_1^2 + s_0^2)/2}`. Binary (0/1) variables
+  are standardised too, with :math:`s^2 = p(1-p)` (MatchIt's convention with
+  ``standardize = TRUE``; cobalt would leave them raw). Continuous variances use the n - 1
+  denominator. When :math:`|\\bar x_1 - \\bar x_0| < \\sqrt{\\epsilon}` the raw difference is
+  reported (as MatchIt does).
+* **Variance ratio** :math:`s^2_{1,w}/s^2_{0,w}` with weighted variances
+  :math:`\\sum \\tilde w (x - \\bar x)^2 / (1 - \\sum \\tilde w^2)`, :math:`\\tilde w = w/\\sum w`;
+  not defined for binary variables.
+* **eCDF mean / max**: mean and maximum over the distinct values of *x* of
+  :math:`|F_{1,w}(x) - F_{0,w}(x)|` (the last distinct value, where both are 1, included in the
+  mean, as MatchIt does); for binary variables both equal :math:`|\\bar x_1 - \\bar x_0|`.
+* **Effective sample size** (Kish): :math:`(\\sum w)^2 / \\sum w^2` per group.
+
+Categorical covariates are expanded into one 0/1 indicator per level (all levels).
+Reference: tests/reference/matching/ (MatchIt 4.5.1 ``bal1var``, checked against ``summary()``).
+
+Example
+-------
+>>> import numpy as np, pandas as pd
+>>> df = pd.DataFrame({"treated": [1, 1, 0, 0, 0], "x": [1.0, 2.0, 1.0, 3.0, 5.0]})
+>>> b = compute_balance(df, ["x"], weights=np.array([1, 1, 1, 1, 0.0]), warn=False)
+>>> round(float(b.to_frame().loc[0, "smd_after"]), 3)
+-0.707
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from leadeval.errors import BalanceWarning
+
+_EPS = np.sqrt(np.finfo(float).eps)
+STATS = ("mean_treated", "mean_control", "smd", "var_ratio", "ecdf_mean", "ecdf_max")
+
+
+@dataclass(frozen=True)
+class Balance:
+    """Balance statistics before and after matching.
+
+    Attributes
+    ----------
+    table : one row per variable: ``variable, binary`` and, for ``before`` and ``after``,
+        ``mean_treated, mean_control, smd, var_ratio, ecdf_mean, ecdf_max`` (``<stat>_before``,
+        ``<stat>_after``)
+    sample_sizes : ``group, n_before, n_after, ess_before, ess_after``
+    estimand : "ATT" or "ATE" (sets the SMD denominator)
+    threshold : |SMD| above which balance is flagged
+    """
+
+    table: pd.DataFrame
+    sample_sizes: pd.DataFrame
+    estimand: str
+    threshold: float
+
+    def to_frame(self) -> pd.DataFrame:
+        """The per-variable table."""
+        return self.table.copy()
+
+    @property
+    def imbalanced(self) -> list[str]:
+        """Variables whose |SMD| after matching exceeds the threshold."""
+        t = self.table
+        return t.loc[t["smd_after"].abs() > self.threshold, "variable"].tolist()
+
+    def summary(self) -> str:
+        """A few lines for a log or a report."""
+        t = self.table
+        lines = [
+            f"Balance ({self.estimand}; SMD threshold {self.threshold:g}):",
+            f"  max |SMD| before {np.nanmax(np.abs(t['smd_before'])):.3f}, "
+            f"after {np.nanmax(np.abs(t['smd_after'])):.3f}",
+        ]
+        bad = self.imbalanced
+        lines.append(
+            f"  {len(bad)} variable(s) above threshold after"
+            + (f": {', '.join(bad)}" if bad else "")
+        )
+        for _, r in self.sample_sizes.iterrows():
+            lines.append(
+                f"  {r['group']}: n {r['n_before']} -> {r['n_after']}, "
+                f"effective n {r['ess_before']:.1f} -> {r['ess_after']:.1f}"
+            )
+        return "\n".join(lines)
+
+
+def _wvar(x: np.ndarray, w: np.ndarray, binary: bool) -> float:
+    w = w / w.sum()
+    m = float(np.sum(w * x))
+    if binary:
+        return m * (1 - m)
+    return float(np.sum(w * (x - m) ** 2) / (1 - np.sum(w**2)))
+
+
+def _pooled_sd_proportional(x: np.ndarray, t: np.ndarray, binary: bool) -> float:
+    n = len(x)
+    if binary:
+        v = sum(x[g].sum() * (1 - x[g].sum() / g.sum()) / n for g in (t, ~t))
+        return float(np.sqrt(v))
+    dev = np.where(t, x - x[t].mean(), x - x[~t].mean())
+    return float(np.sqrt(np.sum(dev**2) / (n - 2)))
+
+
+def _sd_denominator(x: np.ndarray, t: np.ndarray, binary: bool, estimand: str) -> float:
+    ones = np.ones(len(x))
+    if estimand == "ATT":
+        sd = np.sqrt(_wvar(x[t], ones[t], binary))
+    else:
+        sd = np.sqrt((_wvar(x[t], ones[t], binary) + _wvar(x[~t], ones[~t], binary)) / 2)
+    if not np.isfinite(sd) or sd < _EPS:
+        sd = _pooled_sd_proportional(x, t, binary)
+    return float(sd)
+
+
+def _ecdf_stats(
+    x: np.ndarray, t: np.ndarray, w: np.ndarray, o: np.ndarray | None = None
+) -> tuple[float, float]:
+    w = np.where(t, w / w[t].sum(), -w / w[~t].sum())
+    if o is None:
+        o = np.argsort(x, kind="stable")
+    xs, cs = x[o], np.abs(np.cumsum(w[o]))
+    last = np.append(np.diff(xs) != 0, True)
+    e = cs[last]
+    return float(e.mean()), float(e.max())
+
+
+def balance_stats(
+    x: np.ndarray,
+    t: np.ndarray,
+    w: np.ndarray | None,
+    sd: float,
+    binary: bool,
+    order: np.ndarray | None = None,
+) -> dict[str, float]:
+    """The six statistics of one variable (``w`` None = before matching; ``order`` an argsort
+    of ``x``, computed if not given)."""
+    w = np.ones(len(x)) if w is None else np.asarray(w, dtype=float)
+    out = dict.fromkeys(STATS, np.nan)
+    w1, w0 = w[t], w[~t]
+    out["mean_treated"] = float(np.sum(w1 * x[t]) / w1.sum())
+    out["mean_control"] = float(np.sum(w0 * x[~t]) / w0.sum())
+    mdiff = out["mean_treated"] - out["mean_control"]
+    too_small = (w1 != 0).sum() < 2 and (w0 != 0).sum() < 2
+    if abs(mdiff) <= _EPS:
+        out["smd"] = mdiff
+    elif not too_small:
+        out["smd"] = mdiff / sd
+    if binary:
+        out["ecdf_mean"] = out["ecdf_max"] = abs(mdiff)
+    elif not too_small:
+        out["var_ratio"] = _wvar(x[t], w1, False) / _wvar(x[~t], w0, False)
+        out["ecdf_mean"], out["ecdf_max"] = _ecdf_stats(x, t, w, order)
+    return out
+
+
+def balance_matrix(
+    frame: pd.DataFrame,
+    covariates: list[str],
+    categorical: list[str] = (),
+    distance: np.ndarray | None = None,
+) -> pd.DataFrame:
+    """Numeric matrix of the balance variables: distance, numeric covariates, level indicators."""
+    cols = {}
+    if distance is not None:
+        cols["distance"] = np.asarray(distance, dtype=float)
+    for c in covariates:
+        cols[c] = frame[c].to_numpy(dtype=float)
+    for c in categorical:
+        v = frame[c].astype(str)
+        for lvl in sorted(v.unique()):
+            cols[f"{c}_{lvl}"] = (v == lvl).to_numpy(dtype=float)
+    return pd.DataFrame(cols, index=frame.index)
+
+
+def compute_balance(
+    frame: pd.DataFrame,
+    covariates: list[str],
+    weights: np.ndarray,
+    categorical: list[str] = (),
+    distance: np.ndarray | None = None,
+    estimand: str = "ATT",
+    threshold: float = 0.1,
+    warn: bool = True,
+) -> Balance:
+    """Balance of ``frame`` (all units, with ``treated``) before and after ``weights``.
+
+    Parameters
+    ----------
+    frame : all units (matched and not), with a 0/1 ``treated`` column
+    covariates : numeric (or 0/1) columns; categorical : expanded into level indicators
+    weights : matching/weighting weights for every row (0 = not in the matched sample)
+    distance : optional distance/score, reported as the first row ``distance``
+    estimand : "ATT" (treated SD) or "ATE" (pooled SD) in the SMD denominator
+
+    Warns
+    -----
+    BalanceWarning when any |SMD| after matching exceeds ``threshold``.
+    """
+    X = balance_matrix(frame, list(covariates), list(categorical), distance)
+    t = frame["treated"].to_numpy() == 1
+    w = np.asarray(weights, dtype=float)
+    rows = []
+    for v in X.columns:
+        x = X[v].to_numpy()
+        binary = bool(np.all((x == 0) | (x == 1)))
+        sd = _sd_denominator(x, t, binary, estimand)
+        order = None if binary else np.argsort(x, kind="stable")
+        before = balance_stats(x, t, None, sd, binary, order)
+        after = balance_stats(x, t, w, sd, binary, order)
+        rows.append(
+            {"variable": v, "binary": binary}
+            | {f"{k}_before": before[k] for k in STATS}
+            | {f"{k}_after": after[k] for k in STATS}
+        )
+    table = pd.DataFrame(rows)
+
+    def ess(a: np.ndarray) -> float:
+        a = a[a > 0]
+        return float(a.sum() ** 2 / np.sum(a**2)) if len(a) else 0.0
+
+    sizes = pd.DataFrame(
+        [
+            {
+                "group": g,
+                "n_before": int(m.sum()),
+                "n_after": int((w[m] > 0).sum()),
+                "ess_before": float(m.sum()),
+                "ess_after": ess(w[m]),
+            }
+            for g, m in (("treated", t), ("control", ~t))
+        ]
+    )
+    bal = Balance(table, sizes, estimand, threshold)
+    if warn and bal.imbalanced:
+        warnings.warn(
+            f"{len(bal.imbalanced)} covariate(s) have |SMD| > {threshold:g} after matching: "
+            f"{', '.join(bal.imbalanced)}; consider a caliper, exact strata, more covariates in the "
+            "score model, or adjusting for them in the outcome model",
+            BalanceWarning,
+            stacklevel=3,
+        )
+    return bal
