@@ -17,7 +17,8 @@ $(STAMP): pyproject.toml | $(BIN)/python
 install: $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/leadeval validate configs/seattle.yaml || test $$? -eq 1
+	$(BIN)/leadeval report configs/seattle.yaml --out reports/seattle
+	@echo "Open reports/seattle/report.html (tables in reports/seattle/tables, manifest.json beside it)."
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q

@@ -28,7 +28,8 @@ from leadeval.errors import (  # noqa: E402
     MatchingError,
     ModelError,
 )
-from leadeval.extracts import Extracts  # noqa: E402
+from leadeval.evaluation import Evaluation, evaluate  # noqa: E402
+from leadeval.extracts import Extracts, load_extracts  # noqa: E402
 from leadeval.matching import MatchedSample, match, plot_balance, plot_overlap, table_one  # noqa: E402
 from leadeval.models import (  # noqa: E402
     cumulative_incidence,
@@ -45,8 +46,14 @@ from leadeval.models import (  # noqa: E402
     logrank_test,
     rosenbaum_bounds,
 )
+from leadeval.report.writer import ReportPaths, write_report  # noqa: E402
 
 __all__ = [
+    "Evaluation",
+    "ReportPaths",
+    "evaluate",
+    "load_extracts",
+    "write_report",
     "BalanceWarning",
     "Cohort",
     "CohortError",

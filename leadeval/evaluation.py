@@ -115,7 +115,9 @@ class Evaluation:
 def effect_terms(result: Any) -> list[str]:
     """The terms of a model that carry the program's effect (not intercepts or covariates)."""
     terms = list(result.table["term"])
-    wanted = ("treated", "treated:post", "post", "followup", "cumulative_contacts", "contacts")
+    if "treated:post" in terms:  # pre/post designs: the group x period interaction is the effect
+        return ["treated:post"]
+    wanted = ("treated", "post", "followup", "cumulative_contacts", "contacts")
     picked = [t for t in terms if t in wanted or t.startswith("month=")]
     return picked or [t for t in terms if t != "(Intercept)"][:1]
 
@@ -192,8 +194,8 @@ def evaluate(
 ) -> Evaluation:
     """Run every stage of a site evaluation as ``config`` describes it.
 
-    Result keys: ``logistic:<outcome>``, ``gee:<pre>``, ``km:<duration>``, ``logrank:<duration>``,
-    ``cox:<duration>``, ``cuminc``, ``count:<outcome>``, ``did:<pre>``, ``panel:<outcome>``,
+    Result keys: ``logistic:<outcome>``, ``gee:<post>``, ``km:<duration>``, ``logrank:<duration>``,
+    ``cox:<duration>``, ``cuminc``, ``count:<outcome>``, ``did:<post>``, ``panel:<outcome>``,
     ``within_person``, ``within_person_dose``, ``savings``, ``client_year``, ``cumulative_savings``,
     ``program_curve``, ``monte_carlo``.
     """
@@ -240,7 +242,7 @@ def evaluate(
                 **common,
             )
         for spec_pp in mc.prepost_gee:
-            key = f"gee:{spec_pp.pre}"
+            key = f"gee:{spec_pp.post}"
             if miss := _missing(sample, [spec_pp.pre, spec_pp.post]):
                 run.skip(key, f"column {miss[0]} not in the cohort")
                 continue
@@ -312,7 +314,7 @@ def evaluate(
                 **common,
             )
         for did in mc.count_did:
-            key = f"did:{did.pre}"
+            key = f"did:{did.post}"
             if miss := _missing(sample, [did.pre, did.post, did.pre_exposure, did.post_exposure]):
                 run.skip(key, f"column {miss[0]} not in the cohort")
                 continue
@@ -361,7 +363,7 @@ def evaluate(
             "within_person_dose",
             fit_within_person_rate,
             participants_panel,
-            contacts="cumulative_contacts",
+            contacts="contacts",
             conf_level=mc.conf_level,
         )
 

@@ -193,9 +193,7 @@ def build_cohort(
         ).order_by("person_id")
     )
     # The included persons are materialised once: every later query reads them instead of
-    # re-deriving them (smaller plans to compile). Released when the queries are done. (The
-    # merged spans are not cached: with DuckDB 2.0, unnesting month ranges over a cached
-    # span table raises an internal "dict-surviving cache" error on Parquet-backed extracts.)
+    # re-deriving them (smaller plans to compile). Released when the queries are done.
     base = base_persons(days, index_col).cache()
     try:
         spans = merged_spans(tables, base, families)

@@ -1,5 +1,10 @@
-"""The person-month panel: a calendar grid of months around each index month, joined to monthly
-aggregates of every event source.
+"""The person-month panel: a calendar grid of months around each index month, filled with the
+monthly aggregates of every event source.
+
+The aggregates (one row per person-month with something to report) are Ibis queries on the
+backend (:func:`monthly_parts`); the grid itself is a function of two numbers per person (index
+month, follow-up end) and is laid out with numpy (:func:`assemble_panel`), which avoids a
+tens-of-millions-row join and sort on the backend.
 
 Month offset :math:`m = \\text{month index}(\\text{date}) - \\text{month index}(t_0)` with month
 index ``year * 12 + month - 1``, so December 2015 -> January 2016 is one month apart. Month 0
@@ -23,7 +28,6 @@ from leadeval.cohort.windows import (
     EPOCH,
     clip_spans,
     day_number,
-    day_to_date,
     month_index,
     overlap_days,
 )
@@ -78,18 +82,15 @@ def _spans_by_month(spans: ir.Table, cal: ir.Table, base: ir.Table, lo: int, hi:
     """Day intervals ``pk, s, e`` cut into calendar months within the panel range: one row per
     interval and month it touches, with ``month_offset`` and ``days`` (its days in that month).
 
-    Each interval is first clipped to the panel's months, then expanded with an unnested integer
-    range of month indexes (an equi-join to the calendar, no range join)."""
-    j = spans.join(base.select("pk", "mi0"), "pk")
-    ms = ibis.greatest(month_index(day_to_date(j.s)), j.mi0 + lo)
-    me = ibis.least(month_index(day_to_date(j.e)), j.mi0 + hi)
-    j = j.mutate(ms=ms, me=me)
-    j = j.filter(j.ms <= j.me)
-    j = j.mutate(month_index=ibis.range(j.ms, j.me + 1).unnest())
-    j = j.join(cal, "month_index")
-    return j.mutate(
+    A range join to the (small) calendar of the panel's months. (Expanding intervals with an
+    unnested month range is faster, but DuckDB 2.0 raises an internal "dict-surviving cache"
+    error on it with Parquet-backed extracts.)"""
+    j = spans.join(cal, [spans.s <= cal.m_end, spans.e >= cal.m_start])
+    j = j.join(base.select("pk", "mi0"), "pk")
+    j = j.mutate(
         month_offset=j.month_index - j.mi0, days=overlap_days(j.s, j.e, j.m_start, j.m_end)
     )
+    return j.filter(j.month_offset.between(lo, hi))
 
 
 def monthly_parts(

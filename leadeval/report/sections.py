@@ -9,6 +9,7 @@ starts at the first month with enough participants).
 from __future__ import annotations
 
 import dataclasses
+import re
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -22,31 +23,50 @@ from leadeval.report.document import ReportDocument, ReportFigure, ReportSection
 from leadeval.report.figures import svg_text
 from leadeval.report.suppression import SUPPRESSED, SUPPRESSION_NOTE, suppress_counts
 
-OUTCOME_LABELS = {
-    "arrest_post_182d": "any arrest within 6 months",
-    "arrest_post_365d": "any arrest within 12 months",
-    "arrest_post_all": "any arrest during follow-up",
-    "felony_charge_post_365d": "any felony charge within 12 months",
-    "felony_charge_post_all": "any felony charge during follow-up",
-    "prison_post_365d": "any prison admission within 12 months",
-    "prison_post_all": "any prison admission during follow-up",
-    "days_to_arrest": "time to first re-arrest",
-    "days_to_prison": "time to prison admission",
-    "arrests_post_all": "arrests per year at risk",
-    "bookings_post_all": "jail bookings per year",
-    "jail_days_post_all": "jail days per year",
-    "ems_calls_post_all": "EMS calls per year",
+MEASURE_WORDS = {
+    "arrest": "any arrest",
+    "felony_charge": "any felony charge",
+    "prison": "any prison admission",
+    "arrests": "arrests",
+    "felony_arrests": "felony arrests",
+    "charges": "charges filed",
+    "bookings": "jail bookings",
+    "jail_days": "jail days",
+    "prison_days": "prison days",
+    "ems_calls": "EMS calls",
+}
+PANEL_WORDS = {
     "sheltered": "sheltered in the month",
     "permanent_housing": "permanently housed in the month",
     "employed": "employed in the month",
     "legit_income": "legitimate income in the month",
+    "days_to_arrest": "time to first re-arrest",
+    "days_to_prison": "time to prison admission",
 }
+_WINDOW = re.compile(r"^(?P<measure>[a-z_]+?)_(?P<period>pre|post)_(?P<window>\d+d|all)$")
 
 
 def label(name: str) -> str:
-    """Plain words for a cohort column or analysis key."""
+    """Plain words for a cohort column or analysis key, e.g. ``bookings_post_365d`` ->
+    'jail bookings, 12 months after'; ``arrest_post_182d`` -> 'any arrest within 6 months'."""
     key = name.split(":", 1)[-1]
-    return OUTCOME_LABELS.get(key, key.replace("_", " "))
+    if key in PANEL_WORDS:
+        return PANEL_WORDS[key]
+    m = _WINDOW.match(key)
+    if not m or m["measure"] not in MEASURE_WORDS:
+        return key.replace("_", " ")
+    words, window = MEASURE_WORDS[m["measure"]], m["window"]
+    span = "follow-up" if window == "all" else _span(int(window[:-1]))
+    if m["period"] == "pre":
+        return f"{words}, {span} before"
+    if words.startswith("any "):
+        return f"{words} {'during follow-up' if window == 'all' else 'within ' + span}"
+    return f"{words}, {'whole follow-up' if window == 'all' else span + ' after'}"
+
+
+def _span(days: int) -> str:
+    months = round(days / 30.44)
+    return f"{months} months" if abs(months * 30.44 - days) < 4 else f"{days} days"
 
 
 def _fig(draw, *args, size=(7.0, 4.0), **kwargs) -> str:
@@ -67,14 +87,20 @@ class SectionBuilder:
 
     # ---- helpers -------------------------------------------------------------------------
     def estimates_table(
-        self, name: str, title: str, results: list[tuple[str, ModelResult]]
+        self,
+        name: str,
+        title: str,
+        results: list[tuple[str, ModelResult]],
+        note: str | None = None,
+        terms: set[str] | None = None,
     ) -> ReportTable | None:
         """One row per effect term: ratio with CI, p, n, events, E-value; suppressed when the
         model rests on fewer than k people or events."""
         rows = []
         for key, res in results:
             frame = res.to_frame()
-            for _, r in frame[frame["term"].isin(effect_terms(res))].iterrows():
+            wanted = [t for t in effect_terms(res) if terms is None or t in terms]
+            for _, r in frame[frame["term"].isin(wanted)].iterrows():
                 rows.append(
                     {
                         "outcome": label(key),
@@ -97,7 +123,7 @@ class SectionBuilder:
             pd.to_numeric(t["events"], errors="coerce") < self.k
         )
         shown.loc[thin, ["ratio", "conf_low", "conf_high", "p_value", "e_value"]] = SUPPRESSED
-        return ReportTable(name, title, shown, note=f"Ratios below 1 favour {self.program}.")
+        return ReportTable(name, title, shown, note=note or f"Ratios below 1 favour {self.program}.")
 
     def _results(self, prefix: str) -> list[tuple[str, ModelResult]]:
         return [
@@ -135,24 +161,23 @@ class SectionBuilder:
                 f"Each of {_count(n_lead, self.k)} {self.program} participants was compared with "
                 "themself before and after the index date (a within-person design)."
             )
-        for key, res in self.ev.results.items():
-            if not isinstance(res, ModelResult) or (res.events is not None and res.events < self.k):
+        for key, term in ev.headline()[["analysis", "term"]].itertuples(index=False):
+            res = ev.get(key)
+            r = res.term(term)
+            if (res.events is not None and res.events < self.k) or not np.isfinite(r["ratio"]):
                 continue
-            for term in effect_terms(res)[:1]:
-                r = res.term(term)
-                if not np.isfinite(r["ratio"]):
-                    continue
-                paras.append(_plain(key, res, term, r, self.program, self.comparison))
+            paras.append(_plain(key, res, term, r, self.program, self.comparison))
         sav = ev.get("savings")
         if sav is not None:
             f = sav.to_frame()
-            tot = f[f["category"] == "total"] if "category" in f else f.tail(1)
-            if not tot.empty and "savings" in tot:
+            tot = f[(f["term"] == "savings") & (f["category"] == "total")]
+            if not tot.empty:
                 r = tot.iloc[0]
                 paras.append(
-                    f"System costs: the difference-in-differences saving is ${r['savings']:,.0f} per "
-                    f"participant per year (95% CI ${r['conf_low']:,.0f} to ${r['conf_high']:,.0f}), "
-                    f"in {sav.dollar_year} dollars."
+                    f"System costs: relative to the {self.comparison} group, costs per "
+                    f"participant-year changed by ${r['estimate']:,.0f} less for {self.program} "
+                    f"participants (difference-in-differences saving; 95% CI ${r['conf_low']:,.0f} "
+                    f"to ${r['conf_high']:,.0f}; {sav.dollar_year} dollars)."
                 )
         mc = ev.get("monte_carlo")
         if mc is not None:
@@ -327,7 +352,7 @@ class SectionBuilder:
                     ReportTable(
                         f"ph_test_{res.outcome}",
                         "Proportional-hazards check (scaled Schoenfeld residuals)",
-                        ph.round(4),
+                        ph.rename_axis("term").reset_index().round(4),
                     )
                 )
         all_ratio = cox + logit + gee
@@ -439,12 +464,18 @@ class SectionBuilder:
                     )
                 )
                 figs.append(ReportFigure("Monthly trajectories", _fig(_draw_shares, monthly)))
+            shown_terms = {"contacts", *(f"month={m}" for m in (1, 3, 6, 12, 18))}
             tables.append(
                 self.estimates_table(
-                    "panel", "Odds vs the baseline month, and per contact (GEE)", res
+                    "panel",
+                    "Odds vs the baseline month (selected months), and per contact (GEE)",
+                    res,
+                    note="Ratios above 1: more likely than in the baseline month (or per extra "
+                    "contact). Every month's odds ratio is in the figures.",
+                    terms=shown_terms,
                 )
             )
-            for _key, r in res[:2]:
+            for _key, r in res:
                 figs.append(
                     ReportFigure(
                         f"Odds ratio by month: {label(r.outcome)}", _fig(plot_panel_trajectory, r)
@@ -452,7 +483,13 @@ class SectionBuilder:
                 )
         if wp:
             tables.append(
-                self.estimates_table("within_person", "Within-person arrest rate ratios", wp)
+                self.estimates_table(
+                    "within_person",
+                    "Within-person arrest rate ratios (after vs before the index date; per contact)",
+                    wp,
+                    note="Each participant is compared with themself; ratios below 1 are fewer "
+                    "arrests.",
+                )
             )
         return ReportSection(
             "panel",
@@ -686,11 +723,29 @@ def _plain(
     )
     change = (1 - ratio) * 100
     direction = "lower" if ratio < 1 else "higher"
-    sig = "" if (lo < 1 < hi) else " (the confidence interval excludes no difference)"
-    if res.model.startswith("within") or key.startswith("panel:"):
+    sig = "" if (lo < 1 < hi) else " (the confidence interval excludes 1)"
+    ci = f"95% CI {lo:.2f} to {hi:.2f}"
+    if key.startswith("panel:"):
+        month = term.removeprefix("month=")
         return (
-            f"{label(key).capitalize()}: {res.ratio_name or 'ratio'} {ratio:.2f} "
-            f"(95% CI {lo:.2f} to {hi:.2f}) for {term}."
+            f"{label(key).capitalize()}: {program} participants' odds in month {month} were "
+            f"{ratio:.2f} times those in the baseline month ({ci})."
+        )
+    if key.startswith("within_person"):
+        if "contacts" in term:
+            return (
+                f"Each case-manager contact: arrest rate ratio {ratio:.2f} ({ci}), i.e. "
+                f"{abs(change):.0f}% {direction} arrest rate per contact."
+            )
+        return (
+            f"Arrest rate after the index date vs before, within person: {ratio:.2f} ({ci}), "
+            f"{abs(change):.0f}% {direction}."
+        )
+    if term == "treated:post":
+        return (
+            f"{label(key).capitalize()} (pre/post GEE): the change from before to after was "
+            f"{abs(change):.0f}% {direction} in {what} for {program} participants than for the "
+            f"{comparison} group (ratio of odds ratios {ratio:.2f}, {ci}){sig}."
         )
     return (
         f"{label(key).capitalize()}: {abs(change):.0f}% {direction} {what} for {program} "
@@ -744,6 +799,15 @@ def _monthly_shares(panel: pd.DataFrame, outcomes: list[str], k: int) -> pd.Data
         ((out[["people"]].to_numpy() - counts) > 0) & ((out[["people"]].to_numpy() - counts) < k)
     )
     out[outcomes] = out[outcomes].mask(thin)
+    # Leading and trailing months where nobody has the outcome lie outside the months the source
+    # extract covers (e.g. income records kept only around the index date): not zeros, unknown.
+    for col in outcomes:
+        seen = counts[col].to_numpy() > 0
+        if seen.any():
+            first, last = np.flatnonzero(seen)[[0, -1]]
+            outside = np.ones(len(seen), dtype=bool)
+            outside[first : last + 1] = False
+            out.loc[outside, col] = np.nan
     return out[out["people"] >= k].reset_index()
 
 

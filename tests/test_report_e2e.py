@@ -1,0 +1,286 @@
+"""End to end: `leadeval report` on the three shipped site configs.
+
+References: the synthetic generator's truth table (each participant's potential outcomes with and
+without LEAD, ``data_samples/<site>/truth.csv``) and its planted effects (``effects.json``): the
+report's confidence intervals must cover the truth of the very sample they were estimated on.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from leadeval import load_config
+from leadeval.cli import app
+from leadeval.report.writer import write_report
+
+ROOT = Path(__file__).resolve().parents[1]
+SITES = ("seattle", "santa_fe", "longmont")
+
+
+@pytest.fixture(scope="module")
+def reports(tmp_path_factory):
+    out = tmp_path_factory.mktemp("reports")
+    return {site: write_report(ROOT / "configs" / f"{site}.yaml", out / site) for site in SITES}
+
+
+def truth(site: str) -> pd.DataFrame:
+    return pd.read_csv(ROOT / "data_samples" / site / "truth.csv", dtype={"person_id": str})
+
+
+def sample_odds_ratio(t: pd.DataFrame, outcome: str) -> float:
+    """Odds ratio of P(Y(1)=1) vs P(Y(0)=1) among participants whose window is complete."""
+    y1, y0 = t[f"{outcome}_y1"].dropna(), t[f"{outcome}_y0"].dropna()
+    p1, p0 = y1.mean(), y0.mean()
+    return (p1 / (1 - p1)) / (p0 / (1 - p0))
+
+
+def estimate(paths, key: str, term: str) -> pd.Series:
+    res = paths.evaluation.get(key)
+    assert res is not None, f"{key} not estimated: {paths.evaluation.skipped}"
+    return res.term(term)
+
+
+def matched_participants(paths) -> set[str]:
+    d = paths.evaluation.matched.data
+    return set(d.loc[d["treated"] == 1, "person_id"])
+
+
+@pytest.mark.parametrize(
+    "outcome", ["arrest_post_182d", "arrest_post_all", "felony_charge_post_365d"]
+)
+def test_seattle_odds_ratios_cover_the_sample_truth(reports, outcome):
+    """Seattle design (Collins et al. 2017): matched logistic ORs cover the truth-table OR of the
+    matched participants (planted 0.40 at 6 months, 0.42 long term, 0.61 felony charges)."""
+    p = reports["seattle"]
+    t = truth("seattle")
+    true_or = sample_odds_ratio(t[t["person_id"].isin(matched_participants(p))], outcome)
+    r = estimate(p, f"logistic:{outcome}", "treated")
+    assert r["ratio_low"] < true_or < r["ratio_high"], (outcome, true_or, r.to_dict())
+
+
+def test_seattle_bookings_rate_ratio_covers_the_sample_truth(reports):
+    """Jail bookings per year (Collins et al. 2019): the negative binomial rate ratio covers the
+    truth-table ratio of mean bookings with vs without LEAD among matched participants."""
+    p = reports["seattle"]
+    t = truth("seattle")
+    t = t[t["person_id"].isin(matched_participants(p))]
+    true_rr = t["bookings_post_365d_y1"].sum() / t["bookings_post_365d_y0"].sum()
+    r = estimate(p, "count:bookings_post_365d", "treated")
+    assert r["ratio_low"] < true_rr < r["ratio_high"]
+
+
+def test_seattle_housing_odds_rise_as_planted(reports):
+    """Clifasefi et al. 2017 design: sheltered and permanent housing odds vs the baseline month
+    (planted: about 2 and 1.89) are above 1 with CIs covering the planted values by month 12."""
+    p = reports["seattle"]
+    effects = json.loads((ROOT / "data_samples" / "seattle" / "effects.json").read_text())
+    for outcome, key in (("sheltered", "sheltered_or"), ("permanent_housing", "permanent_or")):
+        planted = _find(effects, key)
+        r = estimate(p, f"panel:{outcome}", "month=12")
+        assert r["ratio_low"] < planted < r["ratio_high"], (outcome, planted, r.to_dict())
+
+
+def test_santa_fe_six_month_arrest_and_ems_cover_the_truth(reports):
+    """Santa Fe: the 6-month arrest OR and the EMS-call rate ratio cover the sample truth."""
+    p = reports["santa_fe"]
+    t = truth("santa_fe")
+    t = t[t["person_id"].isin(matched_participants(p))]
+    r = estimate(p, "logistic:arrest_post_182d", "treated")
+    true_or = sample_odds_ratio(t, "arrest_post_182d")
+    assert r["ratio_low"] < true_or < r["ratio_high"]
+    true_rr = t["ems_calls_post_365d_y1"].sum() / t["ems_calls_post_365d_y0"].sum()
+    r = estimate(p, "count:ems_calls_post_365d", "treated")
+    assert r["ratio_low"] < true_rr < r["ratio_high"]
+
+
+def test_longmont_within_person_effects_cover_the_planted_ones(reports):
+    """Longmont: within-person arrest rate ratio after first contact (planted 0.5) and per
+    contact (planted 0.8) are covered by their CIs."""
+    p = reports["longmont"]
+    effects = json.loads((ROOT / "data_samples" / "longmont" / "effects.json").read_text())
+    post = estimate(p, "within_person", "post")
+    assert post["ratio_low"] < _find(effects, "arrest_rr_after") < post["ratio_high"]
+    dose = estimate(p, "within_person_dose", "contacts")
+    assert dose["ratio_low"] < _find(effects, "arrest_rr_per_contact") < dose["ratio_high"]
+    assert p.evaluation.matched is None  # no comparison group in a within-person design
+
+
+def _find(mapping: dict, key: str) -> float:
+    """A planted effect by key, wherever effects.json nests it."""
+    stack = [mapping]
+    while stack:
+        d = stack.pop()
+        for k, v in d.items():
+            if k == key and isinstance(v, int | float):
+                return float(v)
+            if isinstance(v, dict):
+                stack.append(v)
+    raise KeyError(f"{key} not in effects.json: {sorted(mapping)}")
+
+
+@pytest.mark.parametrize("site", SITES)
+def test_report_files_and_sections(reports, site):
+    """Every site gets one self-contained HTML file (SVG figures, no external links), a CSV of
+    every table shown, and a manifest naming inputs, versions, seed and config hash."""
+    p = reports[site]
+    html = p.html.read_text()
+    assert html.count("<svg") >= 2 and "<script src" not in html and "http" not in _no_svg(html)
+    for section in (
+        "summary",
+        "data-quality",
+        "cohort-flow",
+        "balance",
+        "rearrest",
+        "costs",
+        "sensitivity",
+        "methods",
+    ):
+        assert f'id="{section}"' in html
+    shown = set(re.findall(r"tables/([a-z0-9_]+)\.csv", html))
+    written = {f.stem for f in p.tables.glob("*.csv")}
+    assert shown == written and "data_quality" in written and "cohort_flow" in written
+    manifest = json.loads(p.manifest.read_text())
+    assert manifest["seed"] == load_config(ROOT / "configs" / f"{site}.yaml").seed
+    assert set(manifest["inputs"]) == set(load_config(ROOT / "configs" / f"{site}.yaml").extracts)
+    assert {"leadeval", "statsmodels", "duckdb"} <= set(manifest["versions"])
+    assert set(manifest["tables"]) == {f"{s}.csv" for s in written}
+
+
+def _no_svg(html: str) -> str:
+    # SVG carries its XML namespace URL; anything else with http would need the network.
+    return re.sub(r"<svg.*?</svg>", "", html, flags=re.S)
+
+
+@pytest.mark.parametrize("site", SITES)
+def test_no_person_identifier_in_any_report_file(reports, site):
+    """Privacy: no roster person_id appears in the HTML, any table or the manifest."""
+    p = reports[site]
+    ids = set(p.evaluation.extracts.to_pandas("roster")["person_id"])
+    pattern = re.compile("|".join(sorted(map(re.escape, ids), key=len, reverse=True)))
+    for f in [p.html, p.manifest, *p.tables.glob("*.csv")]:
+        assert not pattern.search(f.read_text()), f.name
+    assert p.restricted is None and not (p.folder / "restricted").exists()
+
+
+def _reproducible_copy(tmp_path: Path, site: str, shuffle_seed: int | None) -> Path:
+    """The site's config and CSV extracts copied under tmp_path, rows optionally shuffled."""
+    (tmp_path / "configs").mkdir(parents=True)
+    data = tmp_path / "data_samples" / site
+    data.mkdir(parents=True)
+    for f in (ROOT / "data_samples" / site).glob("*.csv"):
+        if shuffle_seed is None:
+            shutil.copy(f, data / f.name)
+        else:
+            frame = pd.read_csv(f, dtype=str, keep_default_na=False)
+            frame.sample(frac=1, random_state=shuffle_seed).to_csv(data / f.name, index=False)
+    shutil.copy(ROOT / "configs" / f"{site}.yaml", tmp_path / "configs" / f"{site}.yaml")
+    return tmp_path / "configs" / f"{site}.yaml"
+
+
+def _table_bytes(folder: Path) -> dict[str, bytes]:
+    return {f.name: f.read_bytes() for f in sorted((folder / "tables").glob("*.csv"))}
+
+
+def test_same_config_and_seed_give_byte_identical_outputs(reports, tmp_path):
+    """Reproducible: a rerun gives byte-identical tables, HTML and manifest (apart from run time)."""
+    first = reports["santa_fe"]
+    again = write_report(ROOT / "configs" / "santa_fe.yaml", tmp_path / "again")
+    assert _table_bytes(first.folder) == _table_bytes(again.folder)
+    assert first.html.read_bytes() == again.html.read_bytes()
+    m1, m2 = (json.loads(p.manifest.read_text()) for p in (first, again))
+    m1.pop("run"), m2.pop("run")
+    assert m1 == m2
+
+
+def test_shuffled_input_rows_change_nothing(reports, tmp_path):
+    """Row-order invariance: every extract's rows shuffled -> byte-identical tables."""
+    config = _reproducible_copy(tmp_path, "santa_fe", shuffle_seed=7)
+    shuffled = write_report(config, tmp_path / "out")
+    assert _table_bytes(reports["santa_fe"].folder) == _table_bytes(shuffled.folder)
+
+
+def test_small_cells_are_suppressed_everywhere(tmp_path):
+    """With a threshold of 400 people (more than any group here), every count of people below it
+    is suppressed in every table, and so is every estimate resting on fewer events."""
+    config = _reproducible_copy(tmp_path, "longmont", shuffle_seed=None)
+    data = yaml.safe_load(config.read_text())
+    data["report"]["small_cell_threshold"] = 400
+    config.write_text(yaml.safe_dump(data))
+    p = write_report(config, tmp_path / "out")
+    flow = pd.read_csv(p.tables / "cohort_flow.csv", dtype=str)
+    counts = flow.drop(columns=["step", "reason"]).to_numpy().ravel()
+    assert all(c == "*" or c == "0" or int(c) >= 400 for c in counts), counts
+    est = pd.read_csv(p.tables / "within_person.csv", dtype=str)
+    n = pd.to_numeric(est["n"], errors="coerce")
+    assert ((n >= 400) | est["n"].eq("*")).all()
+    html = p.html.read_text()
+    assert "fewer than 400 people are suppressed" in html
+
+
+def test_restricted_outputs_only_on_request(tmp_path):
+    """Person-level files are written only with --restricted, into restricted/."""
+    result = CliRunner().invoke(
+        app,
+        [
+            "report",
+            str(ROOT / "configs" / "longmont.yaml"),
+            "--out",
+            str(tmp_path / "r"),
+            "--restricted",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    persons = pd.read_csv(tmp_path / "r" / "restricted" / "persons.csv")
+    assert "person_id" in persons and len(persons) > 0
+    assert "Report:" in result.output and "within_person" in result.output
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["report", "no/such/config.yaml"], "config file not found"),
+        (["report", "{config}", "--format", "docx"], "unknown report format"),
+    ],
+)
+def test_cli_user_errors_exit_2(args, message, tmp_path):
+    """User errors exit with code 2 and a message, never a traceback."""
+    args = [a.replace("{config}", str(ROOT / "configs" / "longmont.yaml")) for a in args]
+    result = CliRunner().invoke(app, [*args, "--out", str(tmp_path)])
+    assert result.exit_code == 2
+    assert message in result.output and "Traceback" not in result.output
+
+
+def test_missing_extract_and_no_overlap_exit_2(tmp_path):
+    """A missing extract file, and a design with no overlap between the groups, are user errors
+    (exit 2, named file / reason)."""
+    config = _reproducible_copy(tmp_path, "santa_fe", shuffle_seed=None)
+    (config.parents[1] / "data_samples" / "santa_fe" / "ems.csv").unlink()
+    result = CliRunner().invoke(app, ["report", str(config), "--out", str(tmp_path / "o")])
+    assert result.exit_code == 2 and "ems.csv" in result.output
+
+    shutil.copy(
+        ROOT / "data_samples" / "santa_fe" / "ems.csv",
+        config.parents[1] / "data_samples" / "santa_fe",
+    )
+    data = yaml.safe_load(config.read_text())
+    data["matching"]["covariates"] = ["treated"]  # the score separates the groups perfectly
+    config.write_text(yaml.safe_dump(data))
+    result = CliRunner().invoke(app, ["report", str(config), "--out", str(tmp_path / "o")])
+    assert result.exit_code == 2 and "MatchingError" in result.output, result.output
+
+
+def test_pdf_report(tmp_path):
+    """--format pdf writes a PDF of the same report (WeasyPrint)."""
+    pytest.importorskip("weasyprint", reason="PDF output is the optional leadeval[pdf] extra")
+    p = write_report(ROOT / "configs" / "longmont.yaml", tmp_path, formats=["html", "pdf"])
+    assert p.pdf.read_bytes()[:5] == b"%PDF-" and p.pdf.stat().st_size > 10_000
+    assert np.isfinite(p.evaluation.get("within_person").term("post")["ratio"])
