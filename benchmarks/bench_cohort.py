@@ -11,7 +11,7 @@ Run by hand (not in CI)::
 the file and builds the cohort: ~32.7M events for 1M pool members + 5,000 participants.
 ``--source synth`` writes a ``leadeval.synth`` site as Parquet (cached) and loads it with
 ``load_extracts`` (validated, held in an in-memory DuckDB) before the timer starts; the Seattle
-profile gives ~51M events for 1M pool members, more than the 30M target.
+profiles give 47-51M events for 1M pool members, more than the 30M target.
 
 Reported: wall time of ``build_cohort`` and resident memory (RSS) sampled every 20 ms during
 the build, plus the process peak (ru_maxrss). Target on the 2-core machine: under 60 s, 4 GB.
@@ -19,12 +19,13 @@ the build, plus the process peak (ru_maxrss). Target on the 2-core machine: unde
 Measured 2026-11-23 on the shared 2-core, 23 GB machine (other jobs running, load ~2), DuckDB
 threads=2:
 
-====================  =============  ====================================
-site                  build wall     peak RSS during build
-====================  =============  ====================================
-sql, 1M pool, 32.7M   19.7-26 s      3.5-3.9 GB (process peak, same)
-synth seattle, 51.2M  75 s           7.6 GB (3.5 GB of it: extracts in RAM)
-====================  =============  ====================================
+======================  ==========  ==========================================
+site (events)           build wall  peak RSS during build
+======================  ==========  ==========================================
+sql, 1M pool (32.7M)    20-26 s     3.5-3.9 GB (= process peak)
+synth santa_fe (46.9M)  75 s        7.0 GB, of which 3.4 GB extracts in RAM
+synth seattle (51.2M)   75 s        7.6 GB, of which 3.5 GB extracts in RAM
+======================  ==========  ==========================================
 
 Of the peak, the result tables themselves are ~2.4 GB (persons 0.56 GB, 995k x 120; panel
 1.84 GB, 33.7M rows x 15), and DuckDB keeps ~0.8 GB of buffer memory after its queries (bounded

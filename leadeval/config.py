@@ -189,7 +189,26 @@ class DesignConfig(_Frozen):
 CostBasis = Literal["marginal", "average"]
 
 
-class UnitCost(_Frozen):
+class _PricedAmount(_Frozen):
+    """An amount in ``price_year`` dollars with an optional plausible range ``low..high``."""
+
+    amount: float = Field(ge=0, description="dollars per unit, in price_year dollars")
+    price_year: int = Field(ge=1900, le=2100)
+    low: float | None = Field(None, ge=0, description="low end of the plausible range")
+    high: float | None = Field(None, ge=0, description="high end of the plausible range")
+
+    @model_validator(mode="after")
+    def _range(self) -> _PricedAmount:
+        if (self.low is None) != (self.high is None):
+            raise ValueError("give both 'low' and 'high' (a range), or neither")
+        if self.low is not None and not self.low <= self.amount <= self.high:
+            raise ValueError(
+                f"need low <= amount <= high; got low={self.low}, amount={self.amount}, high={self.high}"
+            )
+        return self
+
+
+class UnitCost(_PricedAmount):
     """One unit cost: dollars per unit of a cohort measure (see docs/costs.md).
 
     ``measure`` is the stem of the cohort count columns it prices: ``bookings`` prices
@@ -202,43 +221,15 @@ class UnitCost(_Frozen):
         pattern=r"^[a-z][a-z0-9_]*$",
         description="cohort count stem, e.g. bookings, jail_days, charges_superior",
     )
-    amount: float = Field(ge=0, description="dollars per unit, in price_year dollars")
-    price_year: int = Field(ge=1900, le=2100)
-    low: float | None = Field(None, ge=0, description="low end of the plausible range")
-    high: float | None = Field(None, ge=0, description="high end of the plausible range")
     basis: CostBasis = "marginal"
     category: str | None = Field(None, description="reporting category; default: the cost's name")
     payer: str = "taxpayers"
     description: str = ""
 
-    @model_validator(mode="after")
-    def _range(self) -> UnitCost:
-        if (self.low is None) != (self.high is None):
-            raise ValueError("give both 'low' and 'high' (a range), or neither")
-        if self.low is not None and not self.low <= self.amount <= self.high:
-            raise ValueError(
-                f"need low <= amount <= high; got low={self.low}, amount={self.amount}, high={self.high}"
-            )
-        return self
 
-
-class ProgramCostInput(_Frozen):
-    """Program cost per participant-month when no ledger is analysed (or to override it)."""
-
-    amount: float = Field(ge=0, description="dollars per participant-month, in price_year dollars")
-    price_year: int = Field(ge=1900, le=2100)
-    low: float | None = Field(None, ge=0)
-    high: float | None = Field(None, ge=0)
-
-    @model_validator(mode="after")
-    def _range(self) -> ProgramCostInput:
-        if (self.low is None) != (self.high is None):
-            raise ValueError("give both 'low' and 'high' (a range), or neither")
-        if self.low is not None and not self.low <= self.amount <= self.high:
-            raise ValueError(
-                f"need low <= amount <= high; got low={self.low}, amount={self.amount}, high={self.high}"
-            )
-        return self
+class ProgramCostInput(_PricedAmount):
+    """Program cost per participant-month (``amount``) when no ledger is analysed, or to
+    override it."""
 
 
 class CostsConfig(_Frozen):

@@ -484,7 +484,11 @@ def test_missing_extracts_are_skipped_and_recorded():
     ]
     assert person(c, "a")["exposure_post_182d"] == 182
     only = build({"roster": r, "arrests": arrests}, outcomes=["arrests"])
-    assert only.skipped.empty or set(only.skipped["outcome"]) == {"exposure"}
+    # families not asked for are not "skipped"; the exposure note remains
+    assert only.skipped[["outcome", "extract"]].values.tolist() == [
+        ["exposure", "jail"],
+        ["exposure", "prison"],
+    ]
 
 
 def test_demographics_and_age():

@@ -97,6 +97,16 @@ def test_rosenbaum_bounds_hand_computed():
     )
 
 
+def test_rosenbaum_drops_pairs_with_a_missing_outcome():
+    """A pair whose outcome is missing for one member (an incomplete window) is dropped, not
+    mistaken for a non-1:1 set: same bounds as the complete pairs alone, and the drop is counted."""
+    d = _pairs(30, 9, 1, concordant_events=5)
+    broken = pd.DataFrame({"subclass": [99, 99], "treated": [1, 0], "y": [np.nan, 1.0]})
+    res = rosenbaum_bounds(pd.concat([d, broken], ignore_index=True), "y", gammas=(1.0,))
+    assert res.details["pairs_dropped_missing_outcome"] == 1
+    assert res.details["discordant"] == 10 and res.p_value == pytest.approx(11 / 1024)
+
+
 def test_rosenbaum_needs_one_to_one_pairs():
     """Sets with two controls are not pairs: a clear error."""
     d = pd.concat([_pairs(5, 3, 1), pd.DataFrame({"subclass": [0], "treated": [0], "y": [1]})])

@@ -191,8 +191,7 @@ def derive(
             complete = (t.t0 + w.days) <= t.fe
             observed = ibis.least(w.days, t.followup_days)
             cols[f"window_complete_{sfx}"] = complete
-        if w.kind == "post":
-            cols[f"observed_days_{sfx}"] = observed.cast("int32")
+        cols[f"observed_days_{sfx}"] = observed.cast("int32")
         at_risk = (
             observed - t[f"incarcerated_days_{sfx}"]
             if has_incarceration and exclude_incarceration

@@ -118,17 +118,21 @@ def rosenbaum_bounds(
     model = "rosenbaum_bounds"
     frame = as_frame(data, model)
     require_columns(frame, [outcome, treatment, pair], model)
-    frame = frame.dropna(subset=[outcome])
-    y = binary(frame, outcome, model)
-    t = binary(frame, treatment, model)
-    wide = pd.DataFrame({"pair": frame[pair].to_numpy(), "t": t, "y": y})
-    sizes = wide.groupby(["pair", "t"]).size().unstack(fill_value=0)
+    t_all = binary(frame, treatment, model)
+    sizes = pd.DataFrame({"pair": frame[pair].to_numpy(), "t": t_all}).groupby(["pair", "t"]).size()
+    sizes = sizes.unstack(fill_value=0)
     if not ((sizes.get(0, 0) == 1) & (sizes.get(1, 0) == 1)).all():
         bad = list(sizes.index[~((sizes.get(0, 0) == 1) & (sizes.get(1, 0) == 1))][:5])
         raise ModelError(
             f"{model}: needs 1:1 pairs (one treated, one control per '{pair}'); pairs {bad} are not. "
             "Use 1:1 matching without replacement, or drop incomplete pairs"
         )
+    # A pair with a missing outcome (e.g. an incomplete window) carries no comparison: drop it.
+    missing = frame[outcome].isna().groupby(frame[pair]).transform("any").to_numpy(bool)
+    n_dropped = int(frame.loc[missing, pair].nunique())
+    frame = frame.loc[~missing]
+    y = binary(frame, outcome, model)
+    wide = pd.DataFrame({"pair": frame[pair].to_numpy(), "t": t_all[~missing], "y": y})
     yy = wide.pivot_table(index="pair", columns="t", values="y", aggfunc="first")
     t_count = int(((yy[0] == 1) & (yy[1] == 0)).sum())
     d_count = int((yy[0] != yy[1]).sum())
@@ -154,6 +158,7 @@ def rosenbaum_bounds(
         details={
             "table": pd.DataFrame(rows),
             "discordant": d_count,
+            "pairs_dropped_missing_outcome": n_dropped,
             "treated_better": t_count,
             "pairs": int(len(yy)),
             "gamma_critical": crit,

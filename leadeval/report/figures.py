@@ -5,11 +5,8 @@ from __future__ import annotations
 import io
 import re
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
+import matplotlib.pyplot as plt
+from matplotlib.figure import Figure
 
 _SVG_HEAD = re.compile(r"^.*?(?=<svg)", re.S)
 

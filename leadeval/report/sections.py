@@ -560,9 +560,13 @@ class SectionBuilder:
                     )
                 )
                 paras.append(
-                    f"Program cost averaged ${curve.average:,.0f} per participant-month over the "
-                    f"evaluation; in the last month shown it was "
-                    f"${shown['cost_per_participant_month'].iloc[-1]:,.0f}."
+                    f"Program spending divided by enrolled participant-months averaged "
+                    f"${curve.average:,.0f} over all {len(t)} ledger months (start-up included); "
+                    f"the monthly cost per participant went from "
+                    f"${shown['cost_per_participant_month'].iloc[0]:,.0f} in program month "
+                    f"{shown['program_month'].iloc[0]} to "
+                    f"${shown['cost_per_participant_month'].iloc[-1]:,.0f} in month "
+                    f"{shown['program_month'].iloc[-1]}."
                 )
         mc = ev.get("monte_carlo")
         if mc is not None:
