@@ -363,7 +363,7 @@ class PrePostSpec(_Frozen):
 
 
 class ModelsConfig(_Frozen):
-    """Which outcome analyses to run and their options (see docs/models.md). Every ratio is
+    """Which outcome analyses to run and their options (see docs/methods.md). Every ratio is
     reported with its E-value."""
 
     conf_level: float = Field(0.95, gt=0.5, lt=1)

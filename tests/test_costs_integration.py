@@ -214,10 +214,11 @@ def test_seattle_did_savings_interval_covers_sample_truth(seattle, seattle_match
     the 365-day post window / 365.25, the same ratio form as the estimator."""
     site, _ = seattle
     _, matched = seattle_matched
-    # Jail days are left out: a comparison member is booked at the qualifying (index) arrest and
-    # the days of that stay after the index date are post-period jail days, while the truth's
-    # Y(0) of a diverted participant has no index booking; the jail-day DiD therefore exceeds the
-    # truth by the avoided index stays (see docs/costs.md, "Reading the numbers").
+    # Jail days are left out: every pool member's index is a qualifying arrest, often booked, and
+    # the days of that stay after the index date are post-period jail days of the comparison
+    # group. The truth's Y(0) counts that avoided stay only for arrest-diversion participants;
+    # socially referred ones had no qualifying arrest, so the matched jail-day DiD exceeds the
+    # truth by design (docs/costs.md, "Reading the numbers responsibly").
     spec = {k: v for k, v in SEATTLE_UC.items() if k != "jail_day"}
     uc = unit_cost_table(spec, 2016, pd.Series({2016: 100.0}))
     s = cost_savings(matched, uc, replicates=2000, seed=1)

@@ -347,7 +347,10 @@ class BlockGenerator:
         # jail bookings
         bprob = np.where(treated, cal_["booking_prob_treated"], p.booking_prob)
         booked = (u[:, 9] < bprob) & ~ar["diverted"]
-        bi = np.flatnonzero(booked)
+        # Without LEAD, a diverted referral arrest is booked like any other: a stay that exists
+        # only in the Y(0) world (arm 0), so the truth counts the index stay diversion avoided.
+        booked_y0 = (u[:, 9] < p.booking_prob) & ar["diverted"]
+        bi = np.flatnonzero(booked | booked_y0)
         sigma = 1.0
         mu = np.log(p.jail_los_mean) - sigma**2 / 2
         z = _norm_ppf(np.clip(u[bi, 10], 1e-9, 1 - 1e-9))
@@ -357,7 +360,10 @@ class BlockGenerator:
         death_p = a["death"][person[bi]]
         rel_j = np.where((death_p != NAT) & (rel_j > death_p), death_p, rel_j)
         rel_j = np.where(rel_j > data_end, NAT, rel_j)
-        jail = {"person": person[bi], "day": d[bi], "release": rel_j, "arm": arm[bi]}
+        jail = {
+            "person": person[bi], "day": d[bi], "release": rel_j,
+            "arm": np.where(booked_y0[bi], 0, arm[bi]),
+        }
         return charges, jail, _dedupe_prison(prison)
 
     # -- EMS -------------------------------------------------------------------------------
