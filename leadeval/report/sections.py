@@ -49,7 +49,12 @@ _WINDOW = re.compile(r"^(?P<measure>[a-z_]+?)_(?P<period>pre|post)_(?P<window>\d
 def label(name: str) -> str:
     """Plain words for a cohort column or analysis key, e.g. ``bookings_post_365d`` ->
     'jail bookings, 12 months after'; ``arrest_post_182d`` -> 'any arrest within 6 months'."""
-    key = name.split(":", 1)[-1]
+    prefix, _, key = name.rpartition(":")
+    design = {"gee": " (pre/post GEE)", "did": " (pre/post rate DiD)"}.get(prefix, "")
+    return _label(key) + design
+
+
+def _label(key: str) -> str:
     if key in PANEL_WORDS:
         return PANEL_WORDS[key]
     m = _WINDOW.match(key)
@@ -123,7 +128,9 @@ class SectionBuilder:
             pd.to_numeric(t["events"], errors="coerce") < self.k
         )
         shown.loc[thin, ["ratio", "conf_low", "conf_high", "p_value", "e_value"]] = SUPPRESSED
-        return ReportTable(name, title, shown, note=note or f"Ratios below 1 favour {self.program}.")
+        return ReportTable(
+            name, title, shown, note=note or f"Ratios below 1 favour {self.program}."
+        )
 
     def _results(self, prefix: str) -> list[tuple[str, ModelResult]]:
         return [
@@ -504,7 +511,6 @@ class SectionBuilder:
             plot_cost_bars,
             plot_cumulative_savings,
             plot_net_benefit,
-            plot_program_cost,
         )
 
         ev, tables, figs, paras = self.ev, [], [], []
@@ -548,14 +554,25 @@ class SectionBuilder:
                 curve_shown = dataclasses.replace(curve, table=shown)
                 figs.append(
                     ReportFigure(
-                        "Program cost per participant-month", _fig(plot_program_cost, curve_shown)
+                        "Program cost per participant-month",
+                        _fig(_program_cost_log, curve_shown),
+                        "Cost axis on a log scale: start-up months cost many times the later ones.",
                     )
                 )
                 tables.append(
                     ReportTable(
                         "program_cost_curve",
                         "Program cost per participant-month",
-                        shown.assign(month=shown["month"].dt.strftime("%Y-%m")).round(2),
+                        shown.assign(month=shown["month"].dt.strftime("%Y-%m"))[
+                            [
+                                "month",
+                                "program_month",
+                                "spending",
+                                "participant_months",
+                                "cost_per_participant_month",
+                                "running_average",
+                            ]
+                        ].round(2),
                         note=f"Months with fewer than {self.k} participant-months are left out.",
                     )
                 )
@@ -592,6 +609,9 @@ class SectionBuilder:
 
     def sensitivity(self) -> ReportSection:
         est = self.ev.estimates()
+        if not est.empty:  # one row per analysis: its headline effect
+            keep = self.ev.headline()[["analysis", "term"]]
+            est = est.merge(keep, on=["analysis", "term"])
         if est.empty or "e_value" not in est:
             return ReportSection(
                 "sensitivity", "Sensitivity (E-values)", skipped="No ratio estimates."
@@ -714,6 +734,11 @@ def build_document(ev: Evaluation) -> ReportDocument:
 
 
 # ---- small pure helpers -----------------------------------------------------------------
+def _cap(text: str) -> str:
+    """First letter upper case, the rest as written (str.capitalize lowercases 'GEE')."""
+    return text[:1].upper() + text[1:]
+
+
 def _count(n: int, k: int) -> str:
     return f"{n:,}" if n >= k or n == 0 else f"fewer than {k}"
 
@@ -732,7 +757,7 @@ def _plain(
     if key.startswith("panel:"):
         month = term.removeprefix("month=")
         return (
-            f"{label(key).capitalize()}: {program} participants' odds in month {month} were "
+            f"{_cap(label(key))}: {program} participants' odds in month {month} were "
             f"{ratio:.2f} times those in the baseline month ({ci})."
         )
     if key.startswith("within_person"):
@@ -747,12 +772,12 @@ def _plain(
         )
     if term == "treated:post":
         return (
-            f"{label(key).capitalize()} (pre/post GEE): the change from before to after was "
+            f"{_cap(label(key))}: the change from before to after was "
             f"{abs(change):.0f}% {direction} in {what} for {program} participants than for the "
-            f"{comparison} group (ratio of odds ratios {ratio:.2f}, {ci}){sig}."
+            f"{comparison} group (ratio of {what} ratios {ratio:.2f}, {ci}){sig}."
         )
     return (
-        f"{label(key).capitalize()}: {abs(change):.0f}% {direction} {what} for {program} "
+        f"{_cap(label(key))}: {abs(change):.0f}% {direction} {what} for {program} "
         f"participants than for the {comparison} group ({res.ratio_name or 'ratio'} {ratio:.2f}, "
         f"95% CI {lo:.2f} to {hi:.2f}){sig}."
     )
@@ -761,7 +786,7 @@ def _plain(
 def _annual_sentence(row: dict, program: str) -> str:
     d = row["difference_per_year"]
     return (
-        f"{row['outcome'].capitalize()}: {abs(d):.2f} {'fewer' if d < 0 else 'more'} per person-year "
+        f"{_cap(row['outcome'])}: {abs(d):.2f} {'fewer' if d < 0 else 'more'} per person-year "
         f"for {program} participants (95% CI {row['conf_low']:.2f} to {row['conf_high']:.2f})."
     )
 
@@ -813,6 +838,14 @@ def _monthly_shares(panel: pd.DataFrame, outcomes: list[str], k: int) -> pd.Data
             outside[first : last + 1] = False
             out.loc[outside, col] = np.nan
     return out[out["people"] >= k].reset_index()
+
+
+def _program_cost_log(curve, ax=None):
+    from leadeval.costs import plot_program_cost
+
+    plot_program_cost(curve, ax=ax)
+    ax.set_yscale("log")
+    return ax
 
 
 def _draw_shares(monthly: pd.DataFrame, ax=None):
