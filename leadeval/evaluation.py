@@ -147,6 +147,13 @@ class _Runner:
     def skip(self, key: str, reason: str) -> None:
         self.skipped.append({"analysis": key, "reason": reason})
 
+    def has_columns(self, key: str, frame: pd.DataFrame, columns: list[str | None]) -> bool:
+        """True when ``frame`` has every column; else record ``key`` as skipped and say which."""
+        missing = [c for c in columns if c and c not in frame.columns]
+        if missing:
+            self.skip(key, f"column {missing[0]} is not in the cohort (its extract is missing?)")
+        return not missing
+
     def run(self, key: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         self.progress(key)
         with warnings.catch_warnings(record=True) as caught:
@@ -180,10 +187,6 @@ def estimable_months(
     while hi + 1 <= last and varies.get(hi + 1, False):
         hi += 1
     return (baseline, hi) if hi > baseline else None
-
-
-def _missing(frame: pd.DataFrame, columns: list[str | None]) -> list[str]:
-    return [c for c in columns if c and c not in frame.columns]
 
 
 def evaluate(
@@ -228,8 +231,7 @@ def evaluate(
         common = {"weights": weights, "conf_level": mc.conf_level}
 
         for outcome in mc.binary_outcomes:
-            if miss := _missing(sample, [outcome]):
-                run.skip(f"logistic:{outcome}", f"column {miss[0]} not in the cohort")
+            if not run.has_columns(f"logistic:{outcome}", sample, [outcome]):
                 continue
             run.run(
                 f"logistic:{outcome}",
@@ -243,8 +245,7 @@ def evaluate(
             )
         for spec_pp in mc.prepost_gee:
             key = f"gee:{spec_pp.post}"
-            if miss := _missing(sample, [spec_pp.pre, spec_pp.post]):
-                run.skip(key, f"column {miss[0]} not in the cohort")
+            if not run.has_columns(key, sample, [spec_pp.pre, spec_pp.post]):
                 continue
             run.run(
                 key,
@@ -257,8 +258,7 @@ def evaluate(
                 **common,
             )
         for surv in mc.survival:
-            if miss := _missing(sample, [surv.duration, surv.event]):
-                run.skip(f"cox:{surv.duration}", f"column {miss[0]} not in the cohort")
+            if not run.has_columns(f"cox:{surv.duration}", sample, [surv.duration, surv.event]):
                 continue
             run.run(
                 f"km:{surv.duration}",
@@ -289,7 +289,7 @@ def evaluate(
                 ties=mc.ties,
                 **common,
             )
-        if mc.competing_risks and not _missing(sample, ["days_to_first_event", "first_event"]):
+        if mc.competing_risks and {"days_to_first_event", "first_event"} <= set(sample.columns):
             run.run(
                 "cuminc",
                 cumulative_incidence,
@@ -299,8 +299,7 @@ def evaluate(
                 conf_level=mc.conf_level,
             )
         for cnt in mc.counts:
-            if miss := _missing(sample, [cnt.outcome, cnt.exposure]):
-                run.skip(f"count:{cnt.outcome}", f"column {miss[0]} not in the cohort")
+            if not run.has_columns(f"count:{cnt.outcome}", sample, [cnt.outcome, cnt.exposure]):
                 continue
             run.run(
                 f"count:{cnt.outcome}",
@@ -315,8 +314,9 @@ def evaluate(
             )
         for did in mc.count_did:
             key = f"did:{did.post}"
-            if miss := _missing(sample, [did.pre, did.post, did.pre_exposure, did.post_exposure]):
-                run.skip(key, f"column {miss[0]} not in the cohort")
+            if not run.has_columns(
+                key, sample, [did.pre, did.post, did.pre_exposure, did.post_exposure]
+            ):
                 continue
             run.run(
                 key,
@@ -333,8 +333,7 @@ def evaluate(
 
     participants_panel = cohort.panel[cohort.panel["treated"] == 1]
     for outcome in mc.panel_outcomes:
-        if miss := _missing(participants_panel, [outcome]):
-            run.skip(f"panel:{outcome}", f"column {miss[0]} not in the panel")
+        if not run.has_columns(f"panel:{outcome}", participants_panel, [outcome]):
             continue
         months = estimable_months(participants_panel, outcome, mc.panel_baseline_month)
         if months is None:

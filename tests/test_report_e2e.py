@@ -284,3 +284,20 @@ def test_pdf_report(tmp_path):
     p = write_report(ROOT / "configs" / "longmont.yaml", tmp_path, formats=["html", "pdf"])
     assert p.pdf.read_bytes()[:5] == b"%PDF-" and p.pdf.stat().st_size > 10_000
     assert np.isfinite(p.evaluation.get("within_person").term("post")["ratio"])
+
+
+def test_site_without_an_extract_skips_its_outcomes_and_says_so(tmp_path):
+    """A site may lack an extract: the analyses that need it are listed as not estimated, with
+    the missing column, in the report's methods section; everything else still runs."""
+    config = _reproducible_copy(tmp_path, "santa_fe", shuffle_seed=None)
+    data = yaml.safe_load(config.read_text())
+    del data["extracts"]["ems"]
+    data["matching"]["covariates"].remove("ems_calls_pre_365d")  # else a MatchingError (exit 2)
+    config.write_text(yaml.safe_dump(data))
+    p = write_report(config, tmp_path / "out")
+    skipped = p.evaluation.skipped.set_index("analysis")["reason"]
+    assert "ems_calls_post_365d" in skipped["count:ems_calls_post_365d"]
+    assert "did:ems_calls_post_365d" in skipped.index
+    assert p.evaluation.get("logistic:arrest_post_182d") is not None
+    not_estimated = pd.read_csv(p.tables / "not_estimated.csv")
+    assert "count:ems_calls_post_365d" in set(not_estimated["analysis"])
