@@ -89,11 +89,34 @@ class ExtractSource(_Frozen):
         default_factory=dict,
         description="canonical column -> {agency code: canonical code}; unmapped codes are kept as is",
     )
+    query: str | None = Field(
+        None, description="database sources: a SELECT to read instead of a table or view"
+    )
     date_format: str | None = Field(
         None, description="strptime format of this extract's dates, e.g. '%m/%d/%Y'; default ISO"
     )
+    two_digit_year_pivot: int | None = Field(
+        None,
+        ge=0,
+        le=99,
+        description="read a two-digit year yy as 20yy when yy < pivot, else 19yy; without it, a "
+        "date with a two-digit year is quarantined",
+    )
     true_values: list[str] = Field(default_factory=lambda: ["true", "t", "yes", "y", "1"])
     false_values: list[str] = Field(default_factory=lambda: ["false", "f", "no", "n", "0"])
+    allow_credits: bool = Field(
+        False, description="income and ledger: negative amounts (credits, refunds) are valid"
+    )
+    # CSV dialect; what is detected is written into the data-quality table.
+    delimiter: str | None = Field(
+        None, min_length=1, max_length=1, description="CSV: default detected from the header line"
+    )
+    quote: str = Field('"', min_length=1, max_length=1, description="CSV quote character")
+    encoding: str = Field("utf-8", description="CSV text encoding, e.g. utf-8, cp1252, latin-1")
+    header: bool = Field(True, description="CSV: false when the first line is data")
+    max_field_length: int = Field(
+        10_000, gt=0, description="a row with a longer field (characters) is quarantined"
+    )
 
     @field_validator("columns", "codes", "true_values", "false_values", mode="before")
     @classmethod
@@ -110,16 +133,43 @@ class ExtractSource(_Frozen):
             return [text(x) for x in v]
         return v
 
+    @field_validator("encoding")
+    @classmethod
+    def _known_encoding(cls, v: str) -> str:
+        import codecs
+
+        try:
+            return codecs.lookup(v).name
+        except LookupError:
+            raise ValueError(
+                f"unknown text encoding {v!r}; use a Python codec name such as utf-8, cp1252, "
+                "latin-1 or utf-16"
+            ) from None
+
     @model_validator(mode="after")
     def _one_source(self) -> ExtractSource:
         if self.path is None and self.database is None:
             raise ValueError("give 'path' (a file) or 'database' with 'table'")
         if self.path is not None and self.database is not None:
             raise ValueError("give either 'path' or 'database', not both")
-        if self.database is not None and not self.table:
-            raise ValueError("'database' needs 'table': the table to read")
-        if self.resolved_format in ("duckdb", "sql") and not self.table:
-            raise ValueError(f"a {self.resolved_format} source needs 'table': the table to read")
+        if self.table and self.query:
+            raise ValueError("give either 'table' or 'query', not both")
+        if self.database is not None and not (self.table or self.query):
+            raise ValueError("'database' needs 'table' (a table or view) or 'query' (a SELECT)")
+        if self.resolved_format in ("duckdb", "sql") and not (self.table or self.query):
+            raise ValueError(
+                f"a {self.resolved_format} source needs 'table' (a table or view) or 'query'"
+            )
+        if self.query and self.resolved_format not in ("duckdb", "sql"):
+            raise ValueError("'query' is for database sources (a DuckDB file or 'database')")
+        fmt = self.date_format or ""
+        if "%y" in fmt and self.two_digit_year_pivot is None:
+            raise ValueError(
+                f"date_format {fmt!r} has a two-digit year (%y): set two_digit_year_pivot (e.g. "
+                "30: 00-29 are 2000s, 30-99 are 1900s) so the century is your choice"
+            )
+        if self.quote == self.delimiter:
+            raise ValueError("the CSV quote character and delimiter must differ")
         return self
 
     @property
@@ -137,7 +187,7 @@ class ExtractSource(_Frozen):
         if self.path is not None:
             sheet = f"[{self.sheet}]" if self.sheet is not None else ""
             return self.path.name + (f":{self.table}" if self.table else "") + sheet
-        return f"{self.database}:{self.table}"
+        return f"{self.database}:{self.table or 'query'}"
 
 
 OUTCOME_FAMILIES = ("arrests", "charges", "jail", "prison", "ems", "housing", "income", "contacts")
@@ -419,6 +469,12 @@ class SiteConfig(_Frozen):
     data_end_date: dt.date
     seed: int = 20240101
     strict: bool = Field(False, description="row-level problems are fatal instead of quarantined")
+    max_quarantined_share: float = Field(
+        0.5,
+        gt=0,
+        le=1,
+        description="an extract with a larger share of its rows quarantined fails the load",
+    )
     extracts: dict[ExtractName, ExtractSource]
     design: DesignConfig = Field(default_factory=DesignConfig)
     matching: MatchingConfig = Field(default_factory=MatchingConfig)
@@ -503,6 +559,12 @@ def _resolve_source(src: ExtractSource, base: Path) -> ExtractSource:
         file = duckdb_file(src)
         if file is not None and str(file) != ":memory:":
             return src.model_copy(update={"database": "duckdb:///" + str((base / file).resolve())})
+    if src.database is not None and src.database.startswith("sqlite://"):
+        # Ibis reads sqlite://<path>, the path absolute (sqlite:///abs/x.db) or relative; a
+        # relative file is relative to the config, like every other path in it.
+        file = Path(src.database.removeprefix("sqlite://"))
+        if str(file) not in ("", ".", ":memory:") and not file.is_absolute():
+            return src.model_copy(update={"database": f"sqlite://{(base / file).resolve()}"})
     return src
 
 

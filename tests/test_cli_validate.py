@@ -55,13 +55,14 @@ def test_quarantined_rows_exit_1_and_are_written(tmp_path):
     assert result.exit_code == 1, result.output
     assert "bad_code 1" in result.output
     flat = _flat(result.output)
-    assert "arrests.csv: 1 row has arrest_date after the data end date 2016-06-30 (row 2)" in flat
+    assert "arrests.csv: 1 row has arrest_date after the data end date 2016-06-30 (line 3;" in flat
     assert "arrests.csv: 1 row has a severity code that is not allowed (e.g. 'FEL';" in flat
     assert "2 rows quarantined" in flat
     written = sorted(p.name for p in out.iterdir())
     assert written == ["arrests_quarantine.csv", "quarantine_reasons.csv"]
     assert (out / "arrests_quarantine.csv").read_text().splitlines()[0] == (
-        "source_row,reason,column,arrest_id,person_id,arrest_date,severity,offense_category,warrant"
+        "source_row,line,reason,column,detail,arrest_id,person_id,arrest_date,severity,"
+        "offense_category,warrant"
     )
     assert oct(out.stat().st_mode & 0o777) == "0o700"
     assert oct((out / "arrests_quarantine.csv").stat().st_mode & 0o777) == "0o600"

@@ -141,9 +141,15 @@ def test_parquet_numeric_ids_and_bad_native_values(tmp_path):
     )
     ex = load(
         tmp_path,
-        site_config(tmp_path, {"roster": roster, "program_ledger": ledger}, suffix=".parquet"),
+        site_config(
+            tmp_path,
+            {"roster": roster, "program_ledger": ledger},
+            suffix=".parquet",
+            max_quarantined_share=1,
+        ),
     )
     assert reasons(ex, "roster") == {2: "bad_number", 3: "missing_required"}
+    assert ex.quarantined["roster"]["line"].isna().all()  # Parquet has rows, not lines
     assert ex.to_pandas("roster")["person_id"].tolist() == ["7"]
     assert reasons(ex, "program_ledger") == {2: "bad_number"}
 

@@ -83,11 +83,16 @@ CASES = [
         "death_date",
     ),
     ("arrests", 0, {"arrest_date": "2016-07-01"}, "after_data_end", "arrest_date"),
-    ("jail", 0, {"release_date": "2017-01-01"}, "after_data_end", "release_date"),
     ("income", 0, {"month": "2016-07"}, "after_data_end", "month"),
     ("ems", 1, {"call_datetime": "2016-07-01 00:00:01"}, "after_data_end", "call_datetime"),
     ("program_ledger", 0, {"month": "2016-08"}, "after_data_end", "month"),
-    ("roster", 3, {"death_date": "2016-07-01"}, "after_data_end", "death_date"),
+    ("arrests", 4, {"arrest_date": "2016-01-02"}, "after_death", "arrest_date"),
+    ("ems", 2, {"call_datetime": "2016-01-01 10:00:00"}, None, None),
+    ("income", 0, {"amount": "-733.5"}, "negative_amount", "amount"),
+    ("program_ledger", 1, {"amount": "-1"}, "negative_amount", "amount"),
+    ("income", 1, {"month": "2014-8"}, "bad_date", "month"),
+    ("roster", 0, {"birth_date": "70-10-03"}, "two_digit_year", "birth_date"),
+    ("roster", 1, {"birth_year": "2010"}, "implausible_age", "birth_date"),
 ]
 
 
@@ -96,9 +101,10 @@ def test_each_rule_quarantines_exactly_the_bad_row(tmp_path, name, row, cells, r
     """One broken cell -> that row, and only it, is quarantined with the rule's reason and column;
     every other row loads and the counts reconcile."""
     ex = load_frames(tmp_path, frames_with(name, row, **cells))
-    assert reasons(ex, name) == {row + 1: reason}
+    assert reasons(ex, name) == ({row + 1: reason} if reason else {})
     q = ex.quarantined[name]
-    assert q["column"].tolist() == [column]
+    assert q["column"].tolist() == ([column] if column else [])
+    assert q["line"].tolist() == ([row + 2] if reason else [])  # CSV: the header is line 1
     assert_reconciled(ex)
     others = [n for n in ex.quality["extract"] if n != name]
     assert ex.quality.set_index("extract").loc[others, "quarantined"].sum() == 0
@@ -146,7 +152,7 @@ def test_composite_keys_and_keyless_extracts(tmp_path):
         [frames["prison"], frames["prison"].iloc[[0]].assign(release_date="2014-01-01")],
         ignore_index=True,
     )
-    ex = load_frames(tmp_path, frames)
+    ex = load_frames(tmp_path, frames, max_quarantined_share=1)
     assert reasons(ex, "prison") == {1: "duplicate_key", 3: "duplicate_key"}
     assert ex["contacts"].count().execute() == 4  # rows 2 and 3 are identical, both kept
     assert_reconciled(ex)
@@ -166,8 +172,9 @@ def test_duplicates_are_judged_among_rows_that_parse(tmp_path):
 def test_one_primary_reason_by_precedence(tmp_path):
     """A row with several problems gets the first reason of REASONS: missing beats bad date,
     bad date beats bad code, a bad code beats a date after the data end."""
-    assert list(REASONS)[:5] == [
+    assert list(REASONS)[2:8] == [
         "missing_required",
+        "two_digit_year",
         "bad_date",
         "bad_number",
         "bad_bool",
@@ -179,7 +186,7 @@ def test_one_primary_reason_by_precedence(tmp_path):
     a.loc[1, ["arrest_date", "severity"]] = ["garbage", "FEL"]
     a.loc[2, ["severity", "arrest_date"]] = ["FEL", "2020-01-01"]
     a.loc[3, ["person_id", "arrest_date"]] = ["P9", "2020-01-01"]
-    ex = load_frames(tmp_path, {"roster": frames["roster"], "arrests": a})
+    ex = load_frames(tmp_path, {"roster": frames["roster"], "arrests": a}, max_quarantined_share=1)
     assert reasons(ex, "arrests") == {
         1: "missing_required",
         2: "bad_date",
@@ -293,11 +300,14 @@ def test_strict_mode_raises_with_counts_rows_and_fix(tmp_path):
     msg = str(info.value)
     assert (
         "arrests.csv: 6 rows have arrest_date before birth_date (or birth_year) in the roster "
-        "(rows 2, 4, 6, 8, 9, ...); fix the dates or map the right column"
+        "(lines 3, 5, 7, 9, 10, ...; e.g. arrest_date 1901-01-01 before birth 1980-02-01, "
+        "arrest_date 1901-01-01 before birth 1990-07-15, "
+        "arrest_date 1901-01-01 before birth 1985-01-01); fix the dates or map the right column"
     ) in msg
     assert "arrests.csv: 1 row has an arrest_date that is not a date (e.g. '31/12/2014'" in msg
-    assert "(row 1); set extracts.arrests.date_format" in msg
+    assert "(line 2); set extracts.arrests.date_format" in msg
     config["strict"] = False
+    config["max_quarantined_share"] = 0.8
     assert load(tmp_path, config).quality.loc[1, "quarantined"] == 7
 
 
@@ -361,21 +371,22 @@ def test_empty_extract_is_structural(tmp_path):
         load(tmp_path, config)
 
 
-def test_unparseable_csv_is_structural(tmp_path):
-    """A CSV with a ragged line cannot be read as a table: ExtractError with the CSV fix."""
+def test_a_ragged_csv_line_is_quarantined_with_its_line(tmp_path):
+    """A line with more fields than the header is quarantined as malformed_line, with its line
+    number (header = line 1) and what is wrong; the other lines load."""
     frames = canonical_frames()
     config = site_config(tmp_path, {"roster": frames["roster"]})
     (tmp_path / "jail.csv").write_text(
-        "booking_id,person_id,booking_date\nB1,P1,2014-01-01\n" * 1
-        + "B2,P1,2014-01-02,extra,fields,here\n"
+        "booking_id,person_id,booking_date\nB1,P1,2014-01-01\n"
+        "B2,P1,2014-01-02,extra,fields,here\nB3,P1,2014-01-03\n"
     )
     config["extracts"]["jail"] = {"path": "jail.csv"}
-    with pytest.raises(
-        ExtractError,
-        match=r"extracts\.jail\.path: cannot read jail\.csv as csv: "
-        r".*; a CSV needs one header row, the same number of fields on every line",
-    ):
-        load(tmp_path, config)
+    ex = load(tmp_path, config)
+    q = ex.quarantined["jail"]
+    assert q[["source_row", "line", "reason"]].values.tolist() == [[2, 3, "malformed_line"]]
+    assert "more fields than the header" in q["detail"].iloc[0]
+    assert ex.to_pandas("jail")["booking_id"].tolist() == ["B1", "B3"]
+    assert_reconciled(ex)
 
 
 def test_unreadable_format_is_structural(tmp_path):
@@ -400,10 +411,15 @@ def test_quarantine_messages_without_a_config(tmp_path):
     frames = canonical_frames()
     frames["arrests"].loc[0, "arrest_date"] = "2020-01-01"
     frames["arrests"].loc[[1, 2], "warrant"] = "perhaps"
-    ex = load_frames(tmp_path, {"roster": frames["roster"], "arrests": frames["arrests"]})
+    ex = load_frames(
+        tmp_path,
+        {"roster": frames["roster"], "arrests": frames["arrests"]},
+        max_quarantined_share=1,
+    )
     assert quarantine_messages(ex) == [
         "arrests.csv: 2 rows have a warrant that is not a yes/no value (e.g. 'perhaps') "
-        "(rows 2, 3); add the agency's values to extracts.arrests.true_values or false_values",
-        "arrests.csv: 1 row has arrest_date after the data end date 2016-06-30 (row 1); "
+        "(lines 3, 4); add the agency's values to extracts.arrests.true_values or false_values",
+        "arrests.csv: 1 row has arrest_date after the data end date 2016-06-30 (line 2; "
+        "e.g. arrest_date 2020-01-01 after the data end 2016-06-30); "
         "fix the dates, or check data_end_date in the config",
     ]

@@ -137,6 +137,27 @@ def _check_roster(extracts, index_col: str) -> None:
         )
 
 
+def _check_population(flow: pd.DataFrame, design: DesignConfig) -> None:
+    """A cohort without participants, or without comparison units where the design compares,
+    cannot be analysed: say why, with the flow's top exclusion reasons."""
+    groups = ("lead", "pool") if design.comparison else ("lead",)
+    for group in groups:
+        included = flow["included"] & (flow["group"] == group)
+        if included.any():
+            continue
+        who = "LEAD participants" if group == "lead" else "comparison-pool members"
+        out = flow.loc[flow["group"] == group, "reason"].value_counts()
+        why = (
+            "; exclusions: " + ", ".join(f"{r} {n:,}" for r, n in out.items())
+            if len(out)
+            else f"; the roster has no rows with group '{group}' (check extracts.roster.codes.group)"
+        )
+        raise CohortError(
+            f"the cohort has no {who}{why}; the design needs them"
+            + ("" if group == "lead" else " (set design.comparison: false for a within-person design)")
+        )
+
+
 def build_cohort(
     extracts,
     config: SiteConfig | DesignConfig,
@@ -192,6 +213,7 @@ def build_cohort(
             "person_id", "group", included=days.reason == "included", reason=days.reason
         ).order_by("person_id")
     )
+    _check_population(flow, design)
     # The included persons are materialised once: every later query reads them instead of
     # re-deriving them (smaller plans to compile). Released when the queries are done.
     base = base_persons(days, index_col).cache()

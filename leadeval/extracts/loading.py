@@ -27,11 +27,12 @@ from leadeval.extracts.core import Extracts
 from leadeval.extracts.readers import ROW, Attachments, drop_raw, qi, register_raw
 from leadeval.extracts.schemas import SCHEMAS
 from leadeval.extracts.validation import REASONS, classify_sql, order_by, typed_sql
+from leadeval.safe_csv import to_csv
 
 if TYPE_CHECKING:
     from leadeval.config import SiteConfig
 
-QUALITY_COLUMNS = ["extract", "source", "read", "loaded", "quarantined"]
+QUALITY_COLUMNS = ["extract", "source", "read", "loaded", "quarantined", "censored", "notes"]
 REASON_COLUMNS = ["extract", "reason", "rows"]
 _MAX_ROWS_SHOWN = 5
 
@@ -39,6 +40,30 @@ _MAX_ROWS_SHOWN = 5
 def table_name(name: str) -> str:
     """Name of the loaded table of extract ``name`` in the Extracts' backend."""
     return f"extract_{name}"
+
+
+def _trimmed(con: duckdb.DuckDBPyConnection, name: str, raw) -> str | None:
+    """'whitespace trimmed in N values (person_id 10, group 2)': text ids and codes written
+    with leading or trailing spaces (they load trimmed)."""
+    cols = [
+        (canon, src_col)
+        for canon, src_col in raw.columns.items()
+        if SCHEMAS[name].column(canon).type == "string"
+        and raw.types[src_col].upper().startswith("VARCHAR")
+    ]
+    if not cols:
+        return None
+    counts = con.execute(
+        "SELECT "
+        + ", ".join(f"count(*) FILTER (WHERE {qi(c)} <> trim({qi(c)}))" for _, c in cols)
+        + f" FROM {raw.relation}"
+    ).fetchone()
+    found = [(canon, int(n)) for (canon, _), n in zip(cols, counts, strict=True) if n]
+    if not found:
+        return None
+    total = sum(n for _, n in found)
+    parts = ", ".join(f"{c} {n:,}" for c, n in found)
+    return f"whitespace trimmed in {total:,} value{'s' if total > 1 else ''} ({parts})"
 
 
 def _load_one(
@@ -52,42 +77,52 @@ def _load_one(
     schema = SCHEMAS[name]
     raw = register_raw(con, name, src, attachments)
     quar = qi(f"__le_q_{name}")
+    malformed = raw.malformed if raw.malformed is not None else pd.DataFrame()
     try:
         n_read = con.execute(f"SELECT count(*) FROM {raw.relation}").fetchone()[0]
+        n_read += len(malformed)
         if n_read == 0:
             raise ExtractError(
                 f"{src.label}: the {name} extract has no data rows; export it again, or remove "
                 f"extracts.{name} from the config if the site has no {name} records"
             )
+        notes = list(raw.notes)
+        trimmed = _trimmed(con, name, raw)
+        if trimmed:
+            notes.append(trimmed)
         # One pass over the source: parse into the final table, sorted by key so that nothing
         # depends on input row order; then classify from it, delete the quarantined rows and drop
         # the helper columns (a delete keeps the sorted order of the rows that remain).
         final = qi(table_name(name))
         canon = ", ".join(qi(c) for c in schema.names)
+        helpers = (ROW, "__le_r1", "__le_c1", "__le_d1")
         con.execute(
-            f"CREATE OR REPLACE TABLE {final} AS SELECT {qi(ROW)}, {canon}, __le_r1, __le_c1 "
-            f"FROM ({typed_sql(name, raw, src)}) ORDER BY {order_by(schema)}, {qi(ROW)}"
+            f"CREATE OR REPLACE TABLE {final} AS SELECT {', '.join(qi(h) for h in helpers)}, "
+            f"{canon} FROM ({typed_sql(name, raw, src)}) ORDER BY {order_by(schema)}, {qi(ROW)}"
         )
         roster = qi(table_name("roster")) if name != "roster" else None
         con.execute(
             f"CREATE OR REPLACE TEMP TABLE {quar} AS SELECT * FROM "
-            f"({classify_sql(name, final, cfg.data_end_date, roster)}) WHERE reason IS NOT NULL"
+            f"({classify_sql(name, final, cfg.data_end_date, roster, cfg.design.index_date)}) "
+            "WHERE reason IS NOT NULL OR censored"
         )
         con.execute(
-            f"DELETE FROM {final} WHERE {qi(ROW)} IN (SELECT {qi(ROW)} FROM {quar})"
+            f"DELETE FROM {final} WHERE {qi(ROW)} IN "
+            f"(SELECT {qi(ROW)} FROM {quar} WHERE reason IS NOT NULL)"
         )
-        for helper in (ROW, "__le_r1", "__le_c1"):
+        for helper in helpers:
             con.execute(f"ALTER TABLE {final} DROP COLUMN {qi(helper)}")
-        n_loaded = con.execute(f"SELECT count(*) FROM {qi(table_name(name))}").fetchone()[0]
+        n_loaded = con.execute(f"SELECT count(*) FROM {final}").fetchone()[0]
+        n_censored = con.execute(
+            f"SELECT count(*) FROM {quar} WHERE reason IS NULL AND censored"
+        ).fetchone()[0]
         used = list(dict.fromkeys(raw.columns.values()))
-        renamed = {
-            c: f"{c} (source)" if c in ("source_row", "reason", "column") else c for c in used
-        }
+        renamed = {c: f"{c} (source)" if c in _QUARANTINE_COLUMNS else c for c in used}
         source_cols = ", ".join(f"s.{qi(c)} AS {qi(renamed[c])}" for c in used)
         quarantined = con.execute(
-            f"SELECT q.{qi(ROW)} AS source_row, q.reason, q.{qi('column')}, {source_cols} "
-            f"FROM {quar} q JOIN {raw.relation} s ON s.{qi(ROW)} = q.{qi(ROW)} "
-            f"ORDER BY q.{qi(ROW)}"
+            f"SELECT q.{qi(ROW)} AS source_row, q.reason, q.{qi('column')}, q.detail, "
+            f"{source_cols} FROM {quar} q JOIN {raw.relation} s ON s.{qi(ROW)} = q.{qi(ROW)} "
+            f"WHERE q.reason IS NOT NULL ORDER BY q.{qi(ROW)}"
         ).df()
     except duckdb.Error as err:
         first = str(err).strip().splitlines()[0]
@@ -98,9 +133,33 @@ def _load_one(
     finally:
         con.execute(f"DROP TABLE IF EXISTS {quar}")
         drop_raw(con, name)
+    if len(malformed):
+        bad = pd.DataFrame(
+            {
+                "source_row": malformed[ROW].to_numpy(),
+                "reason": "malformed_line",
+                "column": None,
+                "detail": malformed["detail"].to_numpy(),
+                "text": malformed["text"].to_numpy(),
+            }
+        )
+        quarantined = pd.concat([quarantined, bad], ignore_index=True)
+        quarantined = quarantined.sort_values("source_row", kind="stable", ignore_index=True)
+    quarantined.insert(
+        1,
+        "line",
+        quarantined["source_row"] + raw.line_offset if raw.line_offset is not None else pd.NA,
+    )
     if n_read != n_loaded + len(quarantined):  # a bug, never the user's data
         raise AssertionError(
             f"{name}: read {n_read} != loaded {n_loaded} + quarantined {len(quarantined)}"
+        )
+    if n_censored:
+        cols = ", ".join(c for c in schema.kept_after_end if c in raw.columns)
+        what = "no follow-up or " if name == "roster" else ""
+        notes.append(
+            f"{n_censored:,} row{'s' if n_censored > 1 else ''} with {cols} after the data end: "
+            f"kept, {what}censored at the data end"
         )
     quality = {
         "extract": name,
@@ -108,8 +167,91 @@ def _load_one(
         "read": int(n_read),
         "loaded": int(n_loaded),
         "quarantined": len(quarantined),
+        "censored": int(n_censored),
+        "notes": "; ".join(notes),
     }
     return quality, quarantined
+
+
+_QUARANTINE_COLUMNS = ("source_row", "line", "reason", "column", "detail", "text")
+
+
+def _check_population(
+    name: str, quality: dict, rows: pd.DataFrame, cfg: SiteConfig, share: bool = True
+) -> None:
+    """Fail the load when the analytic universe is broken: a roster person_id with two different
+    rows, or (with ``share``) more than ``max_quarantined_share`` of an extract's rows
+    quarantined."""
+    src = cfg.extracts[name]
+    if name == "roster":
+        dup = rows.loc[rows["reason"] == "duplicate_key", "detail"].drop_duplicates()
+        if len(dup):
+            shown = ", ".join(repr(d) for d in dup.head(10))
+            more = f" and {len(dup) - 10:,} more" if len(dup) > 10 else ""
+            raise ExtractError(
+                f"{src.label}: {len(dup):,} person_id{'s' if len(dup) > 1 else ''} "
+                f"appear{'s' if len(dup) == 1 else ''} on two or more different roster rows "
+                f"({shown}{more}); the roster needs one row per person: keep the right row of "
+                "each, or link the records before loading"
+            )
+    fraction = quality["quarantined"] / quality["read"]
+    if not share or fraction <= cfg.max_quarantined_share:
+        return
+    top = rows.groupby(["reason", "column"], dropna=False, sort=False).size()
+    top = top.sort_values(ascending=False, kind="stable").head(3)
+    reasons = ", ".join(
+        f"{reason}{'' if pd.isna(col) else ' in ' + col} {n:,}" for (reason, col), n in top.items()
+    )
+    (reason, column), _ = next(iter(top.items()))
+    examples = (
+        rows.loc[
+            (rows["reason"] == reason) & (rows["column"].fillna("") == (column or "")), "detail"
+        ]
+        .dropna()
+        .astype(str)
+        .drop_duplicates()
+        .head(5)
+        .tolist()
+    )
+    raise ExtractError(
+        f"{src.label}: {quality['quarantined']:,} of {quality['read']:,} {name} rows "
+        f"({fraction:.0%}) would be quarantined, more than max_quarantined_share "
+        f"{cfg.max_quarantined_share:.0%}, so the extract is not what the config expects "
+        f"(top reasons: {reasons}); {_likely_fix(name, src, reason, column, examples)}"
+    )
+
+
+def _likely_fix(name: str, src, reason: str, column: str | None, examples: list[str]) -> str:
+    first = ", ".join(examples) if examples else "none"
+    where = f"extracts.{name}"
+    if reason == "bad_date" and src.date_format:
+        return (
+            f"the date_format {src.date_format!r} matched none of {column}'s values; first values: "
+            f"{first}; set {where}.date_format to the format of these values"
+        )
+    if reason in ("bad_date", "two_digit_year"):
+        return (
+            f"{column}'s values are not ISO dates; first values: {first}; set "
+            f"{where}.date_format (e.g. '%m/%d/%Y')"
+            + (" and two_digit_year_pivot" if reason == "two_digit_year" else "")
+        )
+    if reason == "bad_code":
+        return f"{column} codes are not mapped; first values: {first}; map them under {where}.codes.{column}"
+    if reason == "unknown_person":
+        return (
+            f"its person_ids do not match the roster's; first values: {first}; check "
+            f"{where}.columns.person_id and that both extracts use the same ids"
+        )
+    if reason == "missing_required":
+        return f"{column} is empty in most rows; check {where}.columns.{column}"
+    if reason == "malformed_line":
+        return (
+            f"most lines do not split into the header's fields; check {where}.delimiter and quote"
+        )
+    return (
+        f"first values: {first}; fix the extract or the mapping, or raise max_quarantined_share "
+        "if this many bad rows is expected"
+    )
 
 
 def load_extracts(
@@ -161,6 +303,7 @@ def load_extracts(
     try:
         for name in order:
             row, rows = _load_one(con, name, config, attachments)
+            _check_population(name, row, rows, config, share=not config.strict)
             quality.append(row)
             quarantined[name] = rows
     finally:
@@ -258,42 +401,105 @@ def _phrase(
             f"{column} after the data end date {data_end}",
             "fix the dates, or check data_end_date in the config",
         )
+    if reason == "after_death":
+        return (
+            f"{column} after the person's death_date in the roster",
+            "fix the dates, or check the person_id links and the roster's death_date",
+        )
+    if reason == "implausible_age":
+        return (
+            "an age at the index date below 10 or above 110",
+            "fix birth_date (a two-digit year?) or the index dates",
+        )
+    if reason == "two_digit_year":
+        return (
+            f"{a(column)} with a two-digit year ({ex}the century is unknown)",
+            f"export four-digit years, or set extracts.{name}.two_digit_year_pivot "
+            "(e.g. 30: 00-29 are 2000s, 30-99 are 1900s)",
+        )
+    if reason == "negative_amount":
+        return (
+            f"a negative {column} ({ex.removesuffix('; ')})".replace(" ()", ""),
+            f"fix the amounts, or set extracts.{name}.allow_credits: true if credits are real",
+        )
+    if reason == "field_too_long":
+        limit = src.max_field_length if src is not None else "max_field_length"
+        return (
+            f"{a(column)} longer than {limit} characters ({ex.removesuffix('; ')})".replace(
+                " ()", ""
+            ),
+            f"check the delimiter and quotes, or raise extracts.{name}.max_field_length",
+        )
+    if reason == "malformed_line":
+        return (
+            f"a line that does not split into the header's fields ({ex.removesuffix('; ')})".replace(
+                " ()", ""
+            ),
+            "fix those lines (quote fields that contain the delimiter or quotes), or check "
+            f"extracts.{name}.delimiter and quote",
+        )
     return reason, "see docs/data_contract.md"
 
 
+# reasons whose detail says more than the offending value: shown after the rows
+_DETAILED = {
+    "duplicate_row", "duplicate_key", "unknown_person", "end_before_start", "before_birth",
+    "implausible_age", "after_death", "after_data_end",
+}  # fmt: skip
+
+
+def _where(name: str, extracts: Extracts, config: SiteConfig | None) -> tuple[str, str]:
+    """(singular, plural) of how a source's rows are cited: CSV lines (header = line 1), Excel
+    sheet rows (header = row 1), else data rows (the header not counted)."""
+    src = config.extracts.get(name) if config is not None else None
+    if src is not None:
+        fmt = src.resolved_format
+    else:
+        label = extracts.quality.set_index("extract")["source"].get(name, "")
+        fmt = "excel" if str(label).lower().split("[")[0].endswith((".xlsx", ".xls")) else (
+            "csv" if str(label).lower().endswith((".csv", ".txt")) else "other"
+        )
+    if fmt == "csv":
+        return "line", "lines"
+    if fmt == "excel":
+        return "sheet row", "sheet rows"
+    return "data row", "data rows"
+
+
 def quarantine_messages(extracts: Extracts, config: SiteConfig | None = None) -> list[str]:
-    """One line per extract, reason and column: how many rows, the first row numbers, the fix.
+    """One line per extract, reason and column: how many rows, where (CSV lines with the header
+    as line 1, Excel sheet rows, or data rows), examples of the values, and the fix.
 
     >>> quarantine_messages(extracts)   # doctest: +SKIP
     ['arrests.csv: 3 rows have arrest_date before birth_date (or birth_year) in the roster
-    (rows 17, 204, 981); fix the dates or map the right column']
+    (lines 18, 205, 982; e.g. arrest_date 1901-01-01 before birth 1980-02-01); fix the dates or
+    map the right column']
     """
     labels = dict(zip(extracts.quality["extract"], extracts.quality["source"], strict=True))
+    precedence = {r: i for i, r in enumerate(REASONS)}
     lines = []
     for name, rows in extracts.quarantined.items():
         if rows.empty:
             continue
-        src = config.extracts.get(name) if config is not None else None
-        precedence = {r: i for i, r in enumerate(REASONS)}
-        groups = rows.assign(_p=rows["reason"].map(precedence)).groupby(
-            ["_p", "reason", "column"], dropna=False, sort=True
-        )
+        one, many = _where(name, extracts, config)
+        position = rows["line"] if rows["line"].notna().all() else rows["source_row"]
+        rows = rows.assign(_p=rows["reason"].map(precedence), _at=position)
+        groups = rows.groupby(["_p", "reason", "column"], dropna=False, sort=True)
         for (_, reason, column), g in groups:
             column = None if pd.isna(column) else column
-            example = None
-            if column is not None and column in SCHEMAS[name].names:
-                source_col = src.columns.get(column, column) if src is not None else column
-                source_col = source_col if source_col in g else f"{source_col} (source)"
-                if source_col in g:
-                    example = g[source_col].iloc[0]
+            example = g["detail"].iloc[0] if reason not in _DETAILED else None
             what, fix = _phrase(name, reason, column or "", example, config, extracts.data_end_date)
             n = len(g)
-            shown = ", ".join(str(r) for r in g["source_row"].head(_MAX_ROWS_SHOWN))
+            shown = ", ".join(str(r) for r in g["_at"].head(_MAX_ROWS_SHOWN))
             more = ", ..." if n > _MAX_ROWS_SHOWN else ""
+            details = ""
+            if reason in _DETAILED:
+                seen = g["detail"].dropna().astype(str).drop_duplicates().head(3).tolist()
+                details = "; e.g. " + ", ".join(seen) if seen else ""
             noun = "row" if n == 1 else "rows"
             lines.append(
                 f"{labels.get(name, name)}: {n} {noun} {'has' if n == 1 else 'have'} {what} "
-                f"({noun} {shown}{more}); {fix}"
+                f"({one if n == 1 else many} {shown}{more}{details}); {fix}"
             )
     return lines
 
@@ -317,7 +523,7 @@ def write_quarantine(extracts: Extracts, directory: str | os.PathLike[str]) -> l
         path = out / file
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w", newline="") as fh:
-            frame.to_csv(fh, index=False)
+            to_csv(frame, fh, index=False)
         os.chmod(path, 0o600)
         written.append(path)
     return written

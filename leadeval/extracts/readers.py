@@ -13,15 +13,21 @@ construction: a sheet holds at most about a million rows).
 
 from __future__ import annotations
 
+import codecs
 import contextlib
+import csv
 import datetime as dt
 import difflib
+import re
+import shutil
+import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import duckdb
+import numpy as np
 import pandas as pd
 
 from leadeval.errors import ExtractError
@@ -59,38 +65,149 @@ def duckdb_file(src: ExtractSource) -> Path | None:
 
 _DELIMITERS = (",", ";", "\t", "|")
 CSV_FIX = (
-    "one header row, the same number of fields on every line, UTF-8, and fields that contain the "
-    "delimiter, quotes or line breaks in double quotes"
+    "one header row, the same number of fields on every line, and fields that contain the "
+    "delimiter, quotes or line breaks in quotes (set delimiter, quote, encoding or header under "
+    "the extract if the file differs)"
 )
+#: Encodings DuckDB's CSV reader decodes itself; any other is transcoded to UTF-8 first.
+_NATIVE_ENCODINGS = {"utf-8": "utf-8"}
 
 
-def csv_delimiter(path: Path) -> str:
-    """The delimiter of a CSV: the most frequent of , ; tab | in the header line (default ,)."""
-    with open(path, encoding="utf-8", errors="replace") as fh:
-        header = fh.readline(65536)
-    counts = {d: header.count(d) for d in _DELIMITERS}
-    best = max(_DELIMITERS, key=lambda d: counts[d])
-    return best if counts[best] else ","
+@dataclass(frozen=True)
+class CsvDialect:
+    """How a CSV file is read: what the config says, and what was detected (``notes``)."""
+
+    path: Path  # the file DuckDB reads (a UTF-8 copy when the source is in another encoding)
+    delimiter: str
+    quote: str
+    header: bool
+    names: tuple[str, ...]
+    notes: tuple[str, ...] = ()
+
+    def read_sql(self, rejects: str | None = None) -> str:
+        """``read_csv(...)`` of the file: every column as text, nothing sniffed or skipped (a bad
+        value is quarantined with its line instead of failing the file); with ``rejects``, lines
+        that do not parse (wrong field count, unterminated quote, bad encoding) go to the tables
+        ``<rejects>_errors`` and ``<rejects>_scans`` instead of failing the read."""
+        columns = "{" + ", ".join(f"{ql(n)}: 'VARCHAR'" for n in self.names) + "}"
+        reject = (
+            f", store_rejects = true, rejects_table = {ql(rejects + '_errors')}, "
+            f"rejects_scan = {ql(rejects + '_scans')}"
+            if rejects
+            else ""
+        )
+        return (
+            f"read_csv({ql(str(self.path))}, columns = {columns}, auto_detect = false, "
+            f"header = {str(self.header).lower()}, skip = 0, delim = {ql(self.delimiter)}, "
+            f"quote = {ql(self.quote)}, escape = {ql(self.quote)}, comment = '', "
+            f"encoding = 'utf-8', max_line_size = 16777216{reject})"
+        )
 
 
-def _csv_call(path: Path) -> str:
-    # All text (a bad value is quarantined with its row, not a crash); RFC 4180 quoting; the
-    # delimiter is taken from the header line and nothing is skipped, because DuckDB's sniffer
-    # would otherwise drop leading lines or '#' lines to fit a ragged file.
+def _first_line(path: Path, encoding: str, label: str, name: str) -> str:
+    try:
+        with open(path, encoding=encoding, newline="") as fh:
+            return fh.readline(1 << 20).lstrip("\ufeff")
+    except UnicodeDecodeError as err:
+        bad = err.object[err.start : err.end]
+        raise ExtractError(_encoding_message(label, name, encoding, 1, bad)) from None
+
+
+def _encoding_message(
+    label: str, name: str, encoding: str, line: int, bad: bytes | None = None
+) -> str:
+    enc = "UTF-8" if encoding == "utf-8" else encoding
+    other = "cp1252 or latin-1" if encoding == "utf-8" else "utf-8, cp1252 or latin-1"
+    what = f" (bytes {bad.hex(' ')})" if bad else ""
     return (
-        f"read_csv({ql(str(path))}, all_varchar = true, header = true, skip = 0, "
-        f"delim = {ql(csv_delimiter(path))}, quote = '\"', escape = '\"', comment = '')"
+        f"{label}: line {line} is not valid {enc}{what}: the file is in another "
+        f"encoding; set extracts.{name}.encoding to the file's encoding (e.g. {other})"
     )
+
+
+def csv_dialect(src: ExtractSource, name: str, scratch: Path | None = None) -> CsvDialect:
+    """The dialect of a CSV source: delimiter (configured, or the most frequent of , ; tab | in
+    the header line), quote, header and column names. With ``scratch`` (a folder) and an encoding
+    other than UTF-8, the file is transcoded there to UTF-8 (streamed), and the dialect points at
+    the copy.
+
+    Raises :class:`ExtractError` for a header line that is not valid in the encoding.
+    """
+    path = Path(src.path)
+    first = _first_line(path, src.encoding, src.label, name)
+    notes = []
+    delimiter = src.delimiter
+    if delimiter is None:
+        counts = {d: first.count(d) for d in _DELIMITERS}
+        best = max(_DELIMITERS, key=lambda d: counts[d])
+        delimiter = best if counts[best] else ","
+        notes.append(f"delimiter {delimiter!r} detected")
+    fields = next(csv.reader([first.rstrip("\r\n")], delimiter=delimiter, quotechar=src.quote), [])
+    if src.header:
+        names = tuple(fields)
+    else:
+        names = tuple(f"column{i + 1}" for i in range(len(fields)))
+        notes.append(f"no header line: columns named column1..column{len(fields)}")
+    if src.encoding not in _NATIVE_ENCODINGS:
+        notes.append(f"encoding {src.encoding}")
+        if scratch is not None:
+            path = _transcode(path, src, name, scratch)
+    return CsvDialect(path, delimiter, src.quote, src.header, names, tuple(notes))
+
+
+def _transcode(path: Path, src: ExtractSource, name: str, scratch: Path) -> Path:
+    """Stream ``path`` from ``src.encoding`` into a UTF-8 copy in ``scratch``."""
+    out = scratch / f"{name}.utf8.csv"
+    decoder = codecs.getincrementaldecoder(src.encoding)()
+    line = 1
+    with open(path, "rb") as fin, open(out, "w", encoding="utf-8", newline="") as fout:
+        while block := fin.read(1 << 22):
+            try:
+                text = decoder.decode(block)
+            except UnicodeDecodeError as err:
+                line += block[: err.start].count(b"\n")
+                raise ExtractError(
+                    _encoding_message(src.label, name, src.encoding, line, block[err.start:err.end])
+                ) from None
+            line += block.count(b"\n")
+            fout.write(text)
+        fout.write(decoder.decode(b"", final=True))
+    return out
+
+
+def _duplicates(names: Iterable[str]) -> list[str]:
+    seen, dups = set(), []
+    for n in names:
+        if n in seen and n not in dups:
+            dups.append(n)
+        seen.add(n)
+    return dups
 
 
 def _table_ref(alias: str, table: str) -> str:
     return ".".join([qi(alias)] + [qi(p) for p in table.split(".")])
 
 
+def _read_excel(path: Path, **kwargs: object) -> pd.DataFrame:
+    try:
+        return pd.read_excel(path, dtype=object, **kwargs)
+    except ImportError as err:  # .xls needs xlrd, .xlsx openpyxl; name the package to install
+        missing = re.search(r"'(\w+)'", str(err))
+        package = missing.group(1) if missing else "xlrd"
+        raise ExtractError(
+            f"{path.name}: reading this Excel file needs the {package} package, which is not "
+            f"installed; run `pip install {package}`, or save the sheet as .xlsx or CSV"
+        ) from None
+
+
+def _excel_header(path: Path, sheet: str | int | None) -> list[str]:
+    """The sheet's first row as written (pandas would rename a repeated name to 'name.1')."""
+    first = _read_excel(path, sheet_name=sheet if sheet is not None else 0, header=None, nrows=1)
+    return [] if first.empty else [str(c) for c in first.iloc[0].tolist() if not pd.isna(c)]
+
+
 def _excel_text(path: Path, sheet: str | int | None, nrows: int | None = None) -> pd.DataFrame:
-    frame = pd.read_excel(
-        path, sheet_name=sheet if sheet is not None else 0, dtype=object, nrows=nrows
-    )
+    frame = _read_excel(path, sheet_name=sheet if sheet is not None else 0, nrows=nrows)
     frame.columns = [str(c) for c in frame.columns]
 
     def text(x: object) -> str | None:
@@ -108,10 +225,12 @@ def _excel_text(path: Path, sheet: str | int | None, nrows: int | None = None) -
 
 @dataclass
 class Attachments:
-    """DuckDB database files attached (read-only) to one connection, one alias per file."""
+    """What one load holds open on its connection: DuckDB database files attached read-only (one
+    alias per file) and a private scratch folder (UTF-8 copies of CSVs in other encodings)."""
 
     con: duckdb.DuckDBPyConnection
     aliases: dict[Path, str] = field(default_factory=dict)
+    _scratch: Path | None = None
 
     def alias(self, path: Path) -> str:
         path = Path(path).resolve()
@@ -121,41 +240,57 @@ class Attachments:
             self.aliases[path] = alias
         return self.aliases[path]
 
+    @property
+    def scratch(self) -> Path:
+        if self._scratch is None:
+            self._scratch = Path(tempfile.mkdtemp(prefix="leadeval-"))
+        return self._scratch
+
     def detach_all(self) -> None:
         for alias in self.aliases.values():
             self.con.execute(f"DETACH {qi(alias)}")
         self.aliases.clear()
+        if self._scratch is not None:
+            shutil.rmtree(self._scratch, ignore_errors=True)
+            self._scratch = None
+
+
+def _ibis_table(src: ExtractSource):
+    """The Ibis table of a database source: its table or view, or its query."""
+    import ibis
+
+    backend = ibis.connect(src.database if src.database is not None else f"duckdb://{src.path}")
+    return backend.sql(src.query) if src.query else backend.table(src.table)
 
 
 def read_header(
     src: ExtractSource,
     con: duckdb.DuckDBPyConnection | None = None,
     attachments: Attachments | None = None,
+    name: str = "extract",
 ) -> dict[str, str]:
     """Column names of a source and their DuckDB types (``VARCHAR`` for CSV and Excel), reading the
     header or the metadata only. Raises whatever the underlying reader raises."""
     fmt = src.resolved_format
+    if fmt == "csv":
+        return dict.fromkeys(csv_dialect(src, name).names, "VARCHAR")
+    if fmt == "excel":
+        return dict.fromkeys(_excel_header(src.path, src.sheet), "VARCHAR")
+    if src.query or (duckdb_file(src) is None and fmt != "parquet"):
+        schema = _ibis_table(src).schema()
+        return {n: "VARCHAR" if t.is_string() else str(t).upper() for n, t in schema.items()}
     own = con is None
     con = duckdb.connect() if own else con
     try:
-        if fmt == "csv":
-            rows = con.execute(f"DESCRIBE SELECT * FROM {_csv_call(src.path)}").fetchall()
-        elif fmt == "parquet":
+        if fmt == "parquet":
             rows = con.execute(
                 f"DESCRIBE SELECT * FROM read_parquet({ql(str(src.path))})"
             ).fetchall()
-        elif fmt == "excel":
-            return dict.fromkeys(_excel_text(src.path, src.sheet, nrows=0).columns, "VARCHAR")
-        elif duckdb_file(src) is not None:
+        else:
             att = attachments if attachments is not None else Attachments(con)
             rows = con.execute(
                 f"DESCRIBE SELECT * FROM {_table_ref(att.alias(duckdb_file(src)), src.table)}"
             ).fetchall()
-        else:
-            import ibis
-
-            schema = ibis.connect(src.database).table(src.table).schema()
-            return {n: "VARCHAR" if t.is_string() else str(t).upper() for n, t in schema.items()}
         return {r[0]: r[1] for r in rows}
     finally:
         if own:
@@ -174,6 +309,13 @@ def _did_you_mean(name: str, header: Iterable[str]) -> str:
         return f" (did you mean '{lower[name.lower()]}'? names are case-sensitive)"
     close = difflib.get_close_matches(name, list(header), n=1)
     return f" (did you mean '{close[0]}'?)" if close else ""
+
+
+def _looks_like_data(header: Iterable[str]) -> bool:
+    """A 'header' most of whose names are numbers or dates is probably the first data line."""
+    names = list(header)
+    data = [n for n in names if re.fullmatch(r"[\d\s./:+-]+", n or "")]
+    return bool(names) and len(data) * 2 > len(names)
 
 
 def resolve_columns(name: str, src: ExtractSource, header: Iterable[str]) -> dict[str, str]:
@@ -209,21 +351,36 @@ def source_problems(
             f"{path_key}: file not found: {file}; check the path (relative to the config file)"
         ], {}
     try:
-        header = read_header(src, con, attachments)
-    except (
-        Exception
-    ) as err:  # any reader failure is the user's file or URL, reported with the cause
+        header = read_header(src, con, attachments, name)
+    except ExtractError as err:  # already says what and how to fix
+        return [f"{path_key}: {err}"], {}
+    except Exception as err:  # any reader failure is the user's file or URL, reported with the cause
         first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         fix = (
             f"a CSV needs {CSV_FIX}"
             if fmt == "csv"
             else "check the file and its 'format' (csv, parquet, excel, duckdb, sql)"
             + ("" if src.table is None else " and 'table'")
+            + ("" if src.query is None else " and 'query'")
         )
         return [f"{path_key}: cannot read {src.label} as {fmt}: {first}; {fix}"], {}
     if not header:
         return [f"{path_key}: {src.label} has no columns; export it again with a header row"], {}
     problems = []
+    names = (
+        csv_dialect(src, name).names
+        if fmt == "csv"
+        else _excel_header(src.path, src.sheet)
+        if fmt == "excel"
+        else list(header)
+    )
+    dups = _duplicates(names)
+    if dups:
+        problems.append(
+            f"{path_key}: {src.label} has the column name{'s' if len(dups) > 1 else ''} "
+            f"{', '.join(repr(d) for d in dups)} more than once in its header; give every column "
+            "its own name and export the file again"
+        )
     schema = SCHEMAS[name]
     for canon, col in src.columns.items():
         if canon in schema.names and col not in header:
@@ -246,9 +403,16 @@ def source_problems(
                 f"'{group[0]}: <your column>' under {where}.columns; available: "
                 f"{_available(header)}"
             )
+    if problems and fmt == "csv" and src.header and _looks_like_data(header):
+        problems.append(
+            f"{where}.header: the first line of {src.label} looks like data, not column names; "
+            "set header: false and map the columns as column1, column2, ..."
+        )
     if src.date_format is not None:
         try:
-            (con or duckdb).execute(f"SELECT try_strptime('2000-01-01', {ql(src.date_format)})")
+            duckdb.connect().execute(
+                f"SELECT try_strptime('2000-01-01', {ql(src.date_format)})"
+            ).fetchall()
         except duckdb.Error as err:
             problems.append(
                 f"{where}.date_format: {src.date_format!r} is not a valid strptime format "
@@ -259,7 +423,8 @@ def source_problems(
 
 def check_sources(cfg: SiteConfig) -> list[str]:
     """Every structural problem of every extract source of a config: missing files, unreadable
-    formats, mapped columns absent from the file, required columns neither mapped nor present.
+    formats, repeated header names, mapped columns absent from the file, required columns neither
+    mapped nor present.
 
     Only headers (or file metadata) are read. Returns one line per problem, each starting with its
     YAML key path; an empty list means the sources are usable.
@@ -282,6 +447,74 @@ class RawSource:
     relation: str  # quoted name of a view or temp table with the used columns and ROW
     columns: dict[str, str]  # canonical column -> source column
     types: dict[str, str]  # source column -> DuckDB type
+    line_offset: int | None = None  # CSV: line = row + offset; Excel: sheet row = row + 1
+    malformed: pd.DataFrame | None = None  # CSV lines that do not parse: ROW, line, detail, text
+    notes: tuple[str, ...] = ()  # the dialect as detected, e.g. "delimiter ';' detected"
+
+
+_REJECT_WORDS = {
+    "TOO MANY COLUMNS": "more fields than the header (a stray delimiter?)",
+    "MISSING COLUMNS": "fewer fields than the header (a truncated line?)",
+    "UNQUOTED VALUE": "a quote that is never closed (every later line is inside it)",
+    "LINE SIZE OVER MAXIMUM": "a line longer than 16 MB",
+}
+
+
+def _register_csv(
+    con: duckdb.DuckDBPyConnection,
+    name: str,
+    src: ExtractSource,
+    used: list[str],
+    attachments: Attachments,
+) -> tuple[pd.DataFrame, tuple[str, ...], int]:
+    """Read a CSV into ``__le_src_<name>``: the used columns and ``__le_row``, the record number
+    counting malformed lines too. Malformed lines are returned (ROW, line, detail, text) instead
+    of failing the file; a line that is not valid in the encoding fails it, naming the line."""
+    dialect = csv_dialect(src, name, attachments.scratch)
+    h = 1 if dialect.header else 0
+    rel, tmp, rej = qi(f"__le_src_{name}"), qi(f"__le_raw_{name}"), f"__le_rej_{name}"
+    cols = ", ".join(qi(c) for c in used)
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE {tmp} AS SELECT {cols} FROM {dialect.read_sql(rej)}"
+    )
+    errors = con.execute(
+        f"SELECT line, min(error_type) AS error_type, min(error_message) AS message, "
+        f"min(csv_line) AS text FROM {qi(rej + '_errors')} GROUP BY line ORDER BY line"
+    ).df()
+    for table in ("_errors", "_scans"):
+        con.execute(f"DROP TABLE IF EXISTS {qi(rej + table)}")
+    bad_encoding = errors[errors["error_type"] == "INVALID ENCODING"]
+    if len(bad_encoding):
+        line = int(bad_encoding["line"].iloc[0])
+        raise ExtractError(_encoding_message(src.label, name, src.encoding, line))
+    if errors.empty:
+        con.execute(
+            f"CREATE OR REPLACE TEMP VIEW {rel} AS SELECT rowid + 1 AS {ROW}, * FROM {tmp}"
+        )
+        return errors, dialect.notes, h
+    # DuckDB numbers lines as records (header = line 1). Accepted record r (1-based among the
+    # accepted) comes after j(r) = #{i : K_i < r} malformed ones, K_i = line_i - h - 1 - i the
+    # accepted records before malformed record i; its number among all records is r + j(r).
+    lines = errors["line"].to_numpy(dtype="int64")
+    k = lines - h - 1 - np.arange(len(lines))
+    steps = pd.DataFrame({"k": k, "j": np.arange(1, len(lines) + 1)}).groupby("k").max()
+    con.register("__le_steps", steps.reset_index())
+    try:
+        con.execute(
+            f"CREATE OR REPLACE TEMP TABLE {qi(rej + '_steps')} AS SELECT * FROM __le_steps"
+        )
+    finally:
+        con.unregister("__le_steps")
+    con.execute(
+        f"CREATE OR REPLACE TEMP VIEW {rel} AS SELECT t.r + coalesce(s.j, 0) AS {ROW}, "
+        f"t.* EXCLUDE (r) FROM (SELECT rowid + 1 AS r, * FROM {tmp}) t "
+        f"ASOF LEFT JOIN {qi(rej + '_steps')} s ON s.k < t.r"
+    )
+    detail = errors["error_type"].map(_REJECT_WORDS).fillna(errors["message"].astype(str))
+    malformed = pd.DataFrame(
+        {ROW: lines - h, "line": lines, "detail": detail, "text": errors["text"]}
+    )
+    return malformed, dialect.notes, h
 
 
 def register_raw(
@@ -307,15 +540,10 @@ def register_raw(
     rel = qi(f"__le_src_{name}")
     tmp = qi(f"__le_raw_{name}")
     fmt = src.resolved_format
+    malformed, notes, offset = None, (), None
     try:
         if fmt == "csv":
-            # A table keeps the file's row order (insertion order is preserved), so rowid is the row.
-            con.execute(
-                f"CREATE OR REPLACE TEMP TABLE {tmp} AS SELECT {cols} FROM {_csv_call(src.path)}"
-            )
-            con.execute(
-                f"CREATE OR REPLACE TEMP VIEW {rel} AS SELECT rowid + 1 AS {ROW}, * FROM {tmp}"
-            )
+            malformed, notes, offset = _register_csv(con, name, src, used, attachments)
         elif fmt == "parquet":
             con.execute(
                 f"CREATE OR REPLACE TEMP VIEW {rel} AS SELECT file_row_number + 1 AS {ROW}, {cols} "
@@ -324,12 +552,13 @@ def register_raw(
         elif fmt == "excel":
             frame = _excel_text(src.path, src.sheet)[used]
             frame.insert(0, ROW, range(1, len(frame) + 1))
+            offset = 1
             con.register("__le_excel", frame)
             try:
                 con.execute(f"CREATE OR REPLACE TEMP TABLE {rel} AS SELECT * FROM __le_excel")
             finally:
                 con.unregister("__le_excel")
-        elif duckdb_file(src) is not None:
+        elif duckdb_file(src) is not None and not src.query:
             ref = _table_ref(attachments.alias(duckdb_file(src)), src.table)
             try:
                 con.execute(
@@ -341,10 +570,7 @@ def register_raw(
                     f"CREATE OR REPLACE TEMP VIEW {rel} AS SELECT rowid + 1 AS {ROW}, * FROM {tmp}"
                 )
         else:
-            import ibis
-
-            table = ibis.connect(src.database).table(src.table).select(used)
-            reader = table.to_pyarrow_batches()
+            reader = _ibis_table(src).select(used).to_pyarrow_batches()
             con.register("__le_arrow", reader)
             try:
                 con.execute(f"CREATE OR REPLACE TEMP TABLE {tmp} AS SELECT * FROM __le_arrow")
@@ -354,6 +580,8 @@ def register_raw(
                 f"CREATE OR REPLACE TEMP VIEW {rel} AS SELECT rowid + 1 AS {ROW}, * FROM {tmp}"
             )
         types = {r[0]: r[1] for r in con.execute(f"DESCRIBE SELECT * FROM {rel}").fetchall()}
+    except ExtractError:
+        raise
     except (duckdb.Error, ValueError, OSError) as err:
         first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise ExtractError(
@@ -361,7 +589,7 @@ def register_raw(
             + (f": a CSV needs {CSV_FIX}" if fmt == "csv" else ", or set 'format'")
         ) from None
     types.pop(ROW, None)
-    return RawSource(relation=rel, columns=columns, types=types)
+    return RawSource(rel, columns, types, offset, malformed, notes)
 
 
 def drop_raw(con: duckdb.DuckDBPyConnection, name: str) -> None:
@@ -370,6 +598,7 @@ def drop_raw(con: duckdb.DuckDBPyConnection, name: str) -> None:
         ("VIEW", f"__le_src_{name}"),
         ("TABLE", f"__le_src_{name}"),
         ("TABLE", f"__le_raw_{name}"),
+        ("TABLE", f"__le_rej_{name}_steps"),
     ):
         with contextlib.suppress(duckdb.CatalogException):  # it exists with the other kind
             con.execute(f"DROP {kind} IF EXISTS {qi(obj)}")

@@ -19,6 +19,7 @@ class Column:
     required: bool = False
     codes: tuple[str, ...] | None = None
     description: str = ""
+    nonnegative: bool = False  # a negative value is quarantined unless allow_credits
 
 
 @dataclass(frozen=True)
@@ -31,6 +32,12 @@ class Schema:
     intervals: tuple[tuple[str, str], ...] = ()
     # date columns that are events: not before birth, not after the data end date.
     event_dates: tuple[str, ...] = ()
+    # event dates that may lie after the data end: kept as written, and every analysis cuts them
+    # at the data end (ends of stays, exits, deaths: "censored at data end"; roster dates: the
+    # person has no follow-up).
+    kept_after_end: tuple[str, ...] = ()
+    # event dates that cannot come after the person's death.
+    while_alive: tuple[str, ...] = ()
     person_level: bool = True
     # at least one of these must be present (e.g. birth_date or birth_year).
     one_of: tuple[tuple[str, ...], ...] = field(default_factory=tuple)
@@ -79,6 +86,7 @@ SCHEMAS: dict[str, Schema] = {
                 ("referral_date", "exit_date"),
             ),
             event_dates=("referral_date", "enrollment_date", "first_contact_date", "exit_date", "death_date"),
+            kept_after_end=("referral_date", "enrollment_date", "first_contact_date", "exit_date", "death_date"),
             one_of=(("birth_date", "birth_year"),),
         ),
         Schema(
@@ -94,6 +102,7 @@ SCHEMAS: dict[str, Schema] = {
             ),
             key=("arrest_id",),
             event_dates=("arrest_date",),
+            while_alive=("arrest_date",),
         ),
         Schema(
             "charges",
@@ -110,6 +119,8 @@ SCHEMAS: dict[str, Schema] = {
             key=("charge_id",),
             intervals=(("filing_date", "disposition_date"),),
             event_dates=("filing_date", "disposition_date"),
+            kept_after_end=("disposition_date",),
+            while_alive=("filing_date",),
         ),
         Schema(
             "jail",
@@ -123,6 +134,8 @@ SCHEMAS: dict[str, Schema] = {
             key=("booking_id",),
             intervals=(("booking_date", "release_date"),),
             event_dates=("booking_date", "release_date"),
+            kept_after_end=("release_date",),
+            while_alive=("booking_date",),
         ),
         Schema(
             "prison",
@@ -135,6 +148,7 @@ SCHEMAS: dict[str, Schema] = {
             key=("person_id", "admission_date"),
             intervals=(("admission_date", "release_date"),),
             event_dates=("admission_date", "release_date"),
+            kept_after_end=("release_date",),
         ),
         Schema(
             "housing",
@@ -148,6 +162,7 @@ SCHEMAS: dict[str, Schema] = {
             key=("person_id", "start_date", "status"),
             intervals=(("start_date", "end_date"),),
             event_dates=("start_date", "end_date"),
+            kept_after_end=("end_date",),
         ),
         Schema(
             "income",
@@ -156,7 +171,7 @@ SCHEMAS: dict[str, Schema] = {
                 Column("person_id", "string", True),
                 Column("month", "month", True, description="YYYY-MM"),
                 Column("source", "string", True, INCOME_SOURCE),
-                Column("amount", "float"),
+                Column("amount", "float", nonnegative=True),
             ),
             key=("person_id", "month", "source"),
             event_dates=("month",),
@@ -172,6 +187,7 @@ SCHEMAS: dict[str, Schema] = {
             ),
             key=("call_id",),
             event_dates=("call_datetime",),
+            while_alive=("call_datetime",),
         ),
         Schema(
             "contacts",
@@ -184,6 +200,7 @@ SCHEMAS: dict[str, Schema] = {
             ),
             key=(),
             event_dates=("contact_date",),
+            while_alive=("contact_date",),
         ),
         Schema(
             "program_ledger",
@@ -191,7 +208,7 @@ SCHEMAS: dict[str, Schema] = {
             (
                 Column("month", "month", True, description="YYYY-MM"),
                 Column("category", "string", True),
-                Column("amount", "float", True),
+                Column("amount", "float", True, nonnegative=True),
             ),
             key=(),
             event_dates=("month",),

@@ -29,18 +29,26 @@ if TYPE_CHECKING:
 #: the first that applies. Parse problems come first (the row cannot be read), then identity
 #: (duplicates; checked only among rows that parse), then the link to the roster, then the dates.
 REASONS: dict[str, str] = {
+    "malformed_line": "a CSV line that cannot be split into the header's fields",
+    "field_too_long": "a field longer than max_field_length characters",
     "missing_required": "a required value is empty",
+    "two_digit_year": "a date with a two-digit year and no two_digit_year_pivot configured",
     "bad_date": "a date, date-time or month that cannot be parsed",
     "bad_number": "an integer or number that cannot be parsed (or is not finite)",
     "bad_bool": "a yes/no value that is in neither true_values nor false_values",
     "bad_code": "a coded value that is not an allowed canonical code after the codes mapping",
+    "negative_amount": "a negative amount where credits are not allowed (allow_credits)",
     "duplicate_row": "an exact copy (on every canonical column) of another row; one copy is kept",
     "duplicate_key": "the row's key is shared with a different row; all versions are quarantined",
     "unknown_person": "the person_id is not in the loaded roster",
     "end_before_start": "an end date before its start date",
     "before_birth": "an event date before the person's birth",
+    "implausible_age": "an age at the index date below 10 or above 110 years",
+    "after_death": "an arrest, booking, charge filing, EMS call or contact after the person's death",
     "after_data_end": "an event date after the site's data end date",
 }
+#: Age limits (years at the index date) of the implausible_age rule.
+AGE_RANGE = (10, 110)
 
 _SQL_TYPES = {
     "string": "VARCHAR",
@@ -129,7 +137,6 @@ def _norm_expr(col: Column, s: str, kind: str, src: ExtractSource) -> tuple[str,
 
 def _parse_expr(col: Column, v: str, is_text: bool, src: ExtractSource) -> str:
     """Expression parsing normalised value ``v`` (quoted column) to the canonical type."""
-    fmt = src.date_format
     if not is_text:
         if col.type == "date":
             return f"CAST({v} AS DATE)"
@@ -144,16 +151,8 @@ def _parse_expr(col: Column, v: str, is_text: bool, src: ExtractSource) -> str:
             d = f"CAST({v} AS DOUBLE)"
             return f"CASE WHEN isfinite({d}) THEN {d} END"
         return v  # bool
-    ts = f"TRY_CAST({v} AS TIMESTAMP)"
-    fmt_ts = f"try_strptime({v}, {ql(fmt)})" if fmt else None
-    if col.type == "date":
-        iso = f"CAST({ts} AS DATE)"
-        return f"COALESCE(CAST({fmt_ts} AS DATE), {iso})" if fmt_ts else iso
-    if col.type == "datetime":
-        return f"CAST(COALESCE({fmt_ts}, {ts}) AS TIMESTAMP)" if fmt_ts else ts
-    if col.type == "month":
-        parts = [f"try_strptime({v}, '%Y-%m')"] + ([fmt_ts] if fmt_ts else []) + [ts]
-        return f"CAST(date_trunc('month', COALESCE({', '.join(parts)})) AS DATE)"
+    if col.type in ("date", "datetime", "month"):
+        return _text_date(col, v, src, src.two_digit_year_pivot, guard=True)
     # DuckDB's casts round '1980.5' to 1981 and read '0x1F' and '1_000': accept plain decimal
     # notation only.
     number = f"regexp_full_match({v}, {ql(_NUMBER)})"
@@ -177,19 +176,70 @@ def _parse_expr(col: Column, v: str, is_text: bool, src: ExtractSource) -> str:
     return v
 
 
-def _first(checks: list[tuple[str, str, str]]) -> tuple[str, str]:
-    """CASE expressions giving the reason and the column of the first check (cond, reason,
-    column) that holds."""
+def _with_pivot(ts: str, pivot: int | None) -> str:
+    """Timestamp ``ts`` with its year y replaced by the pivot's century for y mod 100."""
+    yy = f"(year({ts}) % 100)"
+    century = f"CASE WHEN {yy} < {int(pivot or 0)} THEN 2000 ELSE 1900 END"
+    return f"({ts} + to_years(CAST({century} + {yy} - year({ts}) AS INTEGER)))"
+
+
+def _two_digit(ts: str, pivot: int | None) -> str:
+    """A parsed year below 100 was written with two digits: put it in the pivot's century, or
+    make it NULL (quarantined as ``two_digit_year``) when no pivot is configured."""
+    if pivot is None:
+        return f"CASE WHEN year({ts}) >= 100 THEN {ts} END"
+    return f"CASE WHEN year({ts}) >= 100 THEN {ts} ELSE {_with_pivot(ts, pivot)} END"
+
+
+def _text_date(col: Column, v: str, src: ExtractSource, pivot: int | None, guard: bool) -> str:
+    """Parse text ``v`` as the date, date-time or month of ``col``: ``date_format`` first, then
+    ISO; a month is ``YYYY-MM`` or a full date. With ``guard``, a year below 100 (a two-digit year)
+    goes to the pivot's century, or becomes NULL without a pivot."""
+    fmt = src.date_format
+
+    def two_digit(ts: str) -> str:
+        return _two_digit(ts, pivot) if guard else ts
+
+    ts = two_digit(f"TRY_CAST({v} AS TIMESTAMP)")
+    fmt_ts = f"try_strptime({v}, {ql(fmt)})" if fmt else None
+    if fmt_ts and "%y" in fmt and pivot is not None:  # strptime's century -> the pivot's
+        fmt_ts = _with_pivot(fmt_ts, pivot)
+    fmt_ts = two_digit(fmt_ts) if fmt_ts else None
+    if col.type == "date":
+        iso = f"CAST({ts} AS DATE)"
+        return f"COALESCE(CAST({fmt_ts} AS DATE), {iso})" if fmt_ts else iso
+    if col.type == "datetime":
+        return f"CAST(COALESCE({fmt_ts}, {ts}) AS TIMESTAMP)" if fmt_ts else ts
+    month = two_digit(
+        f"CASE WHEN regexp_full_match({v}, '[0-9]{{4}}-[0-9]{{2}}') "
+        f"THEN try_strptime({v}, '%Y-%m') END"
+    )
+    parts = [month] + ([fmt_ts] if fmt_ts else []) + [ts]
+    return f"CAST(date_trunc('month', COALESCE({', '.join(parts)})) AS DATE)"
+
+
+def _first(checks: list[tuple[str, str, str, str]]) -> tuple[str, str, str]:
+    """CASE expressions giving the reason, the column and the detail (the values that break the
+    rule, as text) of the first check (cond, reason, column, detail) that holds."""
     if not checks:
-        return "CAST(NULL AS VARCHAR)", "CAST(NULL AS VARCHAR)"
-    reason = " ".join(f"WHEN {c} THEN {ql(r)}" for c, r, _ in checks)
-    column = " ".join(f"WHEN {c} THEN {ql(k)}" for c, _, k in checks)
-    return f"CASE {reason} END", f"CASE {column} END"
+        null = "CAST(NULL AS VARCHAR)"
+        return null, null, null
+    out = []
+    for part in range(1, 4):
+        whens = " ".join(f"WHEN {c[0]} THEN CAST({c[part]} AS VARCHAR)" for c in checks)
+        out.append(f"CASE {whens} END")
+    return out[0], out[1], out[2]
+
+
+def _show(expr: str) -> str:
+    """A value as text for a message (NULL as 'empty')."""
+    return f"coalesce(CAST({expr} AS VARCHAR), 'empty')"
 
 
 def typed_sql(name: str, raw: RawSource, src: ExtractSource) -> str:
     """SELECT of the ``typed`` layer: ``__le_row``, every canonical column (absent ones as typed
-    NULLs), ``v__<col>`` normalised values, and ``__le_r1``/``__le_c1``: the first parse problem."""
+    NULLs), ``v__<col>`` normalised values, and ``__le_r1``/``__le_c1``/``__le_d1``: the first
+    parse problem of the row, its column and the offending value."""
     schema = SCHEMAS[name]
     norm, typed, text_cols = [qi(ROW)], [qi(ROW)], {}
     for col in schema.columns:
@@ -207,14 +257,31 @@ def typed_sql(name: str, raw: RawSource, src: ExtractSource) -> str:
         else:
             typed.append(f"CAST(NULL AS {sql_type(col)}) AS {qi(col.name)}")
     checks = []
+    for cname, is_text in text_cols.items():
+        if is_text:
+            v = qi("v__" + cname)
+            checks.append(
+                (
+                    f"length({v}) > {int(src.max_field_length)}",
+                    "'field_too_long'",
+                    ql(cname),
+                    f"'' || length({v}) || ' characters'",
+                )
+            )
     for cname in schema.required:
         if cname in text_cols:
-            checks.append((f"{qi('v__' + cname)} IS NULL", "missing_required", cname))
+            checks.append((f"{qi('v__' + cname)} IS NULL", "'missing_required'", ql(cname), "NULL"))
     for group in schema.one_of:
         present = [c for c in group if c in text_cols]
         if present:
             cond = " AND ".join(f"{qi('v__' + c)} IS NULL" for c in present)
-            checks.append((f"({cond})", "missing_required", " or ".join(group)))
+            checks.append((f"({cond})", "'missing_required'", ql(" or ".join(group)), "NULL"))
+    if src.two_digit_year_pivot is None:
+        for col in schema.columns:
+            if text_cols.get(col.name) and col.type in ("date", "datetime", "month"):
+                v = qi("v__" + col.name)
+                unguarded = _text_date(col, v, src, None, guard=False)
+                checks.append((f"year({unguarded}) < 100", "'two_digit_year'", ql(col.name), v))
     for reason in ("bad_date", "bad_number", "bad_bool", "bad_code"):
         for col in schema.columns:
             if col.name not in text_cols or _BAD_REASON[col.type] != reason:
@@ -222,12 +289,17 @@ def typed_sql(name: str, raw: RawSource, src: ExtractSource) -> str:
             if col.type == "string" and not col.codes:
                 continue
             v, p = qi("v__" + col.name), qi(col.name)
-            checks.append((f"({v} IS NOT NULL AND {p} IS NULL)", reason, col.name))
-    r1, c1 = _first(checks)
+            checks.append((f"({v} IS NOT NULL AND {p} IS NULL)", ql(reason), ql(col.name), v))
+    if not src.allow_credits:
+        for col in schema.columns:
+            if col.nonnegative and col.name in text_cols:
+                p = qi(col.name)
+                checks.append((f"{p} < 0", "'negative_amount'", ql(col.name), _show(p)))
+    r1, c1, d1 = _first(checks)
     return (
         f"WITH norm AS (SELECT {', '.join(norm)} FROM {raw.relation}), "
         f"typed AS (SELECT {', '.join(typed)} FROM norm) "
-        f"SELECT *, {r1} AS __le_r1, {c1} AS __le_c1 FROM typed"
+        f"SELECT *, {r1} AS __le_r1, {c1} AS __le_c1, {d1} AS __le_d1 FROM typed"
     )
 
 
@@ -247,6 +319,17 @@ def _birth(date_ref: str, year_ref: str) -> str:
     return f"COALESCE({date_ref}, {year})"
 
 
+def _age(t: str, index_col: str) -> str:
+    """Completed years at the index date (the referral date when the index date is empty); with
+    only a birth year, the difference of years (as the cohort computes it)."""
+    idx = f"COALESCE({t}.{qi(index_col)}, {t}.referral_date)"
+    exact = (
+        f"(year({idx}) - year({t}.birth_date) - CASE WHEN month({idx}) * 100 + day({idx}) < "
+        f"month({t}.birth_date) * 100 + day({t}.birth_date) THEN 1 ELSE 0 END)"
+    )
+    return f"CASE WHEN {t}.birth_date IS NOT NULL THEN {exact} ELSE year({idx}) - {t}.birth_year END"
+
+
 def order_by(schema: Schema) -> str:
     """Sort order of a loaded table: the key, then every other column (ties are identical rows)."""
     cols = list(schema.key) + [c for c in schema.names if c not in schema.key]
@@ -258,9 +341,11 @@ def classify_sql(
     typed_view: str,
     data_end_date: dt.date,
     roster_table: str | None,
+    index_col: str = "referral_date",
 ) -> str:
-    """SELECT ``__le_row, reason, column`` of every row of the typed relation ``typed_view``
-    (reason NULL = the row loads).
+    """SELECT ``__le_row, reason, column, detail, censored`` of every row of the typed relation
+    ``typed_view`` (reason NULL = the row loads; ``censored``: a date that may lie after the data
+    end does, and the row is kept).
 
     Duplicates: among rows that parse, exact copies on every canonical column keep one copy (the
     rest are ``duplicate_row``); rows that still share their key with a different row are all
@@ -272,9 +357,10 @@ def classify_sql(
     # (few) go through the window functions.
     ctes = []
     joins = []
-    checks = [("t.__le_r1 IS NOT NULL", "t.__le_r1", "t.__le_c1")]
+    checks = [("t.__le_r1 IS NOT NULL", "t.__le_r1", "t.__le_c1", "t.__le_d1")]
     if schema.key:
         key = ", ".join(qi(c) for c in schema.key)
+        key_text = " || ', ' || ".join(_show(f"t.{qi(c)}") for c in schema.key)
         on = " AND ".join(f"x.{qi(c)} = dk.{qi(c)}" for c in schema.key)
         ctes += [
             f"dk AS (SELECT {key} FROM {typed_view} WHERE __le_r1 IS NULL GROUP BY {key} "
@@ -288,34 +374,81 @@ def classify_sql(
         ]
         joins.append(f"LEFT JOIN d2 ON d2.{qi(ROW)} = t.{qi(ROW)}")
         checks += [
-            ("d2.copy_no > 1", "'duplicate_row'", "NULL"),
-            ("d2.n_versions > 1", "'duplicate_key'", ql(", ".join(schema.key))),
+            ("d2.copy_no > 1", "'duplicate_row'", "NULL", key_text),
+            ("d2.n_versions > 1", "'duplicate_key'", ql(", ".join(schema.key)), key_text),
         ]
-    birth = None
+    birth = death = None
     if name == "roster":
         birth = _birth(f"{t}.birth_date", f"{t}.birth_year")
     elif schema.person_level and roster_table is not None:
         joins.append(
             f"LEFT JOIN (SELECT person_id, true AS in_roster, {_birth('birth_date', 'birth_year')} "
-            f"AS birth FROM {roster_table}) r ON r.person_id = t.person_id"
+            f"AS birth, death_date AS death FROM {roster_table}) r ON r.person_id = t.person_id"
         )
-        checks.append(("r.in_roster IS NULL", "'unknown_person'", "'person_id'"))
-        birth = "r.birth"
+        checks.append(("r.in_roster IS NULL", "'unknown_person'", "'person_id'", "t.person_id"))
+        birth, death = "r.birth", "r.death"
     for start, end in schema.intervals:
-        checks.append((f"t.{qi(end)} < t.{qi(start)}", "'end_before_start'", ql(end)))
+        checks.append(
+            (
+                f"t.{qi(end)} < t.{qi(start)}",
+                "'end_before_start'",
+                ql(end),
+                f"'{end} ' || t.{qi(end)} || ' before {start} ' || t.{qi(start)}",
+            )
+        )
     events = [schema.column(c) for c in schema.event_dates]
     if birth is not None:
         for col in events:
             ref = _event(col, f"t.{qi(col.name)}", for_birth=True)
-            checks.append((f"{ref} < {birth}", "'before_birth'", ql(col.name)))
+            checks.append(
+                (
+                    f"{ref} < {birth}",
+                    "'before_birth'",
+                    ql(col.name),
+                    f"'{col.name} ' || t.{qi(col.name)} || ' before birth ' || {birth}",
+                )
+            )
+    if name == "roster":
+        age = _age(t, index_col)
+        low, high = AGE_RANGE
+        checks.append(
+            (
+                f"({age}) NOT BETWEEN {low} AND {high}",
+                "'implausible_age'",
+                "'birth_date'",
+                f"'age ' || ({age}) || ' at the index date'",
+            )
+        )
+    if death is not None:
+        for cname in schema.while_alive:
+            ref = _event(schema.column(cname), f"t.{qi(cname)}", for_birth=False)
+            checks.append(
+                (
+                    f"{ref} > {death}",
+                    "'after_death'",
+                    ql(cname),
+                    f"'{cname} ' || {ref} || ' after death_date ' || {death}",
+                )
+            )
     end = f"DATE {ql(data_end_date.isoformat())}"
+    kept = []
     for col in events:
         ref = _event(col, f"t.{qi(col.name)}", for_birth=False)
-        checks.append((f"{ref} > {end}", "'after_data_end'", ql(col.name)))
-    reason = "CASE " + " ".join(f"WHEN {c} THEN {r}" for c, r, _ in checks) + " END"
-    column = "CASE " + " ".join(f"WHEN {c} THEN {k}" for c, _, k in checks) + " END"
+        if col.name in schema.kept_after_end:
+            kept.append(f"{ref} > {end}")
+        else:
+            checks.append(
+                (
+                    f"{ref} > {end}",
+                    "'after_data_end'",
+                    ql(col.name),
+                    f"'{col.name} ' || {ref} || ' after the data end ' || {end}",
+                )
+            )
+    reason, column, detail = _first(checks)
+    censored = " OR ".join(f"coalesce({k}, false)" for k in kept) if kept else "false"
     with_ = f"WITH {', '.join(ctes)} " if ctes else ""
     return (
-        f"{with_}SELECT t.{qi(ROW)} AS {qi(ROW)}, {reason} AS reason, "
-        f"CAST({column} AS VARCHAR) AS {qi('column')} FROM {typed_view} t {' '.join(joins)}"
+        f"{with_}SELECT t.{qi(ROW)} AS {qi(ROW)}, {reason} AS reason, {column} AS {qi('column')}, "
+        f"{detail} AS detail, ({censored}) AS censored FROM {typed_view} t {' '.join(joins)}"
     )

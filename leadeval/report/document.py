@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from leadeval.errors import LeadevalError
+from leadeval.safe_csv import to_csv
 
 IDENTIFIER_COLUMNS = frozenset(
     {"person_id", "arrest_id", "charge_id", "booking_id", "call_id", "source_row"}
@@ -103,8 +104,7 @@ def check_no_identifiers(table: ReportTable, person_ids: Iterable[str] = ()) -> 
 
 def table_csv(table: ReportTable) -> str:
     """The CSV text of a table: fixed float format and line ends, so reruns are byte-identical."""
-    frame = table.frame
-    return frame.to_csv(index=table.index, lineterminator="\n", float_format="%.6g")
+    return to_csv(table.frame, index=table.index, lineterminator="\n", float_format="%.6g")
 
 
 def table_html(table: ReportTable) -> str:

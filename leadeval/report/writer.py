@@ -23,6 +23,7 @@ from leadeval.extracts import write_quarantine
 from leadeval.report.document import render_html, write_tables
 from leadeval.report.manifest import build_manifest, write_manifest
 from leadeval.report.sections import build_document
+from leadeval.safe_csv import to_csv
 
 
 @dataclass(frozen=True)
@@ -55,10 +56,10 @@ def write_restricted(ev: Evaluation, folder: Path) -> None:
     """Person-level outputs, only when asked for: never part of the shareable report."""
     folder.mkdir(parents=True, exist_ok=True)
     folder.chmod(0o700)
-    ev.cohort.persons.to_csv(folder / "persons.csv", index=False, lineterminator="\n")
-    ev.cohort.flow.to_csv(folder / "cohort_flow_persons.csv", index=False, lineterminator="\n")
+    to_csv(ev.cohort.persons, folder / "persons.csv", index=False, lineterminator="\n")
+    to_csv(ev.cohort.flow, folder / "cohort_flow_persons.csv", index=False, lineterminator="\n")
     if ev.matched is not None:
-        ev.matched.data.to_csv(folder / "matched_sample.csv", index=False, lineterminator="\n")
+        to_csv(ev.matched.data, folder / "matched_sample.csv", index=False, lineterminator="\n")
     if not ev.extracts.clean:
         write_quarantine(ev.extracts, folder / "quarantine")
 
