@@ -60,6 +60,39 @@ def main(
     """leadeval: matched comparisons, outcome models, costs and reports for diversion programs."""
 
 
+def quality_table(extracts: Any, title: str) -> Any:
+    """The data-quality table of a load: rows read, loaded, quarantined (top reasons), censored."""
+    from rich import box
+    from rich.table import Table
+
+    reasons = extracts.quarantine_reasons
+    wide = console.width >= 120  # the source column only when there is room for it
+    table = Table(title=title, box=box.SIMPLE_HEAD)
+    table.add_column("extract", no_wrap=True)
+    if wide:
+        table.add_column("source", overflow="ellipsis", no_wrap=True, max_width=32)
+    for col in ("read", "loaded", "quarantined", "censored"):
+        table.add_column(col, justify="right", no_wrap=True)
+    table.add_column("top reasons", no_wrap=True)
+    for row in extracts.quality.itertuples(index=False):
+        top = reasons[reasons["extract"] == row.extract].sort_values(
+            ["rows", "reason"], ascending=[False, True], kind="stable"
+        )
+        top_text = "\n".join(f"{r.reason} {r.rows:,}" for r in top.head(3).itertuples())
+        style = "yellow" if row.quarantined else None
+        cells = [row.extract] + ([row.source] if wide else [])
+        cells += [f"{row.read:,}", f"{row.loaded:,}", f"{row.quarantined:,}", f"{row.censored:,}"]
+        table.add_row(*cells, top_text, style=style)
+    return table
+
+
+def load_notes(extracts: Any) -> list[str]:
+    """One line per extract with something to say about how it was read (dialect detected,
+    spaces trimmed, dates after the data end kept and censored)."""
+    q = extracts.quality
+    return [f"{r.extract}: {r.notes}" for r in q.itertuples(index=False) if r.notes]
+
+
 @app.command()
 @user_errors_exit_2
 def validate(
@@ -77,35 +110,15 @@ def validate(
     Exit code 0 when every row loaded, 1 when rows were quarantined, 2 on a user error
     (bad config, missing file, missing column, or any row problem with strict: true).
     """
-    from rich import box
-    from rich.table import Table
-
     from leadeval.config import load_config
     from leadeval.extracts import load_extracts, quarantine_messages, write_quarantine
 
     cfg = load_config(config)
     extracts = load_extracts(cfg)
-    reasons = extracts.quarantine_reasons
-    wide = console.width >= 110  # the source column only when there is room for it
-    table = Table(title=f"Data quality: {cfg.site} (data end {cfg.data_end_date})",
-                  box=box.SIMPLE_HEAD)
-    table.add_column("extract", no_wrap=True)
-    if wide:
-        table.add_column("source", overflow="ellipsis", no_wrap=True, max_width=32)
-    for col in ("read", "loaded", "quarantined"):
-        table.add_column(col, justify="right", no_wrap=True)
-    table.add_column("top reasons", no_wrap=True)
-    for row in extracts.quality.itertuples(index=False):
-        top = reasons[reasons["extract"] == row.extract].sort_values(
-            ["rows", "reason"], ascending=[False, True], kind="stable"
-        )
-        top_text = "\n".join(f"{r.reason} {r.rows:,}" for r in top.head(3).itertuples())
-        style = "yellow" if row.quarantined else None
-        cells = [row.extract] + ([row.source] if wide else [])
-        cells += [f"{row.read:,}", f"{row.loaded:,}", f"{row.quarantined:,}", top_text]
-        table.add_row(*cells, style=style)
-    console.print(table)
+    console.print(quality_table(extracts, f"Data quality: {cfg.site} (data end {cfg.data_end_date})"))
     n_quarantined = int(extracts.quality["quarantined"].sum())
+    for line in load_notes(extracts):
+        console.print(f"  {escape(line)}", highlight=False)
     if n_quarantined:
         for line in quarantine_messages(extracts, cfg):
             console.print(f"  - {escape(line)}", highlight=False)
@@ -190,6 +203,13 @@ def report(
         )
     ev = paths.evaluation
     k = cfg.report.small_cell_threshold
+    q = ev.extracts.quality
+    console.print(
+        f"Loaded {int(q['loaded'].sum()):,} of {int(q['read'].sum()):,} extract rows: "
+        f"{int(q['quarantined'].sum()):,} quarantined, {int(q['censored'].sum()):,} censored at "
+        "the data end (per extract: `leadeval validate`, and the report's data-quality section).",
+        highlight=False,
+    )
     table = Table(title=f"{cfg.site}: headline estimates", show_lines=False)
     for col in ("analysis", "term", "ratio (95% CI)", "p", "events"):
         table.add_column(col, justify="left" if col in ("analysis", "term") else "right")

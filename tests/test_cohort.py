@@ -522,7 +522,10 @@ def test_demographics_and_age():
 def test_accepts_site_config_and_other_end_date():
     """A SiteConfig's design and data end date are used; a DesignConfig with an explicit data
     end date overrides the extracts' one (follow-up 2015-03-01 -> 2015-12-31 = 305 days)."""
-    r = roster({"person_id": "a", "referral_date": "2015-03-01"})
+    r = roster(
+        {"person_id": "a", "referral_date": "2015-03-01"},
+        {"person_id": "b", "referral_date": "2015-03-01", "group": "pool"},
+    )
     ex = le.Extracts.from_frames({"roster": r}, data_end_date=END)
     cfg = le.parse_config(
         {
@@ -549,6 +552,28 @@ def test_everyone_excluded_gives_empty_tables_with_all_columns():
     assert c.persons.empty and "arrests_post_182d" in c.persons
     assert c.panel.empty and "cumulative_contacts" in c.panel
     assert c.flow["included"].tolist() == [False]
+
+
+def test_a_site_cohort_without_participants_or_comparison_units_fails():
+    """With a whole site config, a cohort in which no LEAD participant (or, where the design
+    compares, no pool member) is included raises CohortError with the flow's reasons."""
+    cfg = le.parse_config({"site": "s", "data_end_date": END, "extracts": {"roster": {"path": "r"}}})
+    late = roster(
+        {"person_id": "a", "referral_date": "2017-03-01"},
+        {"person_id": "b", "referral_date": "2015-03-01", "group": "pool"},
+    )
+    with pytest.raises(
+        CohortError,
+        match=r"no LEAD participants; exclusions: index date on or after data end "
+        r"\(no follow-up\) 1",
+    ):
+        le.build_cohort(le.Extracts.from_frames({"roster": late}, data_end_date=END), cfg)
+    lead_only = roster({"person_id": "a", "referral_date": "2015-03-01"})
+    ex = le.Extracts.from_frames({"roster": lead_only}, data_end_date=END)
+    with pytest.raises(CohortError, match=r"no comparison-pool members; the roster has no rows"):
+        le.build_cohort(ex, cfg)
+    within = cfg.model_copy(update={"design": DesignConfig(comparison=False)})
+    assert len(le.build_cohort(ex, within).persons) == 1
 
 
 def test_errors():

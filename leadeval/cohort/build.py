@@ -137,10 +137,10 @@ def _check_roster(extracts, index_col: str) -> None:
         )
 
 
-def _check_population(flow: pd.DataFrame, design: DesignConfig) -> None:
+def _check_population(flow: pd.DataFrame, comparison: bool) -> None:
     """A cohort without participants, or without comparison units where the design compares,
-    cannot be analysed: say why, with the flow's top exclusion reasons."""
-    groups = ("lead", "pool") if design.comparison else ("lead",)
+    cannot be analysed: say why, with the flow's exclusion reasons."""
+    groups = ("lead", "pool") if comparison else ("lead",)
     for group in groups:
         included = flow["included"] & (flow["group"] == group)
         if included.any():
@@ -179,6 +179,14 @@ def build_cohort(
     Cohort
         ``persons``, ``panel``, ``flow`` (+ ``flow_counts()``), ``design``, ``skipped``.
 
+    Raises
+    ------
+    CohortError
+        With a whole site config: no LEAD participant is included, or the design compares
+        (``design.comparison``) and no comparison-pool member is; the message gives the flow's
+        exclusion reasons. (With a DesignConfig alone an empty cohort is returned, with every
+        column, for tests and partial sites.)
+
     Notes
     -----
     For index day :math:`t_0` and follow-up end :math:`f = \\min(\\text{data end}, \\text{death},
@@ -213,7 +221,8 @@ def build_cohort(
             "person_id", "group", included=days.reason == "included", reason=days.reason
         ).order_by("person_id")
     )
-    _check_population(flow, design)
+    if not isinstance(config, DesignConfig):  # a whole site: its analyses need these people
+        _check_population(flow, comparison=design.comparison)
     # The included persons are materialised once: every later query reads them instead of
     # re-deriving them (smaller plans to compile). Released when the queries are done.
     base = base_persons(days, index_col).cache()

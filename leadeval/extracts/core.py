@@ -50,10 +50,15 @@ class Extracts:
     as the first day of the month, EMS ``call_datetime`` as ``timestamp``.
 
     ``quality`` has one row per extract: ``extract, source, read, loaded, quarantined`` with
-    ``read == loaded + quarantined``. ``quarantine_reasons`` has ``extract, reason, rows``, and
-    ``quarantined[name]`` the quarantined rows themselves (``source_row``, ``reason``, ``column``
-    and the mapped source columns): restricted data, never for a shared report. Built by
-    :func:`leadeval.load_extracts`; reason codes in :data:`leadeval.extracts.REASONS`.
+    ``read == loaded + quarantined``, ``censored`` (loaded rows with an end date after the data
+    end, kept and cut at it by every analysis), ``trimmed`` (text values that had spaces around
+    them) and ``notes`` (the CSV dialect as detected, and which columns were trimmed or
+    censored). ``quarantine_reasons`` has ``extract, reason, rows``, and ``quarantined[name]``
+    the quarantined rows themselves (``source_row``: the 1-based data row; ``line``: the CSV line
+    or Excel sheet row, header = 1; ``reason``, ``column``, ``detail``: the values that break the
+    rule; the mapped source columns, and ``text`` for a malformed CSV line): restricted data,
+    never for a shared report. Built by :func:`leadeval.load_extracts`; reason codes in
+    :data:`leadeval.extracts.REASONS`.
     """
 
     site: str
@@ -111,9 +116,10 @@ class Extracts:
             }
             tables[name] = table.mutate(**date_cols)
         counts = [
-            {"extract": n, "source": "frame", "read": len(f), "loaded": len(f), "quarantined": 0}
+            {"extract": n, "source": "frame", "read": len(f), "loaded": len(f), "quarantined": 0,
+             "censored": 0, "trimmed": 0, "notes": ""}
             for n, f in frames.items()
-        ]
+        ]  # fmt: skip
         return cls(
             site=site,
             data_end_date=pd.Timestamp(data_end_date).date(),

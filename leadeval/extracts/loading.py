@@ -32,7 +32,9 @@ from leadeval.safe_csv import to_csv
 if TYPE_CHECKING:
     from leadeval.config import SiteConfig
 
-QUALITY_COLUMNS = ["extract", "source", "read", "loaded", "quarantined", "censored", "notes"]
+QUALITY_COLUMNS = [
+    "extract", "source", "read", "loaded", "quarantined", "censored", "trimmed", "notes",
+]  # fmt: skip
 REASON_COLUMNS = ["extract", "reason", "rows"]
 _MAX_ROWS_SHOWN = 5
 
@@ -42,9 +44,9 @@ def table_name(name: str) -> str:
     return f"extract_{name}"
 
 
-def _trimmed(con: duckdb.DuckDBPyConnection, name: str, raw) -> str | None:
-    """'whitespace trimmed in N values (person_id 10, group 2)': text ids and codes written
-    with leading or trailing spaces (they load trimmed)."""
+def _trimmed(con: duckdb.DuckDBPyConnection, name: str, raw) -> tuple[int, list[str]]:
+    """How many text ids and codes were written with leading or trailing spaces (they load
+    trimmed), and in which canonical columns."""
     cols = [
         (canon, src_col)
         for canon, src_col in raw.columns.items()
@@ -52,18 +54,14 @@ def _trimmed(con: duckdb.DuckDBPyConnection, name: str, raw) -> str | None:
         and raw.types[src_col].upper().startswith("VARCHAR")
     ]
     if not cols:
-        return None
+        return 0, []
     counts = con.execute(
         "SELECT "
         + ", ".join(f"count(*) FILTER (WHERE {qi(c)} <> trim({qi(c)}))" for _, c in cols)
         + f" FROM {raw.relation}"
     ).fetchone()
-    found = [(canon, int(n)) for (canon, _), n in zip(cols, counts, strict=True) if n]
-    if not found:
-        return None
-    total = sum(n for _, n in found)
-    parts = ", ".join(f"{c} {n:,}" for c, n in found)
-    return f"whitespace trimmed in {total:,} value{'s' if total > 1 else ''} ({parts})"
+    found = [canon for (canon, _), n in zip(cols, counts, strict=True) if n]
+    return int(sum(counts)), found
 
 
 def _load_one(
@@ -87,9 +85,9 @@ def _load_one(
                 f"extracts.{name} from the config if the site has no {name} records"
             )
         notes = list(raw.notes)
-        trimmed = _trimmed(con, name, raw)
-        if trimmed:
-            notes.append(trimmed)
+        n_trimmed, trimmed_cols = _trimmed(con, name, raw)
+        if trimmed_cols:
+            notes.append(f"spaces trimmed around {', '.join(trimmed_cols)}")
         # One pass over the source: parse into the final table, sorted by key so that nothing
         # depends on input row order; then classify from it, delete the quarantined rows and drop
         # the helper columns (a delete keeps the sorted order of the rows that remain).
@@ -157,10 +155,7 @@ def _load_one(
     if n_censored:
         cols = ", ".join(c for c in schema.kept_after_end if c in raw.columns)
         what = "no follow-up or " if name == "roster" else ""
-        notes.append(
-            f"{n_censored:,} row{'s' if n_censored > 1 else ''} with {cols} after the data end: "
-            f"kept, {what}censored at the data end"
-        )
+        notes.append(f"{cols} after the data end: kept, {what}censored at the data end")
     quality = {
         "extract": name,
         "source": src.label,
@@ -168,6 +163,7 @@ def _load_one(
         "loaded": int(n_loaded),
         "quarantined": len(quarantined),
         "censored": int(n_censored),
+        "trimmed": n_trimmed,
         "notes": "; ".join(notes),
     }
     return quality, quarantined
@@ -222,7 +218,7 @@ def _check_population(
 
 
 def _likely_fix(name: str, src, reason: str, column: str | None, examples: list[str]) -> str:
-    first = ", ".join(examples) if examples else "none"
+    first = ", ".join(repr(e) for e in examples) if examples else "none"
     where = f"extracts.{name}"
     if reason == "bad_date" and src.date_format:
         return (

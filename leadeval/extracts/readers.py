@@ -105,9 +105,10 @@ class CsvDialect:
 
 
 def _first_line(path: Path, encoding: str, label: str, name: str) -> str:
+    with open(path, "rb") as fh:
+        line = fh.readline(1 << 20)
     try:
-        with open(path, encoding=encoding, newline="") as fh:
-            return fh.readline(1 << 20).lstrip("\ufeff")
+        return line.decode(encoding).lstrip("\ufeff")
     except UnicodeDecodeError as err:
         bad = err.object[err.start : err.end]
         raise ExtractError(_encoding_message(label, name, encoding, 1, bad)) from None
@@ -189,8 +190,9 @@ def _table_ref(alias: str, table: str) -> str:
 
 
 def _read_excel(path: Path, **kwargs: object) -> pd.DataFrame:
+    engine = "xlrd" if Path(path).suffix.lower() == ".xls" else None  # the old binary format
     try:
-        return pd.read_excel(path, dtype=object, **kwargs)
+        return pd.read_excel(path, dtype=object, engine=engine, **kwargs)
     except ImportError as err:  # .xls needs xlrd, .xlsx openpyxl; name the package to install
         missing = re.search(r"'(\w+)'", str(err))
         package = missing.group(1) if missing else "xlrd"
@@ -312,10 +314,9 @@ def _did_you_mean(name: str, header: Iterable[str]) -> str:
 
 
 def _looks_like_data(header: Iterable[str]) -> bool:
-    """A 'header' most of whose names are numbers or dates is probably the first data line."""
-    names = list(header)
-    data = [n for n in names if re.fullmatch(r"[\d\s./:+-]+", n or "")]
-    return bool(names) and len(data) * 2 > len(names)
+    """A 'header' with a number or a date among its names is probably the first data line."""
+    value = r"[+-]?\d+(\.\d+)?|\d{4}-\d{1,2}-\d{1,2}.*|\d{1,2}/\d{1,2}/\d{2,4}.*"
+    return any(re.fullmatch(value, (n or "").strip()) for n in header)
 
 
 def resolve_columns(name: str, src: ExtractSource, header: Iterable[str]) -> dict[str, str]:

@@ -200,14 +200,18 @@ class SectionBuilder:
 
     def data_quality(self) -> ReportSection:
         q = self.ev.extracts.quality.copy()
-        q = q[["extract", "source", "read", "loaded", "quarantined"]]
-        shown = suppress_counts(q, ["read", "loaded", "quarantined"], self.k, total_column="read")
+        q = q[["extract", "source", "read", "loaded", "quarantined", "censored", "notes"]]
+        shown = suppress_counts(
+            q, ["read", "loaded", "quarantined", "censored"], self.k, total_column="read"
+        )
         tables = [
             ReportTable(
                 "data_quality",
                 "Rows read, loaded and quarantined by extract",
                 shown,
-                note="read = loaded + quarantined for every extract.",
+                note="read = loaded + quarantined for every extract; censored rows are loaded "
+                "rows with an end date (release, exit, death, episode end) after the data end, "
+                "kept and cut at the data end by every analysis.",
             )
         ]
         reasons = self.ev.extracts.quarantine_reasons
