@@ -568,7 +568,7 @@ CASES = [
          before=option("arrests", columns={"arrest_date": "arest_date"}),
          error=("column 'arest_date' not found", "did you mean 'arrest_date'")),
     Case("required_column_missing", "messages",
-         before=lambda s: s.frames["arrests"].drop(columns="arrest_date", inplace=True),
+         before=lambda s: s.frames.__setitem__("arrests", s.frames["arrests"].drop(columns="arrest_date")),
          error=("required column 'arrest_date' is not mapped",)),
     Case("unknown_encoding_name", "messages", before=option("roster", encoding="klingon"),
          error=("unknown text encoding 'klingon'",)),

@@ -242,6 +242,8 @@ def test_restricted_outputs_only_on_request(tmp_path):
     persons = pd.read_csv(tmp_path / "r" / "restricted" / "persons.csv")
     assert "person_id" in persons and len(persons) > 0
     assert "Report:" in result.output and "within_person" in result.output
+    flat = " ".join(result.output.split())
+    assert "extract rows: 0 quarantined, 0 censored at the data end" in flat
 
 
 @pytest.mark.parametrize(
@@ -276,6 +278,29 @@ def test_missing_extract_and_no_overlap_exit_2(tmp_path):
     config.write_text(yaml.safe_dump(data))
     result = CliRunner().invoke(app, ["report", str(config), "--out", str(tmp_path / "o")])
     assert result.exit_code == 2 and "MatchingError" in result.output, result.output
+
+
+def test_report_exits_2_where_validate_fails(tmp_path):
+    """`leadeval report` loads like `leadeval validate`: a duplicated roster person_id, or a
+    date_format that matches none of an extract's dates, stops it with exit 2 and the cause."""
+    config = _reproducible_copy(tmp_path / "a", "santa_fe", shuffle_seed=None)
+    roster_csv = config.parents[1] / "data_samples" / "santa_fe" / "roster.csv"
+    lines = roster_csv.read_text().splitlines(keepends=True)
+    fields = lines[1].split(",")
+    fields[9] = "elsewhere"  # the same person_id with another area
+    roster_csv.write_text("".join([*lines, ",".join(fields)]))
+    result = CliRunner().invoke(app, ["report", str(config), "--out", str(tmp_path / "o")])
+    flat = " ".join(result.output.split())
+    assert result.exit_code == 2 and "on two or more different roster rows" in flat, flat
+    assert "Traceback" not in result.output
+
+    config = _reproducible_copy(tmp_path / "b", "seattle", shuffle_seed=None)
+    data = yaml.safe_load(config.read_text())
+    data["extracts"]["arrests"]["date_format"] = "%d.%m.%Y"  # the agency writes 03/04/2012
+    config.write_text(yaml.safe_dump(data))
+    result = CliRunner().invoke(app, ["report", str(config), "--out", str(tmp_path / "o")])
+    flat = " ".join(result.output.split())
+    assert result.exit_code == 2 and "the date_format '%d.%m.%Y' matched none of" in flat, flat
 
 
 def test_pdf_report(tmp_path):
