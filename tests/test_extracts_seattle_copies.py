@@ -3,7 +3,8 @@ extract (text dates in the agency's '%m/%d/%Y', and real date cells for the arre
 database of text columns, both read with the same ``date_format`` and mappings as the CSV files.
 
 Reference: the CSV report of ``configs/seattle.yaml`` itself: every report table must be
-byte-identical, whatever the source format.
+byte-identical, whatever the source format, except the data-quality table's ``source`` (the file
+name) and ``notes`` (the CSV dialect detected) columns, whose counts must agree.
 """
 
 from __future__ import annotations
@@ -82,8 +83,13 @@ def test_report_tables_identical_to_the_csv_report(reports, copy):
     assert len(csv_tables) > 10
     got = _tables(reports[copy])
     assert list(got) == list(csv_tables)
-    different = [name for name in csv_tables if got[name] != csv_tables[name]]
+    different = [n for n in csv_tables if got[n] != csv_tables[n] and n != "data_quality.csv"]
     assert not different, different
+    counts = ["extract", "read", "loaded", "quarantined", "censored"]
+    quality = [
+        pd.read_csv(p.tables / "data_quality.csv")[counts] for p in (reports["csv"], reports[copy])
+    ]
+    pd.testing.assert_frame_equal(*quality)
     quality = reports[copy].evaluation.extracts.quality
     assert quality["quarantined"].sum() == 0
     assert (quality["read"].to_numpy() == reports["csv"].evaluation.extracts.quality["read"]).all()

@@ -13,6 +13,7 @@ Example
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -26,7 +27,7 @@ from leadeval.errors import ExtractError
 from leadeval.extracts.core import Extracts
 from leadeval.extracts.readers import ROW, Attachments, drop_raw, qi, register_raw
 from leadeval.extracts.schemas import SCHEMAS
-from leadeval.extracts.validation import REASONS, classify_sql, order_by, typed_sql
+from leadeval.extracts.validation import REASONS, classify_sql, order_by, trimmable, typed_sql
 from leadeval.safe_csv import to_csv
 
 if TYPE_CHECKING:
@@ -44,26 +45,6 @@ def table_name(name: str) -> str:
     return f"extract_{name}"
 
 
-def _trimmed(con: duckdb.DuckDBPyConnection, name: str, raw) -> tuple[int, list[str]]:
-    """How many text ids and codes were written with leading or trailing spaces (they load
-    trimmed), and in which canonical columns."""
-    cols = [
-        (canon, src_col)
-        for canon, src_col in raw.columns.items()
-        if SCHEMAS[name].column(canon).type == "string"
-        and raw.types[src_col].upper().startswith("VARCHAR")
-    ]
-    if not cols:
-        return 0, []
-    counts = con.execute(
-        "SELECT "
-        + ", ".join(f"count(*) FILTER (WHERE {qi(c)} <> trim({qi(c)}))" for _, c in cols)
-        + f" FROM {raw.relation}"
-    ).fetchone()
-    found = [canon for (canon, _), n in zip(cols, counts, strict=True) if n]
-    return int(sum(counts)), found
-
-
 def _load_one(
     con: duckdb.DuckDBPyConnection,
     name: str,
@@ -74,7 +55,7 @@ def _load_one(
     src = cfg.extracts[name]
     schema = SCHEMAS[name]
     raw = register_raw(con, name, src, attachments)
-    quar = qi(f"__le_q_{name}")
+    quar, expl, why = (qi(f"__le_{h}_{name}") for h in ("q", "p", "w"))
     malformed = raw.malformed if raw.malformed is not None else pd.DataFrame()
     try:
         n_read = con.execute(f"SELECT count(*) FROM {raw.relation}").fetchone()[0]
@@ -85,29 +66,41 @@ def _load_one(
                 f"extracts.{name} from the config if the site has no {name} records"
             )
         notes = list(raw.notes)
-        n_trimmed, trimmed_cols = _trimmed(con, name, raw)
-        if trimmed_cols:
-            notes.append(f"spaces trimmed around {', '.join(trimmed_cols)}")
         # One pass over the source: parse into the final table, sorted by key so that nothing
-        # depends on input row order; then classify from it, delete the quarantined rows and drop
-        # the helper columns (a delete keeps the sorted order of the rows that remain).
+        # depends on input row order; then classify from it, explain the few quarantined rows
+        # (which column, which values), delete them and drop the helper columns (a delete keeps
+        # the sorted order of the rows that remain).
         final = qi(table_name(name))
         canon = ", ".join(qi(c) for c in schema.names)
-        helpers = (ROW, "__le_r1", "__le_c1", "__le_d1")
+        helpers = (ROW, "__le_r1", "__le_t")
         con.execute(
             f"CREATE OR REPLACE TABLE {final} AS SELECT {', '.join(qi(h) for h in helpers)}, "
             f"{canon} FROM ({typed_sql(name, raw, src)}) ORDER BY {order_by(schema)}, {qi(ROW)}"
         )
         roster = qi(table_name("roster")) if name != "roster" else None
+        rules = (name, final, cfg.data_end_date, roster, cfg.design.index_date)
         con.execute(
-            f"CREATE OR REPLACE TEMP TABLE {quar} AS SELECT * FROM "
-            f"({classify_sql(name, final, cfg.data_end_date, roster, cfg.design.index_date)}) "
+            f"CREATE OR REPLACE TEMP TABLE {quar} AS SELECT * FROM ({classify_sql(*rules)}) "
             "WHERE reason IS NOT NULL OR censored"
         )
-        con.execute(
-            f"DELETE FROM {final} WHERE {qi(ROW)} IN "
-            f"(SELECT {qi(ROW)} FROM {quar} WHERE reason IS NOT NULL)"
+        flagged = f"(SELECT {qi(ROW)} FROM {quar} WHERE reason IS NOT NULL)"
+        # the parse problems' column and value, re-derived from just the flagged source rows
+        few = dataclasses.replace(
+            raw, relation=f"(SELECT * FROM {raw.relation} WHERE {qi(ROW)} IN {flagged})"
         )
+        con.execute(
+            f"CREATE OR REPLACE TEMP TABLE {expl} AS SELECT q.{qi(ROW)}, q.reason, "
+            f"x.__le_c1, x.__le_d1 FROM {quar} q LEFT JOIN ({typed_sql(name, few, src)}) x "
+            f"ON x.{qi(ROW)} = q.{qi(ROW)} WHERE q.reason IS NOT NULL"
+        )
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {why} AS {classify_sql(*rules, explain=expl)}")
+        con.execute(f"DELETE FROM {final} WHERE {qi(ROW)} IN {flagged}")
+        n_trimmed, mask = con.execute(
+            f"SELECT coalesce(sum(bit_count(__le_t)), 0), coalesce(bit_or(__le_t), 0) FROM {final}"
+        ).fetchone()
+        trimmed_cols = [c for i, c in enumerate(trimmable(name, raw)) if int(mask) >> i & 1]
+        if trimmed_cols:
+            notes.append(f"spaces trimmed around {', '.join(trimmed_cols)}")
         for helper in helpers:
             con.execute(f"ALTER TABLE {final} DROP COLUMN {qi(helper)}")
         n_loaded = con.execute(f"SELECT count(*) FROM {final}").fetchone()[0]
@@ -118,8 +111,9 @@ def _load_one(
         renamed = {c: f"{c} (source)" if c in _QUARANTINE_COLUMNS else c for c in used}
         source_cols = ", ".join(f"s.{qi(c)} AS {qi(renamed[c])}" for c in used)
         quarantined = con.execute(
-            f"SELECT q.{qi(ROW)} AS source_row, q.reason, q.{qi('column')}, q.detail, "
-            f"{source_cols} FROM {quar} q JOIN {raw.relation} s ON s.{qi(ROW)} = q.{qi(ROW)} "
+            f"SELECT q.{qi(ROW)} AS source_row, q.reason, w.{qi('column')}, w.detail, "
+            f"{source_cols} FROM {quar} q JOIN {why} w ON w.{qi(ROW)} = q.{qi(ROW)} "
+            f"JOIN {raw.relation} s ON s.{qi(ROW)} = q.{qi(ROW)} "
             f"WHERE q.reason IS NOT NULL ORDER BY q.{qi(ROW)}"
         ).df()
     except duckdb.Error as err:
@@ -129,7 +123,8 @@ def _load_one(
             "mapped columns hold what the data contract expects (docs/data_contract.md)"
         ) from None
     finally:
-        con.execute(f"DROP TABLE IF EXISTS {quar}")
+        for helper in (quar, expl, why):
+            con.execute(f"DROP TABLE IF EXISTS {helper}")
         drop_raw(con, name)
     if len(malformed):
         bad = pd.DataFrame(
@@ -452,8 +447,10 @@ def _where(name: str, extracts: Extracts, config: SiteConfig | None) -> tuple[st
         fmt = src.resolved_format
     else:
         label = extracts.quality.set_index("extract")["source"].get(name, "")
-        fmt = "excel" if str(label).lower().split("[")[0].endswith((".xlsx", ".xls")) else (
-            "csv" if str(label).lower().endswith((".csv", ".txt")) else "other"
+        fmt = (
+            "excel"
+            if str(label).lower().split("[")[0].endswith((".xlsx", ".xls"))
+            else ("csv" if str(label).lower().endswith((".csv", ".txt")) else "other")
         )
     if fmt == "csv":
         return "line", "lines"

@@ -168,7 +168,9 @@ def _transcode(path: Path, src: ExtractSource, name: str, scratch: Path) -> Path
             except UnicodeDecodeError as err:
                 line += block[: err.start].count(b"\n")
                 raise ExtractError(
-                    _encoding_message(src.label, name, src.encoding, line, block[err.start:err.end])
+                    _encoding_message(
+                        src.label, name, src.encoding, line, block[err.start : err.end]
+                    )
                 ) from None
             line += block.count(b"\n")
             fout.write(text)
@@ -355,7 +357,9 @@ def source_problems(
         header = read_header(src, con, attachments, name)
     except ExtractError as err:  # already says what and how to fix
         return [f"{path_key}: {err}"], {}
-    except Exception as err:  # any reader failure is the user's file or URL, reported with the cause
+    except (
+        Exception
+    ) as err:  # any reader failure is the user's file or URL, reported with the cause
         first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         fix = (
             f"a CSV needs {CSV_FIX}"
@@ -475,9 +479,7 @@ def _register_csv(
     h = 1 if dialect.header else 0
     rel, tmp, rej = qi(f"__le_src_{name}"), qi(f"__le_raw_{name}"), f"__le_rej_{name}"
     cols = ", ".join(qi(c) for c in used)
-    con.execute(
-        f"CREATE OR REPLACE TEMP TABLE {tmp} AS SELECT {cols} FROM {dialect.read_sql(rej)}"
-    )
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {tmp} AS SELECT {cols} FROM {dialect.read_sql(rej)}")
     errors = con.execute(
         f"SELECT line, min(error_type) AS error_type, min(error_message) AS message, "
         f"min(csv_line) AS text FROM {qi(rej + '_errors')} GROUP BY line ORDER BY line"
@@ -489,9 +491,7 @@ def _register_csv(
         line = int(bad_encoding["line"].iloc[0])
         raise ExtractError(_encoding_message(src.label, name, src.encoding, line))
     if errors.empty:
-        con.execute(
-            f"CREATE OR REPLACE TEMP VIEW {rel} AS SELECT rowid + 1 AS {ROW}, * FROM {tmp}"
-        )
+        con.execute(f"CREATE OR REPLACE TEMP VIEW {rel} AS SELECT rowid + 1 AS {ROW}, * FROM {tmp}")
         return errors, dialect.notes, h
     # DuckDB numbers lines as records (header = line 1). Accepted record r (1-based among the
     # accepted) comes after j(r) = #{i : K_i < r} malformed ones, K_i = line_i - h - 1 - i the

@@ -236,12 +236,28 @@ def _show(expr: str) -> str:
     return f"coalesce(CAST({expr} AS VARCHAR), 'empty')"
 
 
+def trimmable(name: str, raw: RawSource) -> list[str]:
+    """Canonical text columns read from text: their surrounding spaces are trimmed and counted."""
+    return [
+        c
+        for c, source in raw.columns.items()
+        if SCHEMAS[name].column(c).type == "string" and _kind(raw.types[source]) == "text"
+    ]
+
+
 def typed_sql(name: str, raw: RawSource, src: ExtractSource) -> str:
     """SELECT of the ``typed`` layer: ``__le_row``, every canonical column (absent ones as typed
-    NULLs), ``v__<col>`` normalised values, and ``__le_r1``/``__le_c1``/``__le_d1``: the first
-    parse problem of the row, its column and the offending value."""
+    NULLs), ``v__<col>`` normalised values, ``__le_r1``/``__le_c1``/``__le_d1``: the first parse
+    problem of the row, its column and the offending value (select the last two only for the few
+    rows with a problem: they cost a CASE each), and ``__le_t``, a bit mask of the
+    :func:`trimmable` columns whose value had spaces around it."""
     schema = SCHEMAS[name]
-    norm, typed, text_cols = [qi(ROW)], [qi(ROW)], {}
+    norm, typed, text_cols = [qi(ROW)], [qi(ROW), "__le_t"], {}
+    trim = [
+        f"CASE WHEN {qi(raw.columns[c])} <> trim({qi(raw.columns[c])}) THEN {1 << i} ELSE 0 END"
+        for i, c in enumerate(trimmable(name, raw))
+    ]
+    norm.append(f"CAST({' + '.join(trim) if trim else '0'} AS BIGINT) AS __le_t")
     for col in schema.columns:
         if col.name not in raw.columns:
             continue
@@ -260,9 +276,10 @@ def typed_sql(name: str, raw: RawSource, src: ExtractSource) -> str:
     for cname, is_text in text_cols.items():
         if is_text:
             v = qi("v__" + cname)
+            limit = int(src.max_field_length)
             checks.append(
                 (
-                    f"length({v}) > {int(src.max_field_length)}",
+                    f"(strlen({v}) > {limit} AND length({v}) > {limit})",
                     "'field_too_long'",
                     ql(cname),
                     f"'' || length({v}) || ' characters'",
@@ -281,7 +298,9 @@ def typed_sql(name: str, raw: RawSource, src: ExtractSource) -> str:
             if text_cols.get(col.name) and col.type in ("date", "datetime", "month"):
                 v = qi("v__" + col.name)
                 unguarded = _text_date(col, v, src, None, guard=False)
-                checks.append((f"year({unguarded}) < 100", "'two_digit_year'", ql(col.name), v))
+                # the unguarded parse runs only where the guarded one failed (AND short-circuits)
+                cond = f"({qi(col.name)} IS NULL AND {v} IS NOT NULL AND year({unguarded}) < 100)"
+                checks.append((cond, "'two_digit_year'", ql(col.name), v))
     for reason in ("bad_date", "bad_number", "bad_bool", "bad_code"):
         for col in schema.columns:
             if col.name not in text_cols or _BAD_REASON[col.type] != reason:
@@ -327,7 +346,9 @@ def _age(t: str, index_col: str) -> str:
         f"(year({idx}) - year({t}.birth_date) - CASE WHEN month({idx}) * 100 + day({idx}) < "
         f"month({t}.birth_date) * 100 + day({t}.birth_date) THEN 1 ELSE 0 END)"
     )
-    return f"CASE WHEN {t}.birth_date IS NOT NULL THEN {exact} ELSE year({idx}) - {t}.birth_year END"
+    return (
+        f"CASE WHEN {t}.birth_date IS NOT NULL THEN {exact} ELSE year({idx}) - {t}.birth_year END"
+    )
 
 
 def order_by(schema: Schema) -> str:
@@ -342,10 +363,14 @@ def classify_sql(
     data_end_date: dt.date,
     roster_table: str | None,
     index_col: str = "referral_date",
+    explain: str | None = None,
 ) -> str:
-    """SELECT ``__le_row, reason, column, detail, censored`` of every row of the typed relation
-    ``typed_view`` (reason NULL = the row loads; ``censored``: a date that may lie after the data
-    end does, and the row is kept).
+    """SELECT ``__le_row, reason, censored`` of every row of the typed relation ``typed_view``
+    (reason NULL = the row loads; ``censored``: a date that may lie after the data end does, and
+    the row is kept). With ``explain``, a relation of the quarantined rows ``__le_row, reason,
+    __le_c1, __le_d1`` (the parse problems' column and value), instead ``__le_row, column,
+    detail`` of those rows: the checks of each row's own reason in the same order, so the column
+    and detail belong to the reason; only the few rows quarantined are looked at.
 
     Duplicates: among rows that parse, exact copies on every canonical column keep one copy (the
     rest are ``duplicate_row``); rows that still share their key with a different row are all
@@ -357,10 +382,11 @@ def classify_sql(
     # (few) go through the window functions.
     ctes = []
     joins = []
-    checks = [("t.__le_r1 IS NOT NULL", "t.__le_r1", "t.__le_c1", "t.__le_d1")]
-    if schema.key:
+    checks = [("t.__le_r1 IS NOT NULL", "t.__le_r1", "p.__le_c1", "p.__le_d1")]
+    if explain:
+        joins.append(f"JOIN {explain} p ON p.{qi(ROW)} = t.{qi(ROW)}")
+    if schema.key and not explain:
         key = ", ".join(qi(c) for c in schema.key)
-        key_text = " || ', ' || ".join(_show(f"t.{qi(c)}") for c in schema.key)
         on = " AND ".join(f"x.{qi(c)} = dk.{qi(c)}" for c in schema.key)
         ctes += [
             f"dk AS (SELECT {key} FROM {typed_view} WHERE __le_r1 IS NULL GROUP BY {key} "
@@ -373,6 +399,8 @@ def classify_sql(
             f"OVER (PARTITION BY {key}) AS n_versions FROM d)",
         ]
         joins.append(f"LEFT JOIN d2 ON d2.{qi(ROW)} = t.{qi(ROW)}")
+    if schema.key:
+        key_text = " || ', ' || ".join(_show(f"t.{qi(c)}") for c in schema.key)
         checks += [
             ("d2.copy_no > 1", "'duplicate_row'", "NULL", key_text),
             ("d2.n_versions > 1", "'duplicate_key'", ql(", ".join(schema.key)), key_text),
@@ -445,10 +473,25 @@ def classify_sql(
                     f"'{col.name} ' || {ref} || ' after the data end ' || {end}",
                 )
             )
+    if explain:  # each row's own reason is known: re-check only that reason's conditions
+        checks = [checks[0]] + [
+            (
+                f"p.reason = {r}" if c.startswith("d2.") else f"(p.reason = {r} AND {c})",
+                r,
+                k,
+                d,
+            )
+            for c, r, k, d in checks[1:]
+        ]
     reason, column, detail = _first(checks)
-    censored = " OR ".join(f"coalesce({k}, false)" for k in kept) if kept else "false"
     with_ = f"WITH {', '.join(ctes)} " if ctes else ""
+    if explain:
+        return (
+            f"{with_}SELECT t.{qi(ROW)} AS {qi(ROW)}, {column} AS {qi('column')}, "
+            f"{detail} AS detail FROM {typed_view} t {' '.join(joins)}"
+        )
+    censored = " OR ".join(f"coalesce({k}, false)" for k in kept) if kept else "false"
     return (
-        f"{with_}SELECT t.{qi(ROW)} AS {qi(ROW)}, {reason} AS reason, {column} AS {qi('column')}, "
-        f"{detail} AS detail, ({censored}) AS censored FROM {typed_view} t {' '.join(joins)}"
+        f"{with_}SELECT t.{qi(ROW)} AS {qi(ROW)}, {reason} AS reason, "
+        f"({censored}) AS censored FROM {typed_view} t {' '.join(joins)}"
     )
