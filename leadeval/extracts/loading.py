@@ -423,9 +423,7 @@ def _phrase(
         )
     if reason == "malformed_line":
         return (
-            f"a line that does not split into the header's fields ({ex.removesuffix('; ')})".replace(
-                " ()", ""
-            ),
+            "a line that does not split into the header's fields",
             "fix those lines (quote fields that contain the delimiter or quotes), or check "
             f"extracts.{name}.delimiter and quote",
         )
@@ -434,7 +432,7 @@ def _phrase(
 
 # reasons whose detail says more than the offending value: shown after the rows
 _DETAILED = {
-    "duplicate_row", "duplicate_key", "unknown_person", "end_before_start", "before_birth",
+    "malformed_line", "duplicate_row", "duplicate_key", "unknown_person", "end_before_start", "before_birth",
     "implausible_age", "after_death", "after_data_end",
 }  # fmt: skip
 

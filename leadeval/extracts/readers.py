@@ -142,7 +142,8 @@ def csv_dialect(src: ExtractSource, name: str, scratch: Path | None = None) -> C
         counts = {d: first.count(d) for d in _DELIMITERS}
         best = max(_DELIMITERS, key=lambda d: counts[d])
         delimiter = best if counts[best] else ","
-        notes.append(f"delimiter {delimiter!r} detected")
+        if delimiter != ",":
+            notes.append(f"delimiter {delimiter!r} detected")
     fields = next(csv.reader([first.rstrip("\r\n")], delimiter=delimiter, quotechar=src.quote), [])
     if src.header:
         names = tuple(fields)
