@@ -145,13 +145,14 @@ def audit(problem: DisclosureProblem, d: Disclosure) -> AuditResult:
             continue
         if der.kind == "opaque":
             revealed.update(der.operands)
-        else:
+        elif der.kind == "ratio":
             ratios.append(der)
     targets = []
     for key, i in idx.items():
         c = problem.cells[key]
         if key in d.suppressed:
-            targets.append(key)
+            if key in d.primary:  # the verdict needs the small counts' intervals only
+                targets.append(key)
             continue
         if c.mode == "printed" or (c.mode == "latent" and key in revealed):
             known[i] = True

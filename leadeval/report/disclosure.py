@@ -20,7 +20,9 @@ Model
   operand cells. It is published only if none of its operands is suppressed. A ``ratio``
   derived ``v = num / den`` printed to ``+-eps`` tells an attacker
   ``(v - eps) den <= num <= (v + eps) den``; an ``opaque`` one (a model estimate) is taken, to be
-  safe, to reveal its operands exactly.
+  safe, to reveal its operands exactly; a ``gate`` one (an adjusted model estimate that is no
+  exact function of its cells, e.g. a month's odds ratio from the panel GEE adjusted for
+  contacts) is withheld whenever one of its cells is, but adds no constraint to the audit.
 
 Rule (threshold ``k``)
 ----------------------
@@ -99,7 +101,7 @@ class Derived:
 
     key: str
     operands: tuple[str, ...]
-    kind: Literal["ratio", "opaque"] = "opaque"
+    kind: Literal["ratio", "opaque", "gate"] = "opaque"
     value: float = math.nan
     eps: float = 0.0
     weight: float = 1.0
@@ -153,7 +155,7 @@ class DisclosureProblem:
         self,
         key: str,
         operands: Iterable[str],
-        kind: Literal["ratio", "opaque"] = "opaque",
+        kind: Literal["ratio", "opaque", "gate"] = "opaque",
         value: float = math.nan,
         eps: float = 0.0,
         weight: float = 1.0,
@@ -165,9 +167,8 @@ class DisclosureProblem:
         if kind == "ratio" and len(ops) != 2:
             raise ValueError(f"ratio {key!r} needs (numerator, denominator)")
         old = self.derived.get(key)
-        if old is not None and old.operands != ops:
-            ops = tuple(dict.fromkeys(old.operands + ops))
-            kind = "opaque"
+        if old is not None and (old.operands != ops or old.kind != kind):
+            raise ValueError(f"derived {key!r} declared twice with different operands")
         self.derived[key] = Derived(key, ops, kind, float(value), float(eps), float(weight))
         return key
 
@@ -204,7 +205,7 @@ class Disclosure:
             return key in self.hidden
         if key in self.cells:
             c = self.cells[key]
-            return key in self.suppressed or (c.mode == "band" and c.value > 0)
+            return key in self.suppressed or (c.mode == "band" and 1 <= c.value < self.k)
         return True
 
     def show(self, key: str) -> int | str:
@@ -271,6 +272,8 @@ def protect(
             suppressed, hidden = _solve(problem, k, primary, cuts)
         else:
             suppressed, hidden = _follow(problem, primary)
+        # a small count in a rounded series is left out (suppressed); a banded one shows "<k"
+        suppressed |= {c for c in primary if problem.cells[c].mode == "rounded"}
         d = Disclosure(
             k,
             MappingProxyType(dict(problem.cells)),
@@ -301,7 +304,9 @@ def _follow(
     hidden = frozenset(
         key for key, d in problem.derived.items() if any(o in primary for o in d.operands)
     )
-    return _latent_follow(problem, set(primary), hidden), hidden
+    return _latent_follow(
+        problem, {c for c in primary if problem.cells[c].mode != "band"}, hidden
+    ), hidden
 
 
 def _latent_follow(
@@ -346,6 +351,8 @@ def _solve(
             lb[i] = 1.0
     for key, i in di.items():
         cost[i] = problem.derived[key].weight
+        if any(o in primary for o in problem.derived[key].operands):
+            lb[i] = 1.0  # over a small count (also a rounded or banded one)
     cost += 1e-6 * np.arange(n) / n  # deterministic tie-break by key order
 
     rows, cols, vals, lo_r = [], [], [], []
@@ -369,6 +376,8 @@ def _solve(
     for rel in problem.relations:
         members = [key for key, _ in rel.terms if key in ci]
         for key in members:
+            if problem.cells[key].mode == "latent" and key not in primary:
+                continue  # a large latent cell may be derivable; the audit judges the rest
             others = [j for j in members if j != key]
             need = k - 1 - value[key] if key in primary else 1
             able = [j for j in others if value[j] >= max(need, 1)] or others
