@@ -183,6 +183,7 @@ def _matching(p: DisclosureProblem, ev: Evaluation) -> None:
     for c in numeric:
         x = pd.to_numeric(units[c], errors="coerce").to_numpy(dtype=float)
         if not np.all((x == 0) | (x == 1)):
+            _continuous(p, c, x, masks)
             continue
         _binary_levels(p, c, {c: x == 1}, masks, bal, complement=True)
     cats = [c for c in dict.fromkeys([*spec.categorical, *spec.exact]) if c not in numeric]
@@ -192,6 +193,26 @@ def _matching(p: DisclosureProblem, ev: Evaluation) -> None:
         v = units[c].astype(str).to_numpy()
         levels = {f"{c}_{lv}": v == lv for lv in sorted(set(v))}
         _binary_levels(p, c, levels, masks, bal, complement=False)
+
+
+def mean_key(name: str, arm: str, phase: str) -> str:
+    return f"mean/{name}/{arm}/{phase}"
+
+
+def _continuous(p, var, x, masks) -> None:
+    """A covariate's mean (and SD, SMD) is derived from N and, for a whole-number covariate, from
+    its total (a count of events: mean x N); printed to 6 digits, a mean also gives N away as its
+    denominator, so it is withheld with N."""
+    whole = bool(np.all(np.isnan(x) | (x == np.round(x))))
+    ops_by_phase: dict[str, list[str]] = {"before": [], "after": []}
+    for (arm, phase), mask in masks.items():
+        ops = [f"sample/{arm}/{phase}"]
+        if whole and np.all(x[mask] >= 0):
+            ops.append(p.count(f"total/{var}/{arm}/{phase}", np.nansum(x[mask]), "latent"))
+        p.derive(mean_key(var, arm, phase), ops)
+        ops_by_phase[phase] += ops
+    for phase, ops in ops_by_phase.items():
+        p.derive(smd_key(var, phase), ops)
 
 
 def _binary_levels(p, var, levels, masks, bal, complement: bool) -> None:
