@@ -288,7 +288,7 @@ def protect(
         result = run_audit(problem, d)
         if result.passed or not complementary:
             break
-        new_cuts = _cuts(problem, d, result.violations)
+        new_cuts = _cuts(problem, d, result)
         if not new_cuts or rounds >= max_rounds:
             break
         cuts.extend(new_cuts)
@@ -415,11 +415,11 @@ def _solve(
     return _latent_follow(problem, suppressed, hidden), hidden
 
 
-def _cuts(
-    problem: DisclosureProblem, d: Disclosure, violations: Iterable[str]
-) -> list[frozenset[str]]:
-    """For each cell the audit could narrow: suppress at least one more published cell or hide
-    one more derived number touching the unpublished cells it is connected to."""
+def _cuts(problem: DisclosureProblem, d: Disclosure, result) -> list[frozenset[str]]:
+    """For each cell the audit could narrow to ``[L, U]``: suppress at least one more published
+    cell able to absorb the missing slack (value >= max(k - 1 - U, L - 1, 1)) or hide one more
+    derived number, among those touching the unpublished cells it is connected to."""
+    f = result.intervals.set_index("cell")
     by_cell: dict[str, list[Relation]] = {}
     for rel in problem.relations:
         for key, _ in rel.terms:
@@ -432,7 +432,9 @@ def _cuts(
         key for key, c in problem.cells.items() if c.mode in ("rounded", "band")
     }
     out = []
-    for start in violations:
+    for start in result.violations:
+        lo, hi = float(f.loc[start, "lower"]), float(f.loc[start, "upper"])
+        need = max(d.k - 1 - hi, lo - 1, 1)
         seen, stack, cand = {start}, [start], set()
         while stack:
             cur = stack.pop()
@@ -442,15 +444,17 @@ def _cuts(
                         seen.add(key)
                         stack.append(key)
                     elif key not in unknown and problem.cells[key].mode == "printed":
-                        cand.add(key)
+                        if problem.cells[key].value >= need:
+                            cand.add(key)
                     elif key not in unknown:  # a latent cell read from its derived numbers
                         cand.update(u for u in ders_by_cell.get(key, []) if u not in d.hidden)
             for der in ders_by_cell.get(cur, []):
                 if der not in d.hidden:
                     cand.add(der)
-        for key in list(cand):
-            if key in problem.cells and problem.cells[key].mode == "latent":
-                cand.discard(key)
-        if cand:
-            out.append(frozenset(cand))
+        cells = {c for c in cand if c in problem.cells and problem.cells[c].mode == "printed"}
+        ders = {c for c in cand if c in problem.derived}
+        # a printed cell able to absorb the slack is the strong cut; hiding a derived number
+        # (cheap, usually beside the point) only when no such cell is left
+        if cells or ders:
+            out.append(frozenset(cells or ders))
     return out
