@@ -31,6 +31,7 @@ the attacker ``[3, 3]`` and fails.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -128,8 +129,10 @@ def _num(x: float) -> float:
     return x if math.isinf(x) else int(round(x))
 
 
-def audit(problem: DisclosureProblem, d: Disclosure) -> AuditResult:
-    """Derive the tightest interval of every suppressed cell from what ``d`` publishes."""
+def audit(problem: DisclosureProblem, d: Disclosure, also: Iterable[str] = ()) -> AuditResult:
+    """Derive the tightest interval of every small (primary) count, and of the cells in ``also``
+    (e.g. complementary ones, for a privacy officer), from what ``d`` publishes."""
+    also = set(also)
     k = d.k
     cells = sorted(problem.cells)
     idx = {key: i for i, key in enumerate(cells)}
@@ -150,12 +153,14 @@ def audit(problem: DisclosureProblem, d: Disclosure) -> AuditResult:
     targets = []
     for key, i in idx.items():
         c = problem.cells[key]
-        if key in d.suppressed:
-            if key in d.primary:  # the verdict needs the small counts' intervals only
-                targets.append(key)
+        if (key in d.primary and c.mode != "band") or key in also:
+            targets.append(key)  # the verdict needs the small counts' intervals only
+        if key in revealed:  # a published estimate or rate over it gives it away, whatever
+            known[i] = True  # the suppression pattern says
+        elif key in d.suppressed:
             continue
-        if c.mode == "printed" or (c.mode == "latent" and key in revealed):
-            known[i] = True
+        elif c.mode == "printed" or c.mode == "latent":
+            known[i] = c.mode == "printed"
         elif c.mode == "rounded":
             lo[i], hi[i] = rounded_interval(round_to(c.value, c.base), c.base)
         elif c.mode == "band":
