@@ -81,10 +81,12 @@ def declare(ev: Evaluation) -> DisclosureProblem:
     _quality(p, ev)
     if ev.matched is not None:
         _matching(p, ev)
+        _overlap(p, ev, k)
     _monthly(p, ev, k)
     _models(p, ev)
     _curves(p, ev, k)
     _costs(p, ev)
+    _program_months(p, ev)
     _link_equal_counts(p)
     return p
 
@@ -213,6 +215,55 @@ def _continuous(p, var, x, masks) -> None:
         ops_by_phase[phase] += ops
     for phase, ops in ops_by_phase.items():
         p.derive(smd_key(var, phase), ops)
+
+
+OVERLAP_KEY = "figure/overlap"
+
+
+def overlap_edges(matched, k: int, bins: int = 30) -> np.ndarray:
+    """Bin edges for the propensity-overlap histogram such that every bin holds 0 or at least
+    ``k`` people in each of its four series (each group, before and after matching): adjacent
+    equal-width bins are merged left to right until they do (a histogram is counts of people)."""
+    d = matched.all_units
+    x = d["distance"].to_numpy(dtype=float)
+    edges = np.histogram_bin_edges(x[np.isfinite(x)], bins=bins)
+    t = d["treated"].to_numpy() == 1
+    after = d["weights"].to_numpy(dtype=float) > 0
+    series = [t, ~t, t & after, ~t & after]
+    counts = np.array([np.histogram(x[m], bins=edges)[0] for m in series])  # (4, bins)
+    keep = [0]
+    acc = np.zeros(len(series), dtype=int)
+    for j in range(counts.shape[1]):
+        acc += counts[:, j]
+        if np.all((acc == 0) | (acc >= k)):
+            keep.append(j + 1)
+            acc[:] = 0
+    if keep[-1] != counts.shape[1]:  # the leftover joins the last closed bin
+        keep[-1 if len(keep) > 1 else 0] = counts.shape[1]
+        if keep[0] != 0:
+            keep.insert(0, 0)
+    return edges[np.unique(keep)]
+
+
+def _overlap(p: DisclosureProblem, ev: Evaluation, k: int) -> None:
+    m = ev.matched
+    d = m.all_units
+    if d["distance"].isna().all():
+        return
+    x = d["distance"].to_numpy(dtype=float)
+    edges = overlap_edges(m, k)
+    t = d["treated"].to_numpy() == 1
+    after = d["weights"].to_numpy(dtype=float) > 0
+    ops = []
+    for arm, phase, mask in (("treated", "before", t), ("control", "before", ~t),
+                             ("treated", "after", t & after), ("control", "after", ~t & after)):
+        counts = np.histogram(x[mask], bins=edges)[0]
+        keys = [p.count(f"overlap/{arm}/{phase}/{i}", n) for i, n in enumerate(counts)]
+        n_key = f"sample/{arm}/{phase}"
+        if int(counts.sum()) == p.cells[n_key].value:
+            p.total(n_key, keys)
+        ops += [*keys, n_key]
+    p.derive(OVERLAP_KEY, ops)
 
 
 def _binary_levels(p, var, levels, masks, bal, complement: bool) -> None:
@@ -440,3 +491,18 @@ def _costs(p: DisclosureProblem, ev: Evaluation) -> None:
                     p.count(f"costpeople/{measure}/{arm}/{period}", (has & sel).sum(), "latent")
                 )
     p.derive(COSTS_KEY, cells, weight=ESTIMATE_WEIGHT)
+
+
+def program_month_key(month) -> str:
+    return f"programmonth/{pd.Timestamp(month):%Y-%m}"
+
+
+def _program_months(p: DisclosureProblem, ev: Evaluation) -> None:
+    """Participants enrolled in each ledger month (the program cost curve's denominator)."""
+    curve = ev.get("program_curve")
+    if curve is None:
+        return
+    t = curve.to_frame()
+    for month, n in zip(t["month"], t["participant_months"], strict=True):
+        if np.isfinite(n) and float(n).is_integer():
+            p.count(program_month_key(month), n)

@@ -354,8 +354,16 @@ class SectionBuilder:
                 "Absolute SMD before (open) and after (filled) matching; an SMD resting on "
                 f"fewer than {self.k} people (or on a withheld count) is not drawn.",
             ),
-            ReportFigure("Propensity score overlap", _fig(plot_overlap, m)),
         )
+        if not self.hid(C.OVERLAP_KEY):  # bins merged so each holds 0 or at least k people
+            figs += (
+                ReportFigure(
+                    "Propensity score overlap",
+                    _fig(plot_overlap, m, bins=C.overlap_edges(m, self.k)),
+                    f"Neighbouring bins are merged until each holds none or at least {self.k} "
+                    "people of each group.",
+                ),
+            )
         spec = self.cfg.matching
         para = (
             f"Method: {spec.method} ({spec.estimand}), distance {spec.distance} of the propensity "
@@ -726,7 +734,9 @@ class SectionBuilder:
         curve = ev.get("program_curve")
         if curve is not None:
             t = curve.to_frame()
-            thin = t["participant_months"].to_numpy() < self.k
+            thin = (t["participant_months"].to_numpy() < self.k) | np.array(
+                [self.hid(C.program_month_key(m)) for m in t["month"]], dtype=bool
+            )
             shown = t.loc[~thin].reset_index(drop=True)
             if not shown.empty:
                 curve_shown = dataclasses.replace(curve, table=shown)
