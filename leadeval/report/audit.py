@@ -260,6 +260,8 @@ def audit(problem: DisclosureProblem, d: Disclosure, also: Iterable[str] = ()) -
             }
         )
     frame = pd.DataFrame(rows_out, columns=["cell", "value", "primary", "lower", "upper"])
+    frame = frame.astype({"cell": str, "value": int, "primary": bool, "lower": float,
+                          "upper": float})
     bad = frame["primary"] & ((frame["lower"] > 1) | (frame["upper"] < k - 1))
     printed_sup = [c for c in d.suppressed if problem.cells[c].mode == "printed"]
     return AuditResult(
