@@ -129,10 +129,8 @@ def _num(x: float) -> float:
     return x if math.isinf(x) else int(round(x))
 
 
-def audit(problem: DisclosureProblem, d: Disclosure, also: Iterable[str] = ()) -> AuditResult:
-    """Derive the tightest interval of every small (primary) count, and of the cells in ``also``
-    (e.g. complementary ones, for a privacy officer), from what ``d`` publishes."""
-    also = set(also)
+def _system(problem: DisclosureProblem, d: Disclosure) -> dict:
+    """The attacker's knowledge as bounds and linear rows over all cells."""
     k = d.k
     cells = sorted(problem.cells)
     idx = {key: i for i, key in enumerate(cells)}
@@ -150,11 +148,8 @@ def audit(problem: DisclosureProblem, d: Disclosure, also: Iterable[str] = ()) -
             revealed.update(der.operands)
         elif der.kind == "ratio":
             ratios.append(der)
-    targets = []
     for key, i in idx.items():
         c = problem.cells[key]
-        if (key in d.primary and c.mode != "band") or key in also:
-            targets.append(key)  # the verdict needs the small counts' intervals only
         if key in revealed:  # a published estimate or rate over it gives it away, whatever
             known[i] = True  # the suppression pattern says
         elif key in d.suppressed:
@@ -168,7 +163,6 @@ def audit(problem: DisclosureProblem, d: Disclosure, also: Iterable[str] = ()) -
                 known[i] = True
             else:
                 lo[i], hi[i] = 1, k - 1
-                targets.append(key)
         # a latent cell published only through ratios stays unknown: the ratios bound it
     lo[known] = hi[known] = value[known]
 
@@ -195,6 +189,68 @@ def audit(problem: DisclosureProblem, d: Disclosure, also: Iterable[str] = ()) -
     m = len(r_lo)
     a = sparse.csr_array((vals, (rows, cols)), shape=(m, n))
     r_lo, r_hi = np.asarray(r_lo), np.asarray(r_hi)
+
+    return {"cells": cells, "idx": idx, "value": value, "lo": lo, "hi": hi, "known": known,
+            "a": a, "r_lo": r_lo, "r_hi": r_hi, "n": n, "m": m}
+
+
+def certificate(problem: DisclosureProblem, d: Disclosure, cell: str, upper: bool) -> set[str]:
+    """Published cells whose values bind the attacker's LP bound on ``cell`` (nonzero reduced
+    cost of their fixed bound): suppressing a cell outside this set cannot loosen the bound
+    (LP duality), so a cut over this set is the one that matters (Fischetti-Salazar)."""
+    from scipy.optimize import linprog
+
+    sy = _system(problem, d)
+    i = sy["idx"][cell]
+    c = np.zeros(sy["n"])
+    c[i] = -1.0 if upper else 1.0
+    a, r_lo, r_hi = sy["a"], sy["r_lo"], sy["r_hi"]
+    eq = r_lo == r_hi
+    ub_rows = []
+    if (~eq & np.isfinite(r_hi)).any():
+        ub_rows.append((a[np.flatnonzero(~eq & np.isfinite(r_hi))], r_hi[~eq & np.isfinite(r_hi)]))
+    if (~eq & np.isfinite(r_lo)).any():
+        sel = np.flatnonzero(~eq & np.isfinite(r_lo))
+        ub_rows.append((-a[sel], -r_lo[sel]))
+    a_ub = sparse.vstack([r for r, _ in ub_rows]) if ub_rows else None
+    b_ub = np.concatenate([b for _, b in ub_rows]) if ub_rows else None
+    lo, hi = sy["lo"].copy(), sy["hi"].copy()
+    res = linprog(
+        c, A_ub=a_ub, b_ub=b_ub, A_eq=a[np.flatnonzero(eq)] if eq.any() else None,
+        b_eq=r_lo[eq] if eq.any() else None, bounds=np.c_[lo, hi], method="highs",
+    )
+    if res.status != 0:
+        return set()
+    marg = np.abs(res.lower.marginals) + np.abs(res.upper.marginals)
+    binding = np.flatnonzero((marg > 1e-9) & (sy["known"] | (sy["hi"] < BIG)))
+    return {sy["cells"][j] for j in binding if sy["cells"][j] != cell}
+
+
+def audit(
+    problem: DisclosureProblem,
+    d: Disclosure,
+    also: Iterable[str] = (),
+    only: Iterable[str] | None = None,
+) -> AuditResult:
+    """Derive the tightest interval of every small (primary) count, and of the cells in ``also``
+    (e.g. complementary ones, for a privacy officer), from what ``d`` publishes; ``only``
+    restricts the work to those cells (used to probe a candidate suppression)."""
+    also = set(also)
+    only = None if only is None else set(only)
+    k = d.k
+    sy = _system(problem, d)
+    cells, idx, value = sy["cells"], sy["idx"], sy["value"]
+    lo, hi, known, a = sy["lo"], sy["hi"], sy["known"], sy["a"]
+    r_lo, r_hi, m = sy["r_lo"], sy["r_hi"], sy["m"]
+    targets = []
+    for key in cells:
+        c = problem.cells[key]
+        if only is not None and key not in only:
+            continue
+        if (key in d.primary and c.mode != "band") or key in also:
+            targets.append(key)  # the verdict needs the small counts' intervals only
+        elif c.mode == "band" and 1 <= c.value < k:
+            targets.append(key)
 
     free = ~known
     # move known cells to the right-hand side; link free cells that share a row
@@ -263,7 +319,7 @@ def audit(problem: DisclosureProblem, d: Disclosure, also: Iterable[str] = ()) -
     frame = frame.astype({"cell": str, "value": int, "primary": bool, "lower": float,
                           "upper": float})
     bad = frame["primary"] & ((frame["lower"] > 1) | (frame["upper"] < k - 1))
-    printed_sup = [c for c in d.suppressed if problem.cells[c].mode == "printed"]
+    printed_sup = [c for c in d.suppressed if problem.cells[c].mode in ("printed", "rounded")]
     return AuditResult(
         k=k,
         intervals=frame.sort_values("cell", kind="stable").reset_index(drop=True),

@@ -231,18 +231,22 @@ def overlap_edges(matched, k: int, bins: int = 30) -> np.ndarray:
     after = d["weights"].to_numpy(dtype=float) > 0
     series = [t, ~t, t & after, ~t & after]
     counts = np.array([np.histogram(x[m], bins=edges)[0] for m in series])  # (4, bins)
+    def ok(v: np.ndarray) -> bool:
+        return bool(np.all((v == 0) | (v >= k)))
+
+    n = counts.shape[1]
     keep = [0]
     acc = np.zeros(len(series), dtype=int)
-    for j in range(counts.shape[1]):
+    for j in range(n):
         acc += counts[:, j]
-        if np.all((acc == 0) | (acc >= k)):
+        if ok(acc):
             keep.append(j + 1)
             acc[:] = 0
-    if keep[-1] != counts.shape[1]:  # the leftover joins the last closed bin
-        keep[-1 if len(keep) > 1 else 0] = counts.shape[1]
-        if keep[0] != 0:
-            keep.insert(0, 0)
-    return edges[np.unique(keep)]
+    if keep[-1] != n:  # the leftover joins the bins before it until the merged bin is fine
+        keep.append(n)
+        while len(keep) > 2 and not ok(counts[:, keep[-2] : keep[-1]].sum(axis=1)):
+            keep.pop(-2)
+    return edges[np.asarray(keep)]
 
 
 def _overlap(p: DisclosureProblem, ev: Evaluation, k: int) -> None:

@@ -53,6 +53,7 @@ Example
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 from collections.abc import Iterable, Mapping
@@ -194,9 +195,10 @@ class Disclosure:
 
     @property
     def complementary(self) -> frozenset[str]:
-        """Printed cells suppressed only to protect others."""
+        """Printed (or rounded) cells suppressed only to protect others."""
         return frozenset(
-            k for k in self.suppressed - self.primary if self.cells[k].mode == "printed"
+            k for k in self.suppressed - self.primary
+            if self.cells[k].mode in ("printed", "rounded")
         )
 
     def is_hidden(self, key: str) -> bool:
@@ -215,7 +217,7 @@ class Disclosure:
         c = self.cells[key]
         if c.mode == "band":
             return c.value if c.value == 0 or c.value >= self.k else f"<{self.k}"
-        if key in self.suppressed:
+        if key in self.suppressed or c.mode == "latent":
             return SUPPRESSED
         if c.mode == "rounded":
             return round_to(c.value, c.base)
@@ -266,6 +268,7 @@ def protect(
     primary = primary_cells(problem, k)
     cuts: list[frozenset[str]] = []
     rounds = 0
+    problem = _copy(problem)
     while True:
         rounds += 1
         if complementary:
@@ -289,12 +292,44 @@ def protect(
         if result.passed or not complementary:
             break
         new_cuts = _cuts(problem, d, result)
+        if not new_cuts and _unround(problem, d, result.violations):
+            continue  # last resort: rounded counts tied to the cell are no longer printed
         if not new_cuts or rounds >= max_rounds:
             break
         cuts.extend(new_cuts)
     object.__setattr__(d, "seconds", round(time.perf_counter() - started, 3))
     object.__setattr__(d, "audit", result)
     return d
+
+
+def _copy(problem: DisclosureProblem) -> DisclosureProblem:
+    out = DisclosureProblem()
+    out.cells, out.relations, out.derived = dict(problem.cells), problem.relations, problem.derived
+    return out
+
+
+def _unround(problem: DisclosureProblem, d: Disclosure, violations: Iterable[str]) -> set[str]:
+    """Rounded cells connected (through relations over unpublished or rounded cells) to a cell
+    the audit could narrow become latent: not printed. Rounding protects the steps of a series,
+    but not a total it equals (known then to within the rounding)."""
+    by_cell: dict[str, list[Relation]] = {}
+    for rel in problem.relations:
+        for key, _ in rel.terms:
+            by_cell.setdefault(key, []).append(rel)
+    unknown = set(d.suppressed) | {k for k, c in problem.cells.items() if c.mode == "rounded"}
+    hit: set[str] = set()
+    for start in violations:
+        seen, stack = {start}, [start]
+        while stack:
+            for rel in by_cell.get(stack.pop(), []):
+                for key, _ in rel.terms:
+                    if key in unknown and key not in seen:
+                        seen.add(key)
+                        stack.append(key)
+        hit |= {key for key in seen if problem.cells[key].mode == "rounded"}
+    for key in hit:
+        problem.cells[key] = dataclasses.replace(problem.cells[key], mode="latent")
+    return hit
 
 
 def _follow(
@@ -329,7 +364,11 @@ def _solve(
     cuts: list[frozenset[str]],
 ) -> tuple[frozenset[str], frozenset[str]]:
     """The complementary-suppression MILP (see the module docstring), solved by HiGHS."""
-    cells = sorted(key for key, c in problem.cells.items() if c.mode in ("printed", "latent"))
+    # rounded cells are variables too: one may have to be left out (a rounded count equal to a
+    # suppressed one gives that one away to within the rounding)
+    cells = sorted(
+        key for key, c in problem.cells.items() if c.mode in ("printed", "latent", "rounded")
+    )
     ders = sorted(problem.derived)
     ci = {key: i for i, key in enumerate(cells)}
     di = {key: len(cells) + i for i, key in enumerate(ders)}
@@ -366,7 +405,9 @@ def _solve(
         lo_r.append(lower)
 
     for key, d in problem.derived.items():
-        for o in d.operands:
+        # a share may stay when only its denominator is suppressed (the audit bounds it)
+        ops = d.operands[:1] if d.kind == "ratio" else d.operands
+        for o in ops:
             if o in ci:
                 add({di[key]: 1.0, ci[o]: -1.0}, 0.0)  # h_d >= s_o
     for key, i in ci.items():
@@ -378,10 +419,18 @@ def _solve(
         for key in members:
             if problem.cells[key].mode == "latent" and key not in primary:
                 continue  # a large latent cell may be derivable; the audit judges the rest
-            others = [j for j in members if j != key]
+            # for a small step a rounded neighbour is no partner (its rounding protects the
+            # step); for anything else it is (a rounded count equal to a suppressed total gives
+            # that total away to within the rounding)
+            others = [
+                j for j in members
+                if j != key and not (key in primary and problem.cells[j].mode == "rounded")
+            ]
             need = k - 1 - value[key] if key in primary else 1
             able = [j for j in others if value[j] >= max(need, 1)] or others
             if not able:
+                if key not in primary:  # the other cells are printed: suppressing it is futile
+                    add({ci[key]: -1.0}, 0.0)
                 continue
             coefs = {ci[j]: 1.0 for j in able}
             coefs[ci[key]] = coefs.get(ci[key], 0.0) - 1.0
@@ -431,15 +480,37 @@ def _cuts(problem: DisclosureProblem, d: Disclosure, result) -> list[frozenset[s
     unknown = set(d.suppressed) | {
         key for key, c in problem.cells.items() if c.mode in ("rounded", "band")
     }
+    from leadeval.report.audit import certificate
+
     out = []
     for start in result.violations:
         lo, hi = float(f.loc[start, "lower"]), float(f.loc[start, "upper"])
+        support: set[str] = set()
+        if hi < d.k - 1:
+            support |= certificate(problem, d, start, upper=True)
+        if lo > 1:
+            support |= certificate(problem, d, start, upper=False)
+        strong: set[str] = set()
+        slack = max(d.k - 1 - hi, lo - 1, 1)  # a zero cannot absorb it: no use suppressing one
+        for key in support:
+            c = problem.cells[key]
+            if c.mode in ("printed", "rounded") and key not in d.suppressed:
+                if c.value >= slack:
+                    strong.add(key)
+            elif c.mode == "latent":  # read from a published estimate: hide one of those
+                strong.update(u for u in ders_by_cell.get(key, []) if u not in d.hidden)
+        if strong:
+            out.append(frozenset(strong))
+            continue
         need = max(d.k - 1 - hi, lo - 1, 1)
         seen, stack, cand = {start}, [start], set()
         while stack:
             cur = stack.pop()
             for rel in by_cell.get(cur, []):
                 for key, _ in rel.terms:
+                    c = problem.cells[key]
+                    if c.mode == "rounded" and key not in d.suppressed and c.value >= need:
+                        cand.add(key)  # a rounded count can be left out as well
                     if key in unknown and key not in seen:
                         seen.add(key)
                         stack.append(key)
@@ -451,7 +522,10 @@ def _cuts(problem: DisclosureProblem, d: Disclosure, result) -> list[frozenset[s
             for der in ders_by_cell.get(cur, []):
                 if der not in d.hidden:
                     cand.add(der)
-        cells = {c for c in cand if c in problem.cells and problem.cells[c].mode == "printed"}
+        cells = {
+            c for c in cand
+            if c in problem.cells and problem.cells[c].mode in ("printed", "rounded")
+        }
         ders = {c for c in cand if c in problem.derived}
         # a printed cell able to absorb the slack is the strong cut; hiding a derived number
         # (cheap, usually beside the point) only when no such cell is left

@@ -597,18 +597,16 @@ class SectionBuilder:
         if res:
             monthly, monthly_plot = self._monthly_shown([r.outcome for _, r in res])
             if not monthly.empty:
-                base = next(
-                    (self.d.cells[C.month_key(m, "people")].base for m in monthly["month_offset"]),
-                    1,
-                )
+                base = C.series_base(self.k)
                 tables.append(
                     ReportTable(
                         "monthly_shares",
                         f"{self.program} participants: share by month",
                         monthly,
                         note=f"Months with fewer than {self.k} people are left out; people are "
-                        f"rounded to a multiple of {base} and shares to {C.SHARE_DIGITS} decimals, "
-                        "so the people who leave in a month cannot be counted by subtraction.",
+                        f"rounded to a multiple of {base} (* where even that would give a "
+                        f"suppressed count away) and shares to {C.SHARE_DIGITS} decimals, so the "
+                        "people who leave in a month cannot be counted by subtraction.",
                     )
                 )
                 figs.append(
@@ -664,9 +662,9 @@ class SectionBuilder:
         outcomes = [o for o in outcomes if o in frame]
         rows, plot_rows = [], []
         for m, r in frame.iterrows():
-            people = self.show(C.month_key(m, "people"))
-            if not isinstance(people, int):
+            if r["people"] < self.k:  # a thin month is left out
                 continue
+            people = self.show(C.month_key(m, "people"))  # rounded, or '*' when not printed
             row, prow = {"month_offset": int(m), "people": people}, {"month_offset": int(m)}
             for o in outcomes:
                 # Leading and trailing months where nobody has the outcome lie outside the months
