@@ -201,26 +201,37 @@ def report(
             cfg, out=out, seed=seed, formats=formats, restricted=restricted or None,
             progress=lambda stage: bar.update(task, description=f"{cfg.site}: {stage}"),
         )
-    ev = paths.evaluation
-    k = cfg.report.small_cell_threshold
-    q = ev.extracts.quality
+    from leadeval.report.cells import COSTS_KEY, est_key, model_key
+
+    ev, d = paths.evaluation, paths.disclosure
+
+    def shown(key: str) -> str:
+        value = d.show(key)
+        return f"{value:,}" if isinstance(value, int) else str(value)
+
     console.print(
-        f"Loaded {int(q['loaded'].sum()):,} of {int(q['read'].sum()):,} extract rows: "
-        f"{int(q['quarantined'].sum()):,} quarantined, {int(q['censored'].sum()):,} censored at "
-        "the data end (per extract: `leadeval validate`, and the report's data-quality section).",
+        f"Extract rows read: {shown('quality/all/read')}; quarantined: "
+        f"{shown('quality/all/quarantined')}; censored at the data end: "
+        f"{shown('quality/all/censored')} (per extract in the report's data-quality section; "
+        "row by row with `leadeval validate`).",
         highlight=False,
     )
     table = Table(title=f"{cfg.site}: headline estimates", show_lines=False)
     for col in ("analysis", "term", "ratio (95% CI)", "p", "events"):
         table.add_column(col, justify="left" if col in ("analysis", "term") else "right")
-    for r in ev.headline().itertuples(index=False):
-        thin = r.events is not None and r.events == r.events and r.events < k
-        ci = "suppressed" if thin else f"{r.ratio:.2f} ({r.ratio_low:.2f}-{r.ratio_high:.2f})"
-        p = "" if thin else f"{r.p_value:.3g}"
-        table.add_row(r.analysis, r.term, ci, p, "<" + str(k) if thin else f"{r.events:,.0f}")
+    for r in ev.headline().itertuples(index=False):  # only what the disclosure step allows
+        hidden = d.is_hidden(est_key(r.analysis, r.term))
+        ci = "suppressed" if hidden else f"{r.ratio:.2f} ({r.ratio_low:.2f}-{r.ratio_high:.2f})"
+        p = "" if hidden else f"{r.p_value:.3g}"
+        events = d.show(model_key(r.analysis, "events"))
+        table.add_row(r.analysis, r.term, ci, p, f"{events:,}" if isinstance(events, int)
+                      else str(events))
     console.print(table)
+    if cfg.report.small_cell_warning:
+        console.print(f"[bold red]{escape(cfg.report.small_cell_warning)}[/]")
+    console.print(f"Disclosure audit: {escape(d.audit.summary())}", highlight=False)
     savings = ev.get("savings")
-    if savings is not None:
+    if savings is not None and not d.is_hidden(COSTS_KEY):
         console.print(f"Cost saving per participant-year: ${savings.savings:,.0f} "
                       f"({savings.dollar_year} dollars)")
     if not ev.skipped.empty:

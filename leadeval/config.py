@@ -380,6 +380,11 @@ class ReportConfig(_Frozen):
     small_cell_threshold: int = Field(
         11, ge=1, description="counts of fewer people than this are suppressed, with complements"
     )
+    allow_small_cells: bool = Field(
+        False,
+        description="required to set small_cell_threshold below 11; stamps a warning on the "
+        "report, every table and the manifest",
+    )
     formats: list[ReportFormat] = Field(default_factory=lambda: ["html"])
     restricted: bool = Field(
         False, description="also write person-level outputs, into restricted/ (never shared)"
@@ -387,6 +392,27 @@ class ReportConfig(_Frozen):
     headline_outcomes: list[str] = Field(
         default_factory=list, description="binary outcomes for the plain-language summary"
     )
+
+    @model_validator(mode="after")
+    def _loud_low_threshold(self) -> ReportConfig:
+        if self.small_cell_threshold < 11 and not self.allow_small_cells:
+            raise ValueError(
+                f"small_cell_threshold {self.small_cell_threshold} is below 11, the convention "
+                "for criminal-justice and health records (42 CFR Part 2, CMS); set "
+                "allow_small_cells: true to publish counts that small (every page, table and the "
+                "manifest will say so)"
+            )
+        return self
+
+    @property
+    def small_cell_warning(self) -> str:
+        """The warning stamped on a report published with a threshold below 11 ('' if none)."""
+        if self.small_cell_threshold >= 11:
+            return ""
+        return (
+            f"WARNING: small-cell threshold {self.small_cell_threshold} (below the usual 11): "
+            f"counts of {self.small_cell_threshold} to 10 people are published."
+        )
 
 
 class SurvivalSpec(_Frozen):

@@ -160,15 +160,49 @@ def _no_svg(html: str) -> str:
     return re.sub(r"<svg.*?</svg>", "", html, flags=re.S)
 
 
+def identifier_pattern(ev) -> re.Pattern:
+    """Every person id, arrest, charge, booking and call id, and every birth date (ISO and the
+    agency's m/d/Y) of a site's extracts, as one regular expression."""
+    ex = ev.extracts
+    values = set(ex.to_pandas("roster")["person_id"].astype(str))
+    for name, col in (("arrests", "arrest_id"), ("charges", "charge_id"), ("jail", "booking_id"),
+                      ("ems", "call_id")):
+        if name in ex:
+            values |= set(ex.to_pandas(name)[col].dropna().astype(str))
+    births = pd.to_datetime(ex.to_pandas("roster").get("birth_date"), errors="coerce").dropna()
+    values |= set(births.dt.strftime("%Y-%m-%d")) | set(births.dt.strftime("%m/%d/%Y"))
+    return re.compile("|".join(sorted(map(re.escape, values), key=len, reverse=True)))
+
+
 @pytest.mark.parametrize("site", SITES)
-def test_no_person_identifier_in_any_report_file(reports, site):
-    """Privacy: no roster person_id appears in the HTML, any table or the manifest."""
+def test_no_identifier_or_birth_date_in_any_report_file(reports, site):
+    """Privacy: no roster person_id, arrest/charge/booking/call id or birth date appears in the
+    HTML, any table or the manifest."""
     p = reports[site]
-    ids = set(p.evaluation.extracts.to_pandas("roster")["person_id"])
-    pattern = re.compile("|".join(sorted(map(re.escape, ids), key=len, reverse=True)))
+    pattern = identifier_pattern(p.evaluation)
+    assert pattern.search("x" + p.evaluation.extracts.to_pandas("roster")["person_id"].iloc[0])
     for f in [p.html, p.manifest, *p.tables.glob("*.csv")]:
-        assert not pattern.search(f.read_text()), f.name
+        hit = pattern.search(f.read_text())
+        assert not hit, (f.name, hit and hit.group(0))
     assert p.restricted is None and not (p.folder / "restricted").exists()
+
+
+@pytest.mark.parametrize("site", SITES)
+def test_shipped_reports_pass_the_disclosure_audit(reports, site):
+    """Every shipped report passes the audit; its summary is in the manifest and the methods
+    section, and every small count's derivable interval covers [1, k - 1]."""
+    p = reports[site]
+    d = p.disclosure
+    assert d.audit.passed
+    manifest = json.loads(p.manifest.read_text())
+    assert manifest["disclosure"]["passed"] and manifest["disclosure"]["threshold"] == 11
+    assert manifest["disclosure"]["summary"] in p.html.read_text()
+    f = d.audit.intervals
+    small = f[f["primary"]]
+    assert ((small["lower"] <= 1) & (small["upper"] >= 10)).all()
+    for key, cell in d.cells.items():  # no printed count of 1-10 people survives
+        if cell.mode == "printed" and 1 <= cell.value <= 10:
+            assert key in d.suppressed and d.show(key) == "*", key
 
 
 def _reproducible_copy(tmp_path: Path, site: str, shuffle_seed: int | None) -> Path:
@@ -243,7 +277,7 @@ def test_restricted_outputs_only_on_request(tmp_path):
     assert "person_id" in persons and len(persons) > 0
     assert "Report:" in result.output and "within_person" in result.output
     flat = " ".join(result.output.split())
-    assert "extract rows: 0 quarantined, 0 censored at the data end" in flat
+    assert "quarantined: 0; censored at the data end: 0" in flat
 
 
 @pytest.mark.parametrize(
@@ -308,6 +342,14 @@ def test_pdf_report(tmp_path):
     pytest.importorskip("weasyprint", reason="PDF output is the optional leadeval[pdf] extra")
     p = write_report(ROOT / "configs" / "longmont.yaml", tmp_path, formats=["html", "pdf"])
     assert p.pdf.read_bytes()[:5] == b"%PDF-" and p.pdf.stat().st_size > 10_000
+    if shutil.which("pdftotext"):  # the identifier scan covers the PDF's text too
+        import subprocess
+
+        text = subprocess.run(
+            ["pdftotext", str(p.pdf), "-"], capture_output=True, text=True, check=True
+        ).stdout
+        assert "Disclosure control" in text
+        assert not identifier_pattern(p.evaluation).search(text)
     assert np.isfinite(p.evaluation.get("within_person").term("post")["ratio"])
 
 

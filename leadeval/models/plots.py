@@ -36,11 +36,13 @@ def plot_km(
     at_risk_times: Sequence[float] | None = None,
     labels: dict | None = None,
     band: bool = True,
+    at_risk_text: dict | None = None,
 ):
     """Kaplan-Meier curves with confidence bands and a numbers-at-risk table under the axis.
 
     ``at_risk_times`` default to 5 evenly spaced times; the table shows persons at risk
-    (unweighted), the numbers a reader can check.
+    (unweighted), the numbers a reader can check. ``at_risk_text`` ({group: [text per time]})
+    replaces them, e.g. with ``<11`` where a report may not print a small number.
     """
     if km.kind != "survival":
         raise ModelError(f"plot_km needs a survival curve from fit_km; got {km.kind}")
@@ -57,7 +59,9 @@ def plot_km(
     times = np.asarray(at_risk_times if at_risk_times is not None else np.linspace(0, tmax, 5))
     table = km.at(times)
     cell_text = [
-        [f"{int(v)}" for v in table[table["group"] == level].sort_values("time")["at_risk"]]
+        list(at_risk_text[level])
+        if at_risk_text is not None
+        else [f"{int(v)}" for v in table[table["group"] == level].sort_values("time")["at_risk"]]
         for level in groups
     ]
     tab = ax.table(

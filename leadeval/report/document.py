@@ -58,6 +58,7 @@ class ReportDocument:
     subtitle: str
     sections: tuple[ReportSection, ...]
     footnotes: tuple[str, ...] = field(default_factory=tuple)
+    warning: str = ""  # e.g. a small-cell threshold below 11: stamped on every page and table
 
     @property
     def tables(self) -> list[ReportTable]:

@@ -1,9 +1,12 @@
 """Report sections built from an :class:`~leadeval.evaluation.Evaluation` (formatting only).
 
-Every table passes through small-cell suppression before it is shown or written; figures are
-drawn only from aggregates that clear the same threshold (Kaplan-Meier curves stop where fewer
-than the threshold remain at risk, monthly trajectories skip thin months, the program cost curve
-starts at the first month with enough participants).
+Every number a section prints comes through the disclosure step (``leadeval.report.cells``
+declares it, ``leadeval.report.disclosure`` decides, ``leadeval.report.audit`` proves): sections
+look each cell or derived number up by its key and print what the step allows (the value, a
+rounded value, ``<k`` or ``*``). Figures are drawn from the same allowed numbers (Kaplan-Meier
+curves stop where fewer than k remain at risk and their at-risk table says ``<k``; a state's
+cumulative incidence is drawn only when its events clear the rule; withheld SMDs and monthly
+odds ratios are left out of the plots).
 """
 
 from __future__ import annotations
@@ -19,9 +22,11 @@ from leadeval.evaluation import Evaluation, effect_terms
 from leadeval.matching import plot_balance, plot_overlap, table_one
 from leadeval.models import plot_cumulative_incidence, plot_forest, plot_km, plot_panel_trajectory
 from leadeval.models.results import CurveResult, ModelResult
+from leadeval.report import cells as C
+from leadeval.report.disclosure import Disclosure
 from leadeval.report.document import ReportDocument, ReportFigure, ReportSection, ReportTable
 from leadeval.report.figures import svg_text
-from leadeval.report.suppression import SUPPRESSED, SUPPRESSION_NOTE, suppress_counts
+from leadeval.report.suppression import SUPPRESSED, SUPPRESSION_NOTE
 
 MEASURE_WORDS = {
     "arrest": "any arrest",
@@ -83,12 +88,34 @@ def _fig(draw, *args, size=(7.0, 4.0), **kwargs) -> str:
 class SectionBuilder:
     """Builds the report's sections from one evaluation, with one suppression threshold."""
 
-    def __init__(self, ev: Evaluation):
+    def __init__(self, ev: Evaluation, disclosure: Disclosure | None = None):
+        from leadeval.report.disclosure import protect
+
         self.ev = ev
         self.cfg = ev.config
         self.k = ev.config.report.small_cell_threshold
+        self.d = disclosure if disclosure is not None else protect(C.declare(ev), self.k)
         self.program = ev.config.report.program_name
         self.comparison = ev.config.report.comparison_label
+
+    # ---- what the disclosure step allows ---------------------------------------------------
+    def show(self, key: str):
+        """A cell as published (value, rounded value, '<k' or '*')."""
+        return self.d.show(key)
+
+    def hid(self, key: str) -> bool:
+        return self.d.is_hidden(key)
+
+    def num(self, key: str, value):
+        """A derived number as published: the value or '*'."""
+        return self.d.value(key, value)
+
+    def words(self, key: str) -> str:
+        """A count for prose: '1,234', 'fewer than k' or 'a suppressed number of'."""
+        v = self.show(key)
+        if isinstance(v, int):
+            return f"{v:,}"
+        return f"fewer than {self.k}" if str(v).startswith("<") else "a suppressed number of"
 
     # ---- helpers -------------------------------------------------------------------------
     def estimates_table(
@@ -106,31 +133,39 @@ class SectionBuilder:
             frame = res.to_frame()
             wanted = [t for t in effect_terms(res) if terms is None or t in terms]
             for _, r in frame[frame["term"].isin(wanted)].iterrows():
+                ek = C.est_key(key, r["term"])
                 rows.append(
                     {
                         "outcome": label(key),
                         "term": r["term"],
                         "model": res.model,
-                        "ratio": r["ratio"],
-                        "conf_low": r["ratio_low"],
-                        "conf_high": r["ratio_high"],
-                        "p_value": r["p_value"],
-                        "n": r["n"],
-                        "events": r["events"],
-                        "e_value": r.get("e_value", np.nan),
+                        "ratio": self.num(ek, r["ratio"]),
+                        "conf_low": self.num(ek, r["ratio_low"]),
+                        "conf_high": self.num(ek, r["ratio_high"]),
+                        "p_value": self.num(ek, r["p_value"]),
+                        "n": self._model_count(key, "n", r["n"]),
+                        "events": self._model_count(key, "events", r["events"]),
+                        "e_value": self.num(ek, r.get("e_value", np.nan)),
                     }
                 )
         if not rows:
             return None
-        t = pd.DataFrame(rows)
-        shown = suppress_counts(t, ["n", "events"], self.k)
-        thin = (pd.to_numeric(t["n"], errors="coerce") < self.k) | (
-            pd.to_numeric(t["events"], errors="coerce") < self.k
-        )
-        shown.loc[thin, ["ratio", "conf_low", "conf_high", "p_value", "e_value"]] = SUPPRESSED
+        shown = pd.DataFrame(rows).astype(object)
         return ReportTable(
             name, title, shown, note=note or f"Ratios below 1 favour {self.program}."
         )
+
+    def _model_count(self, key: str, what: str, value):
+        if value is None or (isinstance(value, float) and not np.isfinite(value)):
+            return value
+        return self.show(C.model_key(key, what))
+
+    def _shown_results(self, results):
+        """Results whose headline effect the disclosure step lets through (for figures)."""
+        return [
+            (k, r) for k, r in results
+            if not self.hid(C.est_key(k, effect_terms(r)[0] if effect_terms(r) else ""))
+        ]
 
     def _results(self, prefix: str) -> list[tuple[str, ModelResult]]:
         return [
@@ -153,29 +188,27 @@ class SectionBuilder:
     def summary(self) -> ReportSection:
         ev = self.ev
         paras = []
-        n_lead = int((ev.cohort.persons["treated"] == 1).sum())
         if ev.matched is not None:
-            n_t = int((ev.matched.data["treated"] == 1).sum())
-            n_c = int((ev.matched.data["treated"] == 0).sum())
             paras.append(
                 f"{self.program} participants were compared with similar people from the "
                 f"{self.comparison} pool ({self.cfg.matching.method} matching on the propensity "
-                f"score): {_count(n_t, self.k)} participants and {_count(n_c, self.k)} comparison "
-                "people in the analysis."
+                f"score): {self.words('sample/treated/after')} participants and "
+                f"{self.words('sample/control/after')} comparison people in the analysis."
             )
         else:
             paras.append(
-                f"Each of {_count(n_lead, self.k)} {self.program} participants was compared with "
-                "themself before and after the index date (a within-person design)."
+                f"Each of {self.words(C.flow_key('included', '', 'lead'))} {self.program} "
+                "participants was compared with themself before and after the index date (a "
+                "within-person design)."
             )
         for key, term in ev.headline()[["analysis", "term"]].itertuples(index=False):
             res = ev.get(key)
             r = res.term(term)
-            if (res.events is not None and res.events < self.k) or not np.isfinite(r["ratio"]):
+            if self.hid(C.est_key(key, term)) or not np.isfinite(r["ratio"]):
                 continue
             paras.append(_plain(key, res, term, r, self.program, self.comparison))
         sav = ev.get("savings")
-        if sav is not None:
+        if sav is not None and not self.hid(C.COSTS_KEY):
             f = sav.to_frame()
             tot = f[(f["term"] == "savings") & (f["category"] == "total")]
             if not tot.empty:
@@ -187,23 +220,24 @@ class SectionBuilder:
                     f"to ${r['conf_high']:,.0f}; {sav.dollar_year} dollars)."
                 )
         mc = ev.get("monte_carlo")
-        if mc is not None:
+        if mc is not None and not self.hid(C.COSTS_KEY):
             paras.append(
                 f"Across {len(mc.draws):,} Monte Carlo draws of unit costs and effects, the chance "
                 f"that benefits exceed costs is {100 * mc.prob_positive:.0f}%."
             )
         paras.append(
             "All data in this report are aggregates; counts of fewer than "
-            f"{self.k} people are suppressed."
+            f"{self.k} people are suppressed, and so are the numbers that would let them be "
+            "worked out (see the methods section)."
         )
         return ReportSection("summary", "Summary of findings", tuple(paras))
 
     def data_quality(self) -> ReportSection:
         q = self.ev.extracts.quality.copy()
         q = q[["extract", "source", "read", "loaded", "quarantined", "censored", "notes"]]
-        shown = suppress_counts(
-            q, ["read", "loaded", "quarantined", "censored"], self.k, total_column="read"
-        )
+        shown = q.astype(object)
+        for col in ("read", "loaded", "quarantined", "censored"):
+            shown[col] = [self.show(f"quality/{e}/{col}") for e in q["extract"]]
         tables = [
             ReportTable(
                 "data_quality",
@@ -220,7 +254,12 @@ class SectionBuilder:
                 ReportTable(
                     "quarantine_reasons",
                     "Quarantined rows by reason",
-                    suppress_counts(reasons, ["rows"], self.k),
+                    reasons.astype(object).assign(
+                        rows=[
+                            self.show(f"quarantine/{e}/{r}")
+                            for e, r in zip(reasons["extract"], reasons["reason"], strict=True)
+                        ]
+                    ),
                 )
             )
         total_q = int(q["quarantined"].sum())
@@ -235,11 +274,14 @@ class SectionBuilder:
     def cohort_flow(self) -> ReportSection:
         flow = self.ev.cohort.flow_counts()
         groups = [c for c in ("lead", "pool", "other") if c in flow.columns]
-        shown = suppress_counts(
-            flow, [*groups, "total"], self.k, total_row=None, total_column="total"
-        )
+        shown = flow.astype(object)
+        for g in [*groups, "total"]:
+            shown[g] = [
+                self.show(C.flow_key(st, r, g))
+                for st, r in zip(flow["step"], flow["reason"], strict=True)
+            ]
+        fig = _fig(_draw_flow, flow, shown, self.program, self.comparison, size=(7.0, 3.2))
         shown = shown.rename(columns={"lead": self.program, "pool": self.comparison})
-        fig = _fig(_draw_flow, flow, self.k, self.program, self.comparison, size=(7.0, 3.2))
         skipped = self.ev.cohort.skipped
         paras = [
             f"Index date: {self.cfg.design.index_date.replace('_', ' ')}. Every roster person is "
@@ -279,8 +321,9 @@ class SectionBuilder:
             "var_ratio_after",
         ]
         t = bal[[c for c in cols if c in bal.columns]].copy()
-        t = _suppress_binary_means(t, bal["binary"].to_numpy(), n_t, n_c, self.k)
+        t, bal_shown = self._balance_shown(t, m.balance())
         unmatched = m.unmatched.groupby("reason").size().rename("treated_units").reset_index()
+        unmatched["treated_units"] = [self.show(f"unmatched/{r}") for r in unmatched["reason"]]
         tables = [
             ReportTable(
                 "balance",
@@ -294,7 +337,7 @@ class SectionBuilder:
                 ReportTable(
                     "unmatched",
                     "Participants not matched, by reason",
-                    suppress_counts(unmatched, ["treated_units"], self.k),
+                    unmatched.astype(object),
                 )
             )
         one = table_one(m)
@@ -303,28 +346,97 @@ class SectionBuilder:
                 ReportTable(
                     "table_one",
                     "Table 1: characteristics before and after matching",
-                    _suppress_table_one(one, bal, n_t, n_c, self.k),
+                    self._table_one_shown(one),
                 )
             )
         figs = (
             ReportFigure(
                 "Love plot",
-                _fig(plot_balance, m.balance(), size=(7.0, 5.0)),
-                "Absolute SMD before (open) and after (filled) matching.",
+                _fig(plot_balance, bal_shown, size=(7.0, 5.0)),
+                "Absolute SMD before (open) and after (filled) matching; an SMD resting on "
+                f"fewer than {self.k} people (or on a withheld count) is not drawn.",
             ),
-            ReportFigure("Propensity score overlap", _fig(plot_overlap, m)),
         )
+        if not self.hid(C.OVERLAP_KEY):  # bins merged so each holds 0 or at least k people
+            figs += (
+                ReportFigure(
+                    "Propensity score overlap",
+                    _fig(plot_overlap, m, bins=C.overlap_edges(m, self.k)),
+                    f"Neighbouring bins are merged until each holds none or at least {self.k} "
+                    "people of each group.",
+                ),
+            )
         spec = self.cfg.matching
         para = (
             f"Method: {spec.method} ({spec.estimand}), distance {spec.distance} of the propensity "
             f"score, ratio {spec.ratio}:1, {'with' if spec.replace else 'without'} replacement"
             f"{f', caliper {spec.caliper} SD' if spec.caliper else ''}"
             f"{', exact on ' + ', '.join(spec.exact) if spec.exact else ''}. "
-            f"Matched: {_count(n_t, self.k)} participants, {_count(n_c, self.k)} comparison people."
+            f"Matched: {self.words('sample/treated/after')} participants, "
+            f"{self.words('sample/control/after')} comparison people."
         )
         return ReportSection(
             "balance", "Comparison group and balance", (para,), tuple(tables), figs
         )
+
+    def _balance_shown(self, t: pd.DataFrame, balance):
+        """Balance table and love-plot data as published: a binary covariate's means are shares
+        of counts of people, its SMDs are derived from them (keys from ``cells``)."""
+        out = t.astype(object).copy()
+        table = balance.to_frame()
+        binary = table["binary"].to_numpy(dtype=bool)
+        for i in np.flatnonzero(~binary):  # means of N people, SMDs from them
+            name = table["variable"].iloc[i]
+            if name == "distance":  # the score itself: a model output, not a covariate
+                continue
+            for phase in ("before", "after"):
+                for arm, col in (("treated", "mean_treated"), ("control", "mean_control")):
+                    if f"{col}_{phase}" in out and self.hid(C.mean_key(name, arm, phase)):
+                        out.iloc[i, out.columns.get_loc(f"{col}_{phase}")] = SUPPRESSED
+                if self.hid(C.smd_key(name, phase)):
+                    for col in (f"smd_{phase}", f"var_ratio_{phase}"):
+                        if col in out:
+                            out.iloc[i, out.columns.get_loc(col)] = SUPPRESSED
+                    table.iloc[i, table.columns.get_loc(f"smd_{phase}")] = np.nan
+        for i in np.flatnonzero(binary):
+            name = table["variable"].iloc[i]
+            for phase in ("before", "after"):
+                for arm, col in (("treated", "mean_treated"), ("control", "mean_control")):
+                    if f"{col}_{phase}" in out:
+                        key = C.share_key(name, arm, phase)
+                        out.iloc[i, out.columns.get_loc(f"{col}_{phase}")] = self.num(
+                            key, t[f"{col}_{phase}"].iloc[i]
+                        )
+                hidden = self.hid(C.smd_key(name, phase))
+                if f"smd_{phase}" in out and hidden:
+                    out.iloc[i, out.columns.get_loc(f"smd_{phase}")] = SUPPRESSED
+                if hidden:
+                    table.iloc[i, table.columns.get_loc(f"smd_{phase}")] = np.nan
+        return out, dataclasses.replace(balance, table=table)
+
+    def _table_one_shown(self, one: pd.DataFrame) -> pd.DataFrame:
+        """Table 1 as published: N from the sample cells, each % from its share."""
+        out = one.astype(object).copy()
+        for col in ("treated_before", "control_before", "treated_after", "control_after"):
+            arm, phase = col.split("_")
+            n_key = f"sample/{arm}/{phase}"
+            is_n = out["variable"] == "N"
+            if self.hid(n_key):
+                out.loc[is_n, col] = SUPPRESSED
+            for i in np.flatnonzero((out["variable"] != "N").to_numpy()):
+                var, level = out["variable"].iloc[i], out["level"].iloc[i]
+                name = f"{var}_{level}" if level else var
+                pct = out["statistic"].iloc[i] == "%"
+                key = C.share_key(name, arm, phase) if pct else C.mean_key(name, arm, phase)
+                if self.hid(key):
+                    out.iloc[i, out.columns.get_loc(col)] = SUPPRESSED
+        for phase in ("before", "after"):
+            for i in np.flatnonzero((out["variable"] != "N").to_numpy()):
+                var, level = out["variable"].iloc[i], out["level"].iloc[i]
+                name = f"{var}_{level}" if level else var
+                if self.hid(C.smd_key(name, phase)):
+                    out.iloc[i, out.columns.get_loc(f"smd_{phase}")] = SUPPRESSED
+        return out
 
     def rearrest(self) -> ReportSection:
         figs, tables, paras = [], [], []
@@ -333,11 +445,20 @@ class SectionBuilder:
                 km_t = self._truncate_curve(km)
                 if not km_t.curves.empty:
                     labels = {1: self.program, 0: self.comparison}
+                    times = C.at_risk_times(km, self.k)
+                    text = {
+                        g: [_fmt_count(self.show(C.at_risk_key(key, g, i))) for i in range(len(times))]
+                        for g in sorted(km.curves["group"].unique())
+                    }
                     figs.append(
                         ReportFigure(
                             f"Kaplan-Meier: {label(key)}",
-                            _fig(plot_km, km_t, labels=labels, size=(7.0, 5.0)),
-                            f"Curves stop where fewer than {self.k} people remain at risk.",
+                            _fig(
+                                plot_km, km_t, labels=labels, size=(7.0, 5.0),
+                                at_risk_times=times, at_risk_text=text,
+                            ),
+                            f"Curves stop where fewer than {self.k} people remain at risk; the "
+                            f"table under them says <{self.k} there.",
                         )
                     )
                 lr = self.ev.get(key.replace("km:", "logrank:"))
@@ -366,7 +487,7 @@ class SectionBuilder:
                         ph.rename_axis("term").reset_index().round(4),
                     )
                 )
-        all_ratio = cox + logit + gee
+        all_ratio = self._shown_results(cox + logit + gee)
         if all_ratio:
             figs.append(
                 ReportFigure(
@@ -394,12 +515,20 @@ class SectionBuilder:
         ci = self.ev.get("cuminc")
         if isinstance(ci, CurveResult):
             ci_t = self._truncate_curve(ci)
+            c = ci_t.curves
+            keep = [
+                not self.hid(C.aj_key(g, st))
+                for g, st in zip(c["group"], c["state"], strict=True)
+            ]
+            ci_t = dataclasses.replace(ci_t, curves=c[np.asarray(keep, dtype=bool)])
             if not ci_t.curves.empty:
                 figs.append(
                     ReportFigure(
                         "Cumulative incidence: re-arrest, prison, death",
                         _fig(plot_cumulative_incidence, ci_t, size=(7.0, 4.5)),
-                        "Aalen-Johansen estimates with competing events.",
+                        "Aalen-Johansen estimates with competing events; a state is drawn only "
+                        f"where its events in a group clear the rule (k = {self.k}), and curves "
+                        f"stop where fewer than {self.k} remain at risk.",
                     )
                 )
         if not (tables or figs):
@@ -422,14 +551,15 @@ class SectionBuilder:
             ar = res.details.get("annual_rates") if hasattr(res, "details") else None
             if isinstance(ar, pd.DataFrame) and not ar.empty:
                 r = ar.iloc[0]
+                diff = f"rate/{key}/difference"
                 rows.append(
                     {
                         "outcome": label(key),
-                        "rate_lead": r["rate_treated"],
-                        "rate_comparison": r["rate_control"],
-                        "difference_per_year": r["difference"],
-                        "conf_low": r["conf_low"],
-                        "conf_high": r["conf_high"],
+                        "rate_lead": self.num(f"rate/{key}/treated", r["rate_treated"]),
+                        "rate_comparison": self.num(f"rate/{key}/control", r["rate_control"]),
+                        "difference_per_year": self.num(diff, r["difference"]),
+                        "conf_low": self.num(diff, r["conf_low"]),
+                        "conf_high": self.num(diff, r["conf_high"]),
                     }
                 )
         if rows:
@@ -441,7 +571,10 @@ class SectionBuilder:
                     note="Negative differences are fewer events per year among participants.",
                 )
             )
-        paras = [_annual_sentence(r, self.program) for r in rows]
+        paras = [
+            _annual_sentence(r, self.program) for r in rows
+            if not isinstance(r["difference_per_year"], str)
+        ]
         return ReportSection(
             "rates",
             "Bookings, jail days and EMS calls",
@@ -464,17 +597,23 @@ class SectionBuilder:
             )
         tables, figs = [], []
         if res:
-            monthly = _monthly_shares(self.ev.cohort.panel, [r.outcome for _, r in res], self.k)
+            monthly, monthly_plot = self._monthly_shown([r.outcome for _, r in res])
             if not monthly.empty:
+                base = C.series_base(self.k)
                 tables.append(
                     ReportTable(
                         "monthly_shares",
                         f"{self.program} participants: share by month",
-                        monthly.round(3),
-                        note=f"Months with fewer than {self.k} people are left out.",
+                        monthly,
+                        note=f"Months with fewer than {self.k} people are left out; people are "
+                        f"rounded to a multiple of {base} (* where even that would give a "
+                        f"suppressed count away) and shares to {C.SHARE_DIGITS} decimals, so the "
+                        "people who leave in a month cannot be counted by subtraction.",
                     )
                 )
-                figs.append(ReportFigure("Monthly trajectories", _fig(_draw_shares, monthly)))
+                figs.append(
+                    ReportFigure("Monthly trajectories", _fig(_draw_shares, monthly_plot))
+                )
             shown_terms = {"contacts", *(f"month={m}" for m in (1, 3, 6, 12, 18))}
             tables.append(
                 self.estimates_table(
@@ -486,12 +625,20 @@ class SectionBuilder:
                     terms=shown_terms,
                 )
             )
-            for _key, r in res:
-                figs.append(
-                    ReportFigure(
-                        f"Odds ratio by month: {label(r.outcome)}", _fig(plot_panel_trajectory, r)
+            for key, r in res:
+                tab = r.table
+                keep = [
+                    not (t.startswith("month=") and self.hid(C.est_key(key, t)))
+                    for t in tab["term"]
+                ]
+                r_shown = dataclasses.replace(r, table=tab[np.asarray(keep, dtype=bool)])
+                if (r_shown.table["term"].str.startswith("month=")).any():
+                    figs.append(
+                        ReportFigure(
+                            f"Odds ratio by month: {label(r.outcome)}",
+                            _fig(plot_panel_trajectory, r_shown),
+                        )
                     )
-                )
         if wp:
             tables.append(
                 self.estimates_table(
@@ -510,6 +657,34 @@ class SectionBuilder:
             tuple(figs),
         )
 
+    def _monthly_shown(self, outcomes: list[str]) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """The monthly shares table as published (rounded people, 2-decimal shares, withheld
+        shares as '*') and the numbers the figure draws (withheld or unknown: NaN)."""
+        frame = C.monthly_frame(self.ev, outcomes)
+        outcomes = [o for o in outcomes if o in frame]
+        rows, plot_rows = [], []
+        for m, r in frame.iterrows():
+            if r["people"] < self.k:  # a thin month is left out
+                continue
+            people = self.show(C.month_key(m, "people"))  # rounded, or '*' when not printed
+            row, prow = {"month_offset": int(m), "people": people}, {"month_offset": int(m)}
+            for o in outcomes:
+                # Leading and trailing months where nobody has the outcome lie outside the months
+                # the source extract covers (e.g. income kept only around the index): unknown.
+                seen = frame[o].to_numpy() > 0
+                first, last = (np.flatnonzero(seen)[[0, -1]] if seen.any() else (0, -1))
+                pos = frame.index.get_loc(m)
+                share = round(float(r[f"share_{o}"]), C.SHARE_DIGITS)
+                if not (first <= pos <= last):
+                    row[o], prow[o] = np.nan, np.nan
+                elif self.hid(f"monthshare/{int(m)}/{o}"):
+                    row[o], prow[o] = SUPPRESSED, np.nan
+                else:
+                    row[o], prow[o] = share, share
+            rows.append(row)
+            plot_rows.append(prow)
+        return pd.DataFrame(rows), pd.DataFrame(plot_rows)
+
     def costs(self) -> ReportSection:
         from leadeval.costs import (
             plot_cost_bars,
@@ -518,6 +693,13 @@ class SectionBuilder:
         )
 
         ev, tables, figs, paras = self.ev, [], [], []
+        if self.hid(C.COSTS_KEY) and ev.get("savings") is not None:
+            return ReportSection(
+                "costs",
+                "Costs and funders' curves",
+                skipped="Withheld: the cost of at least one service rests on fewer than "
+                f"{self.k} people in a group and period, and the totals would reveal it.",
+            )
         sav = ev.get("savings")
         if sav is not None:
             tables.append(
@@ -552,7 +734,9 @@ class SectionBuilder:
         curve = ev.get("program_curve")
         if curve is not None:
             t = curve.to_frame()
-            thin = t["participant_months"].to_numpy() < self.k
+            thin = (t["participant_months"].to_numpy() < self.k) | np.array(
+                [self.hid(C.program_month_key(m)) for m in t["month"]], dtype=bool
+            )
             shown = t.loc[~thin].reset_index(drop=True)
             if not shown.empty:
                 curve_shown = dataclasses.replace(curve, table=shown)
@@ -632,12 +816,13 @@ class SectionBuilder:
                 "events",
             ]
         ].copy()
-        t["analysis"] = t["analysis"].map(label)
-        thin = pd.to_numeric(t["events"], errors="coerce") < self.k
-        t = t.drop(columns="events").astype(object)
-        t.loc[thin.to_numpy(), ["ratio", "ratio_low", "ratio_high", "e_value", "e_value_limit"]] = (
-            SUPPRESSED
+        thin = np.array(
+            [self.hid(C.est_key(a, tm)) for a, tm in zip(t["analysis"], t["term"], strict=True)],
+            dtype=bool,
         )
+        t["analysis"] = t["analysis"].map(label)
+        t = t.drop(columns="events").astype(object)
+        t.loc[thin, ["ratio", "ratio_low", "ratio_high", "e_value", "e_value_limit"]] = SUPPRESSED
         para = (
             "The E-value is the minimum strength of association (risk-ratio scale) that an unmeasured "
             "confounder would need with both the program and the outcome to explain away an "
@@ -684,6 +869,7 @@ class SectionBuilder:
             "Limitations: the comparison is observational; estimates rely on the measured covariates "
             "(see the E-values). Small cells are suppressed, so some rows are blank."
         )
+        paras.append(self.disclosure_text())
         tables = []
         if not self.ev.skipped.empty:
             tables.append(
@@ -698,6 +884,20 @@ class SectionBuilder:
                 )
             )
         return ReportSection("methods", "Methods and limitations", tuple(paras), tuple(tables))
+
+    def disclosure_text(self) -> str:
+        """The disclosure rule and the audit's verdict, for the methods section."""
+        a = self.d.audit
+        verdict = f" Audit: {a.summary()}." if a is not None else ""
+        return (
+            f"Disclosure control: every count of 1 to {self.k - 1} people (or events) is "
+            "suppressed, and further cells are suppressed (chosen by a small integer program) so "
+            "that no suppressed count can be worked out, or narrowed, from the other published "
+            "numbers: for each one, the tightest range an attacker can derive by linear "
+            f"programming over all tables must still include 1 and {self.k - 1}. Shares, means, "
+            "rates and estimates built on a suppressed count are withheld with it; monthly "
+            "people counts are rounded." + verdict
+        )
 
     def _skip_text(self, *prefixes: str) -> str:
         sk = self.ev.skipped
@@ -724,17 +924,31 @@ class SectionBuilder:
             self.sensitivity(),
             self.methods(),
         )
+        warning = self.cfg.report.small_cell_warning
+        if warning:  # on every table (its note, so the CSV's reader is told too) and page
+            sections = tuple(
+                dataclasses.replace(
+                    sec,
+                    tables=tuple(
+                        dataclasses.replace(t, note=f"{warning} {t.note}".strip())
+                        for t in sec.tables
+                    ),
+                )
+                for sec in sections
+            )
         return ReportDocument(
             title=title,
             subtitle=f"Data through {self.cfg.data_end_date:%d %B %Y} · leadeval",
             sections=sections,
             footnotes=(SUPPRESSION_NOTE.format(k=self.k),),
+            warning=warning,
         )
 
 
-def build_document(ev: Evaluation) -> ReportDocument:
-    """The whole report of an evaluation."""
-    return SectionBuilder(ev).document()
+def build_document(ev: Evaluation, disclosure: Disclosure | None = None) -> ReportDocument:
+    """The whole report of an evaluation, printing only what ``disclosure`` allows (by default
+    the disclosure step is run here)."""
+    return SectionBuilder(ev, disclosure).document()
 
 
 # ---- small pure helpers -----------------------------------------------------------------
@@ -743,8 +957,8 @@ def _cap(text: str) -> str:
     return text[:1].upper() + text[1:]
 
 
-def _count(n: int, k: int) -> str:
-    return f"{n:,}" if n >= k or n == 0 else f"fewer than {k}"
+def _fmt_count(v) -> str:
+    return f"{v:,}" if isinstance(v, int | np.integer) else str(v)
 
 
 def _plain(
@@ -795,55 +1009,6 @@ def _annual_sentence(row: dict, program: str) -> str:
     )
 
 
-def _suppress_binary_means(
-    t: pd.DataFrame, binary: np.ndarray, n_t: int, n_c: int, k: int
-) -> pd.DataFrame:
-    """A share p of n people reveals p*n people: hide binary means whose count or complement < k."""
-    out = t.astype(object).copy()
-    for col, n in (("mean_treated_after", n_t), ("mean_control_after", n_c)):
-        p = pd.to_numeric(t[col], errors="coerce").to_numpy()
-        cnt = p * n
-        hide = binary & (((cnt > 0) & (cnt < k - 0.5)) | (((n - cnt) > 0) & ((n - cnt) < k - 0.5)))
-        out.loc[hide, col] = SUPPRESSED
-    return out
-
-
-def _suppress_table_one(
-    one: pd.DataFrame, bal: pd.DataFrame, n_t: int, n_c: int, k: int
-) -> pd.DataFrame:
-    out = one.copy()
-    pct = out["statistic"] == "%"
-    for col in ("treated_before", "control_before", "treated_after", "control_after"):
-        n = n_t if col.startswith("treated") else n_c
-        vals = pd.to_numeric(out.loc[pct, col], errors="coerce") / 100 * n
-        hide = ((vals > 0) & (vals < k - 0.5)) | (((n - vals) > 0) & ((n - vals) < k - 0.5))
-        out.loc[hide.index[hide.to_numpy()], col] = SUPPRESSED
-    return out
-
-
-def _monthly_shares(panel: pd.DataFrame, outcomes: list[str], k: int) -> pd.DataFrame:
-    p = panel[panel["treated"] == 1]
-    g = p.groupby("month_offset")
-    out = g[outcomes].mean()
-    out.insert(0, "people", g.size())
-    counts = g[outcomes].sum()
-    # hide a share when it (or its complement) rests on fewer than k people
-    thin = ((counts > 0) & (counts < k)) | (
-        ((out[["people"]].to_numpy() - counts) > 0) & ((out[["people"]].to_numpy() - counts) < k)
-    )
-    out[outcomes] = out[outcomes].mask(thin)
-    # Leading and trailing months where nobody has the outcome lie outside the months the source
-    # extract covers (e.g. income records kept only around the index date): not zeros, unknown.
-    for col in outcomes:
-        seen = counts[col].to_numpy() > 0
-        if seen.any():
-            first, last = np.flatnonzero(seen)[[0, -1]]
-            outside = np.ones(len(seen), dtype=bool)
-            outside[first : last + 1] = False
-            out.loc[outside, col] = np.nan
-    return out[out["people"] >= k].reset_index()
-
-
 def _program_cost_log(curve, ax=None):
     from leadeval.costs import plot_program_cost
 
@@ -865,27 +1030,30 @@ def _draw_shares(monthly: pd.DataFrame, ax=None):
     return ax
 
 
-def _draw_flow(flow: pd.DataFrame, k: int, program: str, comparison: str, ax=None):
-    """Boxes: roster -> exclusions -> included, per group, with suppressed small counts."""
+def _draw_flow(flow: pd.DataFrame, shown: pd.DataFrame, program: str, comparison: str, ax=None):
+    """Boxes: roster -> exclusions -> included, per group, with the counts as published
+    (``shown``: the flow table after the disclosure step)."""
     ax.set_axis_off()
     groups = [g for g in ("lead", "pool") if g in flow.columns]
     names = {"lead": program, "pool": comparison}
-    roster = flow[flow["step"] == "roster"].iloc[0]
-    included = flow[flow["step"] == "included"].iloc[0]
-    excluded = flow[(flow["step"] == "excluded")]
+    roster = shown[flow["step"].to_numpy() == "roster"].iloc[0]
+    included = shown[flow["step"].to_numpy() == "included"].iloc[0]
+    excluded = shown[(flow["step"].to_numpy() == "excluded") & (flow[groups].sum(axis=1) > 0)]
+
+    def _n(v):
+        return f"{v:,}" if isinstance(v, int | np.integer) else str(v)
+
     for j, g in enumerate(groups):
         x = 0.25 + 0.5 * j
         ax.text(
             x,
             0.9,
-            f"{names[g]} roster\nn = {_count(int(roster[g]), k)}",
+            f"{names[g]} roster\nn = {_n(roster[g])}",
             ha="center",
             va="center",
             bbox={"boxstyle": "round", "fc": "#eef3f7"},
         )
-        lines = [
-            f"{r.reason}: {_count(int(r[g]), k)}" for _, r in excluded.iterrows() if int(r[g]) > 0
-        ]
+        lines = [f"{r.reason}: {_n(r[g])}" for _, r in excluded.iterrows() if r[g] != 0]
         ax.text(
             x,
             0.5,
@@ -898,7 +1066,7 @@ def _draw_flow(flow: pd.DataFrame, k: int, program: str, comparison: str, ax=Non
         ax.text(
             x,
             0.1,
-            f"In the cohort\nn = {_count(int(included[g]), k)}",
+            f"In the cohort\nn = {_n(included[g])}",
             ha="center",
             va="center",
             bbox={"boxstyle": "round", "fc": "#e6f2e6"},

@@ -1,4 +1,9 @@
-"""Small-cell suppression for every table a report shows.
+"""Small-cell suppression of a single table (kept for callers outside the report).
+
+The report itself no longer uses this module's line-by-line rule: every number it publishes goes
+through the disclosure step (``leadeval.report.cells`` declares, ``leadeval.report.disclosure``
+suppresses across all tables, ``leadeval.report.audit`` proves), which also protects against
+subtraction across tables and from derived numbers. ``SUPPRESSED`` is the mark both use.
 
 Rules (threshold ``k``, default 11):
 
@@ -31,8 +36,8 @@ import pandas as pd
 
 SUPPRESSED = "*"
 SUPPRESSION_NOTE = (
-    "* suppressed: fewer than {k} people, or suppressed so that such a cell cannot be recovered "
-    "from the totals."
+    "* suppressed: fewer than {k} people, or withheld so that such a count cannot be worked out "
+    "from the other published numbers; <{k}: fewer than {k} people."
 )
 
 

@@ -20,6 +20,9 @@ from leadeval.config import SiteConfig, load_config
 from leadeval.errors import LeadevalError
 from leadeval.evaluation import Evaluation, Progress, evaluate
 from leadeval.extracts import write_quarantine
+from leadeval.report.audit import check
+from leadeval.report.cells import declare
+from leadeval.report.disclosure import Disclosure, protect
 from leadeval.report.document import render_html, write_tables
 from leadeval.report.manifest import build_manifest, write_manifest
 from leadeval.report.sections import build_document
@@ -37,6 +40,15 @@ class ReportPaths:
     pdf: Path | None
     restricted: Path | None
     evaluation: Evaluation
+    disclosure: Disclosure | None = None
+
+
+def disclose(ev: Evaluation) -> Disclosure:
+    """The disclosure step: declare every published number, suppress, audit. Raises
+    :class:`~leadeval.report.disclosure.DisclosureError` when the audit fails."""
+    d = protect(declare(ev), ev.config.report.small_cell_threshold)
+    check(d.audit)
+    return d
 
 
 def write_pdf(html: str, path: Path, base: Path) -> None:
@@ -85,8 +97,11 @@ def write_report(
 
     ev = evaluate(cfg, seed=seed, progress=progress)
     if progress:
+        progress("disclosure control")
+    disclosure = disclose(ev)  # fails before anything is written
+    if progress:
         progress("report")
-    doc = build_document(ev)
+    doc = build_document(ev, disclosure)
     folder.mkdir(parents=True, exist_ok=True)
     person_ids = ev.extracts.to_pandas("roster")["person_id"].astype(str)
     table_hashes = write_tables(doc, folder / "tables", person_ids)
@@ -111,9 +126,14 @@ def write_report(
         "started_utc": started_at.isoformat(),
         "seconds": round(time.perf_counter() - started, 2),
     }
+    run["disclosure_seconds"] = disclosure.seconds
     manifest = build_manifest(cfg, ev.seed, table_hashes, run, outputs)
+    manifest["disclosure"] = disclosure.audit.to_dict()
+    if cfg.report.small_cell_warning:
+        manifest["warning"] = cfg.report.small_cell_warning
     manifest_path = folder / "manifest.json"
     write_manifest(manifest, manifest_path)
     return ReportPaths(
-        folder, html_path, folder / "tables", manifest_path, pdf_path, restricted_path, ev
+        folder, html_path, folder / "tables", manifest_path, pdf_path, restricted_path, ev,
+        disclosure,
     )
