@@ -172,7 +172,6 @@ def report(
 ) -> None:
     """Run a site's whole evaluation and write its report (HTML, tables/, manifest.json)."""
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
-    from rich.table import Table
 
     from leadeval.config import load_config
     from leadeval.report.writer import write_report
@@ -189,22 +188,53 @@ def report(
             progress=lambda stage: bar.update(task, description=f"{cfg.site}: {stage}"),
         )
     ev = paths.evaluation
-    k = cfg.report.small_cell_threshold
-    table = Table(title=f"{cfg.site}: headline estimates", show_lines=False)
-    for col in ("analysis", "term", "ratio (95% CI)", "p", "events"):
-        table.add_column(col, justify="left" if col in ("analysis", "term") else "right")
-    for r in ev.headline().itertuples(index=False):
-        thin = r.events is not None and r.events == r.events and r.events < k
-        ci = "suppressed" if thin else f"{r.ratio:.2f} ({r.ratio_low:.2f}-{r.ratio_high:.2f})"
-        p = "" if thin else f"{r.p_value:.3g}"
-        table.add_row(r.analysis, r.term, ci, p, "<" + str(k) if thin else f"{r.events:,.0f}")
-    console.print(table)
-    savings = ev.get("savings")
-    if savings is not None:
-        console.print(f"Cost saving per participant-year: ${savings.savings:,.0f} "
-                      f"({savings.dollar_year} dollars)")
+    print_key_findings(ev)
+    print_headline_table(ev)
     if not ev.skipped.empty:
-        console.print(f"[yellow]{len(ev.skipped)} analyses not estimated[/] (see the report's methods).")
+        console.print(f"[yellow]{len(ev.skipped)} analyses not estimated:[/]")
+        for a, reason in ev.skipped.itertuples(index=False):
+            console.print(f"  - {escape(a)}: {escape(reason)}", highlight=False)
+    if ev.warnings:
+        console.print(f"[yellow]{len(ev.warnings)} warnings[/] (listed in the report's methods).")
     console.print(f"Report: [bold]{paths.html}[/]  tables: {paths.tables}  manifest: {paths.manifest}")
     if paths.pdf:
         console.print(f"PDF: {paths.pdf}")
+
+
+def print_key_findings(ev: Any) -> None:
+    """The report's key findings (net benefit first), as the summary states them."""
+    from leadeval.report.findings import key_findings
+    from leadeval.report.labels import use_labels
+
+    cfg = ev.config
+    with use_labels(cfg.report.labels, cfg.report.program_name, cfg.report.comparison_label):
+        findings = key_findings(ev)
+    if not findings:
+        return
+    console.print(f"[bold]{escape(cfg.site)}: key findings[/]")
+    for f in findings:
+        indent = "      " if f.component else "  - "
+        console.print(f"{indent}{escape(f.text)}", highlight=False)
+
+
+def print_headline_table(ev: Any) -> None:
+    """The headline ratio estimates, with p-values as <0.001 / 0.012."""
+    from rich.table import Table
+
+    from leadeval.report.labels import label
+
+    k = ev.config.report.small_cell_threshold
+    head = ev.headline()
+    if head.empty:
+        return
+    table = Table(title=f"{ev.config.site}: ratio estimates", show_lines=False)
+    for col in ("analysis", "term", "ratio (95% CI)", "p", "events"):
+        table.add_column(col, justify="left" if col in ("analysis", "term") else "right")
+    for r in head.itertuples(index=False):
+        thin = r.events is not None and r.events == r.events and r.events < k
+        ci = "suppressed" if thin else f"{r.ratio:.2f} ({r.ratio_low:.2f}-{r.ratio_high:.2f})"
+        p = "" if thin else ("<0.001" if r.p_value < 0.001 else f"{r.p_value:.3f}")
+        table.add_row(
+            label(r.analysis), label(r.term), ci, p, "<" + str(k) if thin else f"{r.events:,.0f}"
+        )
+    console.print(table)

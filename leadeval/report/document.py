@@ -49,6 +49,7 @@ class ReportSection:
     tables: tuple[ReportTable, ...] = ()
     figures: tuple[ReportFigure, ...] = ()
     skipped: str | None = None
+    box: tuple[tuple[str, bool], ...] = ()  # key findings: (sentence, is a component)
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,6 @@ starts at the first month with enough participants).
 from __future__ import annotations
 
 import dataclasses
-import re
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -21,57 +20,9 @@ from leadeval.models import plot_cumulative_incidence, plot_forest, plot_km, plo
 from leadeval.models.results import CurveResult, ModelResult
 from leadeval.report.document import ReportDocument, ReportFigure, ReportSection, ReportTable
 from leadeval.report.figures import svg_text
+from leadeval.report.findings import findings_frame, key_findings
+from leadeval.report.labels import label, use_labels
 from leadeval.report.suppression import SUPPRESSED, SUPPRESSION_NOTE, suppress_counts
-
-MEASURE_WORDS = {
-    "arrest": "any arrest",
-    "felony_charge": "any felony charge",
-    "prison": "any prison admission",
-    "arrests": "arrests",
-    "felony_arrests": "felony arrests",
-    "charges": "charges filed",
-    "bookings": "jail bookings",
-    "jail_days": "jail days",
-    "prison_days": "prison days",
-    "ems_calls": "EMS calls",
-}
-PANEL_WORDS = {
-    "sheltered": "sheltered in the month",
-    "permanent_housing": "permanently housed in the month",
-    "employed": "employed in the month",
-    "legit_income": "legitimate income in the month",
-    "days_to_arrest": "time to first re-arrest",
-    "days_to_prison": "time to prison admission",
-}
-_WINDOW = re.compile(r"^(?P<measure>[a-z_]+?)_(?P<period>pre|post)_(?P<window>\d+d|all)$")
-
-
-def label(name: str) -> str:
-    """Plain words for a cohort column or analysis key, e.g. ``bookings_post_365d`` ->
-    'jail bookings, 12 months after'; ``arrest_post_182d`` -> 'any arrest within 6 months'."""
-    prefix, _, key = name.rpartition(":")
-    design = {"gee": " (pre/post GEE)", "did": " (pre/post rate DiD)"}.get(prefix, "")
-    return _label(key) + design
-
-
-def _label(key: str) -> str:
-    if key in PANEL_WORDS:
-        return PANEL_WORDS[key]
-    m = _WINDOW.match(key)
-    if not m or m["measure"] not in MEASURE_WORDS:
-        return key.replace("_", " ")
-    words, window = MEASURE_WORDS[m["measure"]], m["window"]
-    span = "follow-up" if window == "all" else _span(int(window[:-1]))
-    if m["period"] == "pre":
-        return f"{words}, {span} before"
-    if words.startswith("any "):
-        return f"{words} {'during follow-up' if window == 'all' else 'within ' + span}"
-    return f"{words}, {'whole follow-up' if window == 'all' else span + ' after'}"
-
-
-def _span(days: int) -> str:
-    months = round(days / 30.44)
-    return f"{months} months" if abs(months * 30.44 - days) < 4 else f"{days} days"
 
 
 def _fig(draw, *args, size=(7.0, 4.0), **kwargs) -> str:
@@ -151,7 +102,11 @@ class SectionBuilder:
 
     # ---- sections ------------------------------------------------------------------------
     def summary(self) -> ReportSection:
+        """Key findings first (net benefit, absolute effects), then the design, then ratios
+        with their caveats."""
         ev = self.ev
+        findings = key_findings(ev)
+        box = tuple((f.text, f.component) for f in findings)
         paras = []
         n_lead = int((ev.cohort.persons["treated"] == 1).sum())
         if ev.matched is not None:
@@ -163,40 +118,93 @@ class SectionBuilder:
                 f"score): {_count(n_t, self.k)} participants and {_count(n_c, self.k)} comparison "
                 "people in the analysis."
             )
+            paras.extend(self._balance_warning())
         else:
             paras.append(
                 f"Each of {_count(n_lead, self.k)} {self.program} participants was compared with "
-                "themself before and after the index date (a within-person design)."
+                "themself before and after the index date (a within-person design). Without a "
+                "comparison group these are changes, not effects of the program."
             )
+        paras.extend(self._ph_caveats())
+        ratio_lines = []
         for key, term in ev.headline()[["analysis", "term"]].itertuples(index=False):
             res = ev.get(key)
             r = res.term(term)
             if (res.events is not None and res.events < self.k) or not np.isfinite(r["ratio"]):
                 continue
-            paras.append(_plain(key, res, term, r, self.program, self.comparison))
-        sav = ev.get("savings")
-        if sav is not None:
-            f = sav.to_frame()
-            tot = f[(f["term"] == "savings") & (f["category"] == "total")]
-            if not tot.empty:
-                r = tot.iloc[0]
-                paras.append(
-                    f"System costs: relative to the {self.comparison} group, costs per "
-                    f"participant-year changed by ${r['estimate']:,.0f} less for {self.program} "
-                    f"participants (difference-in-differences saving; 95% CI ${r['conf_low']:,.0f} "
-                    f"to ${r['conf_high']:,.0f}; {sav.dollar_year} dollars)."
-                )
-        mc = ev.get("monte_carlo")
-        if mc is not None:
-            paras.append(
-                f"Across {len(mc.draws):,} Monte Carlo draws of unit costs and effects, the chance "
-                f"that benefits exceed costs is {100 * mc.prob_positive:.0f}%."
-            )
+            if ev.matched is None and key.startswith("within_person") and term == "post":
+                continue  # already a key finding
+            ratio_lines.append(_plain(key, res, term, r, self.program, self.comparison))
+        if ratio_lines:
+            paras.append("On the ratio scale (the models behind the tables below):")
+            paras.extend(ratio_lines)
         paras.append(
             "All data in this report are aggregates; counts of fewer than "
             f"{self.k} people are suppressed."
         )
-        return ReportSection("summary", "Summary of findings", tuple(paras))
+        tables = ()
+        if findings:
+            frame = findings_frame(findings)
+            tables = (
+                ReportTable(
+                    "key_findings",
+                    "Key findings",
+                    frame.round(4),
+                    note="Intervals: 95% (Monte Carlo percentiles for money, delta method for "
+                    "risks). Money in constant dollars of the year shown.",
+                ),
+            )
+        return ReportSection(
+            "summary", "Summary of findings", tuple(paras), tables, box=box
+        )
+
+    def _balance_warning(self) -> list[str]:
+        """A sentence naming the characteristics still out of balance after matching."""
+        m = self.ev.matched
+        if m is None:
+            return []
+        bal = m.balance()
+        bad = [v for v in bal.imbalanced if v != "distance"]
+        if not bad:
+            return []
+        return [
+            f"Balance warning: after matching, {len(bad)} characteristic(s) still differ by more "
+            f"than {bal.threshold:g} standardized mean differences between the groups "
+            f"({', '.join(label(v) for v in bad)}); estimates may carry bias from them."
+        ]
+
+    def _ph_caveats(self) -> list[str]:
+        """Where the proportional-hazards test rejects, say so and give the RMST difference."""
+        out = []
+        for key, res in self._results("cox:"):
+            ph = res.details.get("ph_test")
+            if not isinstance(ph, pd.DataFrame) or "GLOBAL" not in ph.index:
+                continue
+            p = float(ph.loc["GLOBAL", "p_value"])
+            if not p < 0.05:
+                continue
+            what = label(key)
+            text = (
+                f"Caveat on {what}: the proportional-hazards test rejects (p {_p(p)}), so the "
+                "hazard ratio is an average over follow-up that the data do not support as a "
+                "single number"
+            )
+            km = self.ev.get(key.replace("cox:", "km:"))
+            if isinstance(km, CurveResult) and _curves_cross(km):
+                text += "; the survival curves cross"
+            rm = self.ev.get(key.replace("cox:", "rmst:"))
+            if rm is not None:
+                r = rm.table.set_index("term").loc["rmst_difference"]
+                clear = r["conf_low"] > 0 or r["conf_high"] < 0
+                text += (
+                    f". Over the first {rm.tau:.0f} days, {self.program} participants spent on "
+                    f"average {abs(r['estimate']):.0f} {'more' if r['estimate'] > 0 else 'fewer'} "
+                    f"days without re-arrest than the comparison group (restricted mean survival "
+                    f"time difference, 95% CI {r['conf_low']:.0f} to {r['conf_high']:.0f} days"
+                    f"{'' if clear else '; no clear difference'})"
+                )
+            out.append(text + ".")
+        return out
 
     def data_quality(self) -> ReportSection:
         q = self.ev.extracts.quality.copy()
@@ -729,8 +737,10 @@ class SectionBuilder:
 
 
 def build_document(ev: Evaluation) -> ReportDocument:
-    """The whole report of an evaluation."""
-    return SectionBuilder(ev).document()
+    """The whole report of an evaluation, in the site's labels (``report.labels``)."""
+    r = ev.config.report
+    with use_labels(r.labels, r.program_name, r.comparison_label):
+        return SectionBuilder(ev).document()
 
 
 # ---- small pure helpers -----------------------------------------------------------------
@@ -743,43 +753,83 @@ def _count(n: int, k: int) -> str:
     return f"{n:,}" if n >= k or n == 0 else f"fewer than {k}"
 
 
+def _p(p: float) -> str:
+    """p-values as a reader expects: '< 0.001', otherwise '= 0.012'."""
+    return "< 0.001" if p < 0.001 else f"= {p:.3f}"
+
+
+def format_p(p: float) -> str:
+    """p-value for a table cell: '<0.001' or three decimals."""
+    if p is None or not np.isfinite(p):
+        return "–"
+    return "<0.001" if p < 0.001 else f"{p:.3f}"
+
+
+def _curves_cross(km: CurveResult) -> bool:
+    """True when the two groups' survival curves change order after the first tenth of follow-up
+    (a crossing, not noise at the start)."""
+    c = km.curves
+    groups = sorted(c["group"].unique())
+    if len(groups) != 2:
+        return False
+    tmax = float(c["time"].max())
+    times = np.linspace(0.1 * tmax, 0.9 * tmax, 40)
+    at = km.at(times)
+    a = at[at["group"] == groups[0]]["estimate"].to_numpy()
+    b = at[at["group"] == groups[1]]["estimate"].to_numpy()
+    d = np.sign(np.round(a - b, 3))
+    d = d[d != 0]
+    return bool(len(d) and (d.min() < 0 < d.max()))
+
+
 def _plain(
     key: str, res: ModelResult, term: str, r: pd.Series, program: str, comparison: str
 ) -> str:
+    """One sentence per headline ratio; an interval that includes 1 reads 'no clear difference'
+    (the point estimate is not a finding)."""
     ratio, lo, hi = r["ratio"], r["ratio_low"], r["ratio_high"]
     what = {"odds": "odds", "hazard": "hazard", "rate": "rate"}.get(
         res.ratio_name.split()[0] if res.ratio_name else "", "ratio"
     )
     change = (1 - ratio) * 100
     direction = "lower" if ratio < 1 else "higher"
-    sig = "" if (lo < 1 < hi) else " (the confidence interval excludes 1)"
+    clear = not (lo <= 1 <= hi)
     ci = f"95% CI {lo:.2f} to {hi:.2f}"
+    name = res.ratio_name or "ratio"
     if key.startswith("panel:"):
         month = term.removeprefix("month=")
         return (
-            f"{_cap(label(key))}: {program} participants' odds in month {month} were "
-            f"{ratio:.2f} times those in the baseline month ({ci})."
+            f"{_cap(label(key))} (a within-person change, not an effect): {program} "
+            f"participants' odds in month {month} were {ratio:.2f} times those in the baseline "
+            f"month ({ci}){'' if clear else '; no clear change'}."
         )
     if key.startswith("within_person"):
         if "contacts" in term:
+            if not clear:
+                return f"Case-manager contacts: no clear dose-response (rate ratio per contact {ratio:.2f}, {ci})."
             return (
                 f"Each case-manager contact: arrest rate ratio {ratio:.2f} ({ci}), i.e. "
-                f"{abs(change):.0f}% {direction} arrest rate per contact."
+                f"{abs(change):.0f}% {direction} arrest rate per contact (an association, not an "
+                "effect: people with more contacts differ in other ways)."
             )
         return (
-            f"Arrest rate after the index date vs before, within person: {ratio:.2f} ({ci}), "
-            f"{abs(change):.0f}% {direction}."
+            f"Arrest rate after the index date vs before, within person: {ratio:.2f} ({ci})"
+            f"{', ' + f'{abs(change):.0f}% ' + direction if clear else '; no clear change'}."
+        )
+    if not clear:
+        return (
+            f"{_cap(label(key))}: no clear difference between {program} participants and the "
+            f"{comparison} group ({name} {ratio:.2f}, {ci})."
         )
     if term == "treated:post":
         return (
             f"{_cap(label(key))}: the change from before to after was "
             f"{abs(change):.0f}% {direction} in {what} for {program} participants than for the "
-            f"{comparison} group (ratio of {what} ratios {ratio:.2f}, {ci}){sig}."
+            f"{comparison} group (ratio of {what} ratios {ratio:.2f}, {ci})."
         )
     return (
         f"{_cap(label(key))}: {abs(change):.0f}% {direction} {what} for {program} "
-        f"participants than for the {comparison} group ({res.ratio_name or 'ratio'} {ratio:.2f}, "
-        f"95% CI {lo:.2f} to {hi:.2f}){sig}."
+        f"participants than for the {comparison} group ({name} {ratio:.2f}, {ci})."
     )
 
 
