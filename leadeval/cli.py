@@ -151,6 +151,38 @@ def synth(
 
 @app.command()
 @user_errors_exit_2
+def init(
+    folder: Annotated[Path, typer.Argument(help="Folder with the site's extract files.")],
+    site: Annotated[str, typer.Option("--site", help="Short site name, e.g. king_county.")],
+    data_end_date: Annotated[
+        str, typer.Option("--data-end-date", help="Last date the extracts cover (YYYY-MM-DD).")
+    ],
+    out: Annotated[Path, typer.Option("--out", help="Config file to write.")] = Path("site.yaml"),
+    force: Annotated[bool, typer.Option("--force", help="Overwrite an existing file.")] = False,
+) -> None:
+    """Start a site config from a folder of extracts: columns mapped from the files' headers."""
+    import datetime as dt
+
+    from leadeval.errors import ConfigError
+    from leadeval.scaffold import init_config
+
+    try:
+        end = dt.date.fromisoformat(data_end_date)
+    except ValueError:
+        raise ConfigError(f"--data-end-date {data_end_date!r} is not a YYYY-MM-DD date", "init") from None
+    if out.exists() and not force:
+        raise ConfigError(f"{out} exists; pass --force to overwrite it", "init")
+    text = init_config(folder, site, end, out)
+    out.write_text(text)
+    todo = sum(1 for line in text.splitlines() if line.startswith("#   "))
+    console.print(f"Config written to {escape(str(out))}" + (
+        f" ({todo} column(s) to map by hand: see the TODO lines at the top)" if todo else ""
+    ), highlight=False)
+    console.print(f"Next: leadeval validate {escape(str(out))}", highlight=False)
+
+
+@app.command()
+@user_errors_exit_2
 def report(
     config: Annotated[Path, typer.Argument(help="Site config (YAML).")],
     out: Annotated[

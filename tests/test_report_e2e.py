@@ -241,7 +241,7 @@ def test_restricted_outputs_only_on_request(tmp_path):
     assert result.exit_code == 0, result.output
     persons = pd.read_csv(tmp_path / "r" / "restricted" / "persons.csv")
     assert "person_id" in persons and len(persons) > 0
-    assert "Report:" in result.output and "within_person" in result.output
+    assert "Report:" in result.output and "key findings" in result.output
 
 
 @pytest.mark.parametrize(
