@@ -10,6 +10,7 @@ estimates with the generator's truth table.
 from __future__ import annotations
 
 import json
+import re
 import sys
 from pathlib import Path
 
@@ -125,3 +126,29 @@ def test_notebook_04_headline_equals_the_report(kernel_path):
     )
     assert printed["gross_savings_pv"] == pytest.approx(found["gross_savings"].estimate, abs=0.01)
     assert printed["program_cost_pv"] == pytest.approx(found["program_cost"].estimate, abs=0.01)
+
+
+def _renderer():
+    import importlib.util
+
+    path = NOTEBOOKS.parent / "tools" / "render_notebooks.py"
+    spec = importlib.util.spec_from_file_location("render_notebooks", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_rendered_notebook_in_docs_is_in_step_with_its_source(name):
+    """docs/notebooks/<name>.html (from `make notebooks-docs`) was rendered from the notebook as
+    it is now (its recorded source hash matches) and shows executed output with plots."""
+    render = _renderer()
+    page = NOTEBOOKS.parent / "docs" / "notebooks" / f"{Path(name).stem}.html"
+    assert page.is_file(), f"{page} missing: run `make notebooks-docs`"
+    html = page.read_text()
+    recorded = re.search(rf'<meta name="{render.META}" content="([0-9a-f]{{64}})">', html)
+    assert recorded, f"{page} has no source hash: re-render with `make notebooks-docs`"
+    assert recorded.group(1) == render.source_hash(NOTEBOOKS / name), (
+        f"{page} is stale: the notebook changed; run `make notebooks-docs`"
+    )
+    assert "data:image/png;base64," in html  # the plots are there

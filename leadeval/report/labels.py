@@ -81,6 +81,10 @@ LABELS: Mapping[str, str] = MappingProxyType(
         "legit_income": "legitimate income in the month",
         "month_offset": "month relative to the index month",
         "people": "people",
+        "referral_date": "referral date",
+        "enrollment_date": "enrolment date",
+        "first_contact_date": "first case-manager contact",
+        "GLOBAL": "all terms (global test)",
         # terms
         "post": "after vs before the index date",
         "treated:post": "change in LEAD vs change in comparison",
@@ -153,6 +157,17 @@ LABELS: Mapping[str, str] = MappingProxyType(
         "rmst_treated": "mean days without re-arrest, LEAD",
         "rmst_control": "mean days without re-arrest, comparison",
         "rmst_difference": "difference in mean days without re-arrest",
+        # models
+        "logistic": "logistic regression",
+        "firth_logistic": "logistic regression (Firth)",
+        "cox": "Cox regression",
+        "gee_prepost": "GEE, before/after",
+        "count_negbin": "negative binomial",
+        "count_poisson": "Poisson",
+        "count_did_negbin": "negative binomial, before/after",
+        "count_did_poisson": "Poisson, before/after",
+        "panel_gee": "GEE by month",
+        "within_person_rate": "conditional Poisson (within person)",
         # costs
         "category": "cost category",
         "jail": "jail",
@@ -180,7 +195,7 @@ LABELS: Mapping[str, str] = MappingProxyType(
 
 # Table columns whose values are machine names: the CSV adds ``<column>_label``, the HTML shows
 # the label in their place.
-LABELLED_COLUMNS = ("analysis", "outcome", "variable", "term", "category", "finding")
+LABELLED_COLUMNS = ("analysis", "outcome", "variable", "term", "category", "finding", "model")
 
 _WINDOW = re.compile(r"^(?P<measure>[a-z_]+?)_(?P<period>pre|post)_(?P<window>\d+d|all)$")
 _DESIGN = {"gee": " (pre/post GEE)", "did": " (pre/post rate DiD)"}

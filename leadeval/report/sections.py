@@ -24,6 +24,8 @@ from leadeval.report.findings import findings_frame, key_findings
 from leadeval.report.labels import label, use_labels
 from leadeval.report.suppression import SUPPRESSED, SUPPRESSION_NOTE, suppress_counts
 
+NOT_CONFIGURED = "Not part of this site's configured analysis."
+
 
 def _fig(draw, *args, size=(7.0, 4.0), **kwargs) -> str:
     fig, ax = plt.subplots(figsize=size)
@@ -59,7 +61,7 @@ class SectionBuilder:
             for _, r in frame[frame["term"].isin(wanted)].iterrows():
                 rows.append(
                     {
-                        "outcome": label(key),
+                        "outcome": key,
                         "term": r["term"],
                         "model": res.model,
                         "ratio": r["ratio"],
@@ -237,21 +239,35 @@ class SectionBuilder:
         )
 
     def cohort_flow(self) -> ReportSection:
+        """Roster -> exclusions -> cohort, by group; a within-person design shows only the
+        participants (nobody else is in its analysis)."""
         flow = self.ev.cohort.flow_counts()
-        groups = [c for c in ("lead", "pool", "other") if c in flow.columns]
-        shown = suppress_counts(
-            flow, [*groups, "total"], self.k, total_row=None, total_column="total"
-        )
-        shown = shown.rename(columns={"lead": self.program, "pool": self.comparison})
+        within = not self.cfg.design.comparison
+        if within:
+            flow = flow.drop(columns=[c for c in ("pool", "other", "total") if c in flow.columns])
+            flow = flow[(flow["step"] != "excluded") | (flow["lead"] > 0)].reset_index(drop=True)
+            groups, totals = ["lead"], {}
+        else:
+            groups = [c for c in ("lead", "pool", "other") if c in flow.columns]
+            totals = {"total_column": "total"}
+        cols = [*groups, *(["total"] if totals else [])]
+        shown = suppress_counts(flow, cols, self.k, total_row=None, **totals)
         fig = _fig(_draw_flow, flow, self.k, self.program, self.comparison, size=(7.0, 3.2))
         skipped = self.ev.cohort.skipped
         paras = [
-            f"Index date: {self.cfg.design.index_date.replace('_', ' ')}. Every roster person is "
+            f"Index date: {label(self.cfg.design.index_date)}. Every roster person is "
             "either in the cohort or excluded with the first rule that applies."
         ]
+        if within:
+            paras.append(
+                f"Within-person design: only {self.program} participants are analysed, each "
+                "compared with themself before and after the index date."
+            )
         if skipped is not None and not skipped.empty:
             paras.append(
-                "Not built (missing extracts): " + ", ".join(sorted(set(skipped["outcome"]))) + "."
+                "Not built (missing extracts): "
+                + ", ".join(sorted({label(o) for o in skipped["outcome"]}))
+                + "."
             )
         return ReportSection(
             "cohort-flow",
@@ -313,10 +329,13 @@ class SectionBuilder:
         figs = (
             ReportFigure(
                 "Love plot",
-                _fig(plot_balance, m.balance(), size=(7.0, 5.0)),
+                _fig(plot_balance, m.balance(), labels=label, size=(7.0, 5.0)),
                 "Absolute SMD before (open) and after (filled) matching.",
             ),
-            ReportFigure("Propensity score overlap", _fig(plot_overlap, m)),
+            ReportFigure(
+                "Propensity score overlap",
+                _fig(plot_overlap, m, labels={1: self.program, 0: _cap(self.comparison)}),
+            ),
         )
         spec = self.cfg.matching
         para = (
@@ -327,7 +346,11 @@ class SectionBuilder:
             f"Matched: {_count(n_t, self.k)} participants, {_count(n_c, self.k)} comparison people."
         )
         return ReportSection(
-            "balance", "Comparison group and balance", (para,), tuple(tables), figs
+            "balance",
+            "Comparison group and balance",
+            (para, *self._balance_warning()),
+            tuple(tables),
+            figs,
         )
 
     def rearrest(self) -> ReportSection:
@@ -340,7 +363,13 @@ class SectionBuilder:
                     figs.append(
                         ReportFigure(
                             f"Kaplan-Meier: {label(key)}",
-                            _fig(plot_km, km_t, labels=labels, size=(7.0, 5.0)),
+                            _fig(
+                                plot_km,
+                                km_t,
+                                labels=labels,
+                                xlabel="days since the index date",
+                                size=(7.0, 5.0),
+                            ),
                             f"Curves stop where fewer than {self.k} people remain at risk.",
                         )
                     )
@@ -348,7 +377,7 @@ class SectionBuilder:
                 if lr is not None:
                     paras.append(
                         f"Log-rank test ({label(key)}): chi-square {lr.statistic:.2f} on "
-                        f"{lr.df} df, p = {lr.p_value:.3g}."
+                        f"{lr.df} df, p {_p(lr.p_value)}."
                     )
         cox = self._results("cox:")
         logit = [(k, r) for k, r in self._results("logistic:") if "arrest" in k or "felony" in k]
@@ -370,6 +399,25 @@ class SectionBuilder:
                         ph.rename_axis("term").reset_index().round(4),
                     )
                 )
+        paras.extend(self._ph_caveats())
+        rm_rows = [
+            r.to_frame().assign(analysis=k)
+            for k, r in self.ev.results.items()
+            if k.startswith("rmst:")
+        ]
+        if rm_rows:
+            rm = pd.concat(rm_rows, ignore_index=True)
+            rm = rm[["analysis", "term", "tau", "estimate", "conf_low", "conf_high", "p_value", "n"]]
+            tables.append(
+                ReportTable(
+                    "rmst",
+                    "Restricted mean time without re-arrest (days, up to the horizon)",
+                    suppress_counts(rm.round(2), ["n"], self.k),
+                    note="The mean number of days without re-arrest over the first tau days, by "
+                    "Kaplan-Meier with a pair bootstrap; an alternative to the hazard ratio that "
+                    "needs no proportional hazards.",
+                )
+            )
         all_ratio = cox + logit + gee
         if all_ratio:
             figs.append(
@@ -402,7 +450,12 @@ class SectionBuilder:
                 figs.append(
                     ReportFigure(
                         "Cumulative incidence: re-arrest, prison, death",
-                        _fig(plot_cumulative_incidence, ci_t, size=(7.0, 4.5)),
+                        _fig(
+                            plot_cumulative_incidence,
+                            ci_t,
+                            labels={1: self.program, 0: self.comparison},
+                            size=(7.0, 4.5),
+                        ),
                         "Aalen-Johansen estimates with competing events.",
                     )
                 )
@@ -428,7 +481,7 @@ class SectionBuilder:
                 r = ar.iloc[0]
                 rows.append(
                     {
-                        "outcome": label(key),
+                        "outcome": key,
                         "rate_lead": r["rate_treated"],
                         "rate_comparison": r["rate_control"],
                         "difference_per_year": r["difference"],
@@ -445,7 +498,7 @@ class SectionBuilder:
                     note="Negative differences are fewer events per year among participants.",
                 )
             )
-        paras = [_annual_sentence(r, self.program) for r in rows]
+        paras = [_annual_sentence({**r, "outcome": label(r["outcome"])}, self.program) for r in rows]
         return ReportSection(
             "rates",
             "Bookings, jail days and EMS calls",
@@ -493,7 +546,12 @@ class SectionBuilder:
             for _key, r in res:
                 figs.append(
                     ReportFigure(
-                        f"Odds ratio by month: {label(r.outcome)}", _fig(plot_panel_trajectory, r)
+                        f"Odds ratio by month: {label(r.outcome)}",
+                        _fig(
+                            plot_panel_trajectory,
+                            r,
+                            ylabel=f"odds ratio vs baseline month: {label(r.outcome)}",
+                        ),
                     )
                 )
         if wp:
@@ -519,6 +577,7 @@ class SectionBuilder:
             plot_cost_bars,
             plot_cumulative_savings,
             plot_net_benefit,
+            plot_program_cost,
         )
 
         ev, tables, figs, paras = self.ev, [], [], []
@@ -534,7 +593,13 @@ class SectionBuilder:
             figs.append(
                 ReportFigure(
                     "Costs before and after, by category",
-                    _fig(plot_cost_bars, sav, size=(7.0, 4.5)),
+                    _fig(
+                        plot_cost_bars,
+                        sav,
+                        category_labels={c: label(c) for c in ("jail", "legal", "ems", "prison")},
+                        group_names=(self.program, _cap(self.comparison)),
+                        size=(7.0, 4.5),
+                    ),
                 )
             )
         cy = ev.get("client_year")
@@ -563,8 +628,9 @@ class SectionBuilder:
                 figs.append(
                     ReportFigure(
                         "Program cost per participant-month",
-                        _fig(_program_cost_log, curve_shown),
-                        "Cost axis on a log scale: start-up months cost many times the later ones.",
+                        _fig(plot_program_cost, curve_shown),
+                        "Start-up months cost many times the later ones; those above the axis "
+                        f"are written under the figure. {curve.dollar_year or 'Nominal'} dollars.",
                     )
                 )
                 tables.append(
@@ -586,7 +652,8 @@ class SectionBuilder:
                 )
                 paras.append(
                     f"Program spending divided by enrolled participant-months averaged "
-                    f"${curve.average:,.0f} over all {len(t)} ledger months (start-up included); "
+                    f"${curve.average:,.0f} ({curve.dollar_year or 'nominal'} dollars) over all "
+                    f"{len(t)} ledger months (start-up included); "
                     f"the monthly cost per participant went from "
                     f"${shown['cost_per_participant_month'].iloc[0]:,.0f} in program month "
                     f"{shown['program_month'].iloc[0]} to "
@@ -636,7 +703,6 @@ class SectionBuilder:
                 "events",
             ]
         ].copy()
-        t["analysis"] = t["analysis"].map(label)
         thin = pd.to_numeric(t["events"], errors="coerce") < self.k
         t = t.drop(columns="events").astype(object)
         t.loc[thin.to_numpy(), ["ratio", "ratio_low", "ratio_high", "e_value", "e_value_limit"]] = (
@@ -684,10 +750,7 @@ class SectionBuilder:
                 f"Costs in {c.dollar_year} dollars (CPI-U), discount rate {100 * c.discount_rate:.0f}%, "
                 f"{c.bootstrap_replicates:,} pair-bootstrap replicates, {c.monte_carlo_draws:,} Monte Carlo draws."
             )
-        paras.append(
-            "Limitations: the comparison is observational; estimates rely on the measured covariates "
-            "(see the E-values). Small cells are suppressed, so some rows are blank."
-        )
+        paras.extend(self._limitations())
         tables = []
         if not self.ev.skipped.empty:
             tables.append(
@@ -703,12 +766,46 @@ class SectionBuilder:
             )
         return ReportSection("methods", "Methods and limitations", tuple(paras), tuple(tables))
 
+    def _limitations(self) -> list[str]:
+        """Limitations that follow the design and what the data showed, not a canned paragraph."""
+        out = []
+        if self.cfg.design.comparison:
+            out.append(
+                "Limitations: the comparison is observational; estimates rely on the measured "
+                "covariates (see the E-values for how strong an unmeasured confounder would have "
+                "to be). Matching balances the measured characteristics only."
+            )
+            out.extend(self._balance_warning())
+            out.extend(self._ph_caveats())
+            panel = self._results("panel:")
+            if panel:
+                out.append(
+                    "The monthly housing and income odds ratios compare participants with "
+                    "themselves before the index date; they include regression to the mean and "
+                    "change that would have happened anyway, so they describe change, not the "
+                    "program's effect."
+                )
+        else:
+            out.append(
+                "Limitations of a within-person (before/after) design: there is no comparison "
+                "group, so the changes shown are not effects of the program. People are referred "
+                "when their arrests are at a peak, and peaks tend to fall back on their own "
+                "(regression to the mean); trends over the same years (policing, courts, the "
+                "housing market) move everyone's outcomes too (secular trends). Both push a "
+                "before/after change in the program's favour or against it without the program "
+                "doing anything. The dose-response estimate (arrests per case-manager contact) "
+                "is an association: people with more contacts differ in other ways."
+            )
+        out.append("Small cells are suppressed, so some rows are blank.")
+        return out
+
     def _skip_text(self, *prefixes: str) -> str:
         sk = self.ev.skipped
         hits = sk[sk["analysis"].str.startswith(prefixes)] if not sk.empty else sk
         if hits.empty:
-            return "Not part of this site's configured analysis."
-        return "Not estimated: " + "; ".join(f"{a}: {r}" for a, r in hits.itertuples(index=False))
+            return NOT_CONFIGURED
+        names = ", ".join(dict.fromkeys(label(a) for a in hits["analysis"]))
+        return f"Not estimated: {names} (the reasons are in Methods and limitations)."
 
     def document(self) -> ReportDocument:
         title = (
@@ -728,12 +825,42 @@ class SectionBuilder:
             self.sensitivity(),
             self.methods(),
         )
+        sections = _move_long_tables(sections)
+        # sections this site's design and config do not have are left out, not shown empty
+        sections = tuple(
+            sec
+            for sec in sections
+            if sec.skipped != NOT_CONFIGURED
+            and not (sec.key == "balance" and not self.cfg.design.comparison)
+        )
         return ReportDocument(
             title=title,
             subtitle=f"Data through {self.cfg.data_end_date:%d %B %Y} · leadeval",
             sections=sections,
             footnotes=(SUPPRESSION_NOTE.format(k=self.k),),
         )
+
+
+LONG_TABLES = ("monthly_shares", "program_cost_curve", "table_one", "panel", "cost_savings")
+
+
+def _move_long_tables(sections: tuple[ReportSection, ...]) -> tuple[ReportSection, ...]:
+    """Long tables (monthly shares, the monthly program cost, Table 1, every month's odds
+    ratio) go to an appendix at the end; their section says where."""
+    moved, out = [], []
+    for sec in sections:
+        keep = tuple(t for t in sec.tables if t.name not in LONG_TABLES)
+        gone = [t for t in sec.tables if t.name in LONG_TABLES]
+        if gone:
+            moved.extend(gone)
+            note = "Long tables for this section are in the appendix: " + "; ".join(
+                t.title for t in gone
+            ) + "."
+            sec = dataclasses.replace(sec, tables=keep, paragraphs=(*sec.paragraphs, note))
+        out.append(sec)
+    if moved:
+        out.append(ReportSection("appendix", "Appendix: long tables", (), tuple(moved)))
+    return tuple(out)
 
 
 def build_document(ev: Evaluation) -> ReportDocument:
@@ -890,14 +1017,6 @@ def _monthly_shares(panel: pd.DataFrame, outcomes: list[str], k: int) -> pd.Data
     return out[out["people"] >= k].reset_index()
 
 
-def _program_cost_log(curve, ax=None):
-    from leadeval.costs import plot_program_cost
-
-    plot_program_cost(curve, ax=ax)
-    ax.set_yscale("log")
-    return ax
-
-
 def _draw_shares(monthly: pd.DataFrame, ax=None):
     for col in monthly.columns:
         if col in ("month_offset", "people"):
@@ -907,7 +1026,9 @@ def _draw_shares(monthly: pd.DataFrame, ax=None):
     ax.set_xlabel("month relative to the index month")
     ax.set_ylabel("share of participants")
     ax.set_ylim(0, 1)
-    ax.legend(frameon=False, fontsize=8)
+    from leadeval._style import legend_outside
+
+    legend_outside(ax, ncol=2)
     return ax
 
 
