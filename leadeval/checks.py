@@ -97,6 +97,22 @@ def check_config_names(cfg: SiteConfig, persons_columns: Iterable[str],
                 f"costs.post_window: {c.post_window} is not one of design.post_windows "
                 f"{cfg.design.post_windows} (or 'all'); add it there or pick one of them"
             )
+    if c.unit_costs and cfg.design.comparison and not any("costs." in p for p in problems):
+        for name, uc in c.unit_costs.items():
+            for period, window in (("pre", c.pre_window), ("post", c.post_window)):
+                col = f"{uc.measure}_{period}_all" if window == "all" else (
+                    f"{uc.measure}_{period}_{int(window)}d"
+                )
+                if col in persons or _from_missing_extract(col, cfg, persons, missing_extracts):
+                    continue
+                measures = sorted(
+                    {m["measure"] for x in persons if (m := _WINDOW.match(x))}
+                )
+                problems.append(
+                    f"costs.unit_costs.{name}: measure {uc.measure!r} has no cohort column "
+                    f"{col!r}{_suggest(uc.measure, measures)}"
+                )
+                break
     if problems:
         where = f" ({cfg.config_path.name})" if cfg.config_path else ""
         raise ConfigError(

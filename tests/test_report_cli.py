@@ -63,6 +63,10 @@ def _bad_covariate(d):
     d["matching"]["covariates"].append("arests_pre_365d")
 
 
+def _bad_unit_cost(d):
+    d["costs"]["unit_costs"]["jail_day"]["measure"] = "jail_dayz"
+
+
 def _bad_count(d):
     d["models"]["counts"][0]["exposure"] = "observed_day_post_365d"
 
@@ -75,6 +79,8 @@ def _bad_count(d):
         (_bad_cost_window, "costs.post_window: 730 is not one of design.post_windows"),
         (_bad_covariate, "did you mean 'arrests_pre_365d'"),
         (_bad_count, "did you mean 'observed_days_post_365d'"),
+        (_bad_unit_cost, "measure 'jail_dayz' has no cohort column 'jail_dayz_pre_365d'; did you "
+         "mean 'jail_days'"),
     ],
 )
 def test_config_mistakes_exit_2_before_the_run(tmp_path, no_models, edit, message):

@@ -47,6 +47,15 @@ def money(x: float) -> str:
     return f"{'−' if x < 0 else ''}${abs(x):,.0f}"
 
 
+def _chance(p: float) -> str:
+    """A share of Monte Carlo draws as a percentage; never a bare 0% or 100%."""
+    if p < 0.005:
+        return "less than 1%"
+    if p > 0.995:
+        return "more than 99%"
+    return f"{100 * p:.0f}%"
+
+
 def _per100(x: float) -> str:
     """People per 100: whole numbers, one decimal below 1 (so 0.4 does not print as 0)."""
     return f"{x:.1f}" if abs(x) < 1 else f"{x:.0f}"
@@ -105,7 +114,7 @@ def _net_findings(ev: Evaluation) -> list[Finding]:
         Finding(
             "prob_benefits_exceed_costs",
             "Chance that benefits exceed costs",
-            f"Chance that benefits exceed costs: {100 * mc.prob_positive:.0f}% "
+            f"Chance that benefits exceed costs: {_chance(mc.prob_positive)} "
             f"({len(mc.draws):,} Monte Carlo draws of unit costs and effects).",
             mc.prob_positive,
             unit="share",

@@ -603,11 +603,12 @@ class SectionBuilder:
                 )
             )
         cy = ev.get("client_year")
+        cy_year = sav.dollar_year if sav is not None else self.cfg.costs.dollar_year
         if cy is not None:
             tables.append(
                 ReportTable(
                     "client_year",
-                    "Per client-year: program + system vs system as usual",
+                    f"Per client-year: program + system vs system as usual ({cy_year} dollars)",
                     cy.to_frame().round(2),
                 )
             )
@@ -664,12 +665,15 @@ class SectionBuilder:
         if mc is not None:
             figs.append(
                 ReportFigure(
-                    "Net benefit per participant (Monte Carlo)", _fig(plot_net_benefit, mc)
+                    f"Net benefit per participant (Monte Carlo, {cy_year} dollars)",
+                    _fig(plot_net_benefit, mc),
                 )
             )
             tables.append(
                 ReportTable(
-                    "monte_carlo", "Benefit-cost Monte Carlo summary", mc.to_frame().round(3)
+                    "monte_carlo",
+                    f"Benefit-cost Monte Carlo summary (present values, {cy_year} dollars)",
+                    mc.to_frame().round(3),
                 )
             )
         if not (tables or figs):
@@ -841,7 +845,14 @@ class SectionBuilder:
         )
 
 
-LONG_TABLES = ("monthly_shares", "program_cost_curve", "table_one", "panel", "cost_savings")
+LONG_TABLES = (
+    "key_findings",
+    "monthly_shares",
+    "program_cost_curve",
+    "table_one",
+    "panel",
+    "cost_savings",
+)
 
 
 def _move_long_tables(sections: tuple[ReportSection, ...]) -> tuple[ReportSection, ...]:
