@@ -247,6 +247,15 @@ def print_key_findings(ev: Any) -> None:
     for f in findings:
         indent = "      " if f.component else "  - "
         console.print(f"{indent}{escape(f.text)}", highlight=False)
+    from leadeval.report.sections import SectionBuilder
+
+    with use_labels(cfg.report.labels, cfg.report.program_name, cfg.report.comparison_label):
+        builder = SectionBuilder(ev)
+        caveats = [*builder.balance_warning(), *builder.ph_caveats()]
+    if caveats:
+        console.print("[bold yellow]Caveats[/]")
+        for text in caveats:
+            console.print(f"  - {escape(text)}", highlight=False)
 
 
 def print_headline_table(ev: Any) -> None:

@@ -83,7 +83,7 @@ def plot_cost_bars(
 def _dollars():
     from matplotlib.ticker import FuncFormatter
 
-    return FuncFormatter(lambda v, _pos: f"${v:,.0f}")
+    return FuncFormatter(lambda v, _pos: f"{'−' if v < 0 else ''}${abs(v):,.0f}")
 
 
 def plot_cumulative_savings(cum: CumulativeSavings, ax: Axes | None = None) -> Axes:

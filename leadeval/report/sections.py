@@ -120,14 +120,14 @@ class SectionBuilder:
                 f"score): {_count(n_t, self.k)} participants and {_count(n_c, self.k)} comparison "
                 "people in the analysis."
             )
-            paras.extend(self._balance_warning())
+            paras.extend(self.balance_warning())
         else:
             paras.append(
                 f"Each of {_count(n_lead, self.k)} {self.program} participants was compared with "
                 "themself before and after the index date (a within-person design). Without a "
                 "comparison group these are changes, not effects of the program."
             )
-        paras.extend(self._ph_caveats())
+        paras.extend(self.ph_caveats())
         ratio_lines = []
         for key, term in ev.headline()[["analysis", "term"]].itertuples(index=False):
             res = ev.get(key)
@@ -160,7 +160,7 @@ class SectionBuilder:
             "summary", "Summary of findings", tuple(paras), tables, box=box
         )
 
-    def _balance_warning(self) -> list[str]:
+    def balance_warning(self) -> list[str]:
         """A sentence naming the characteristics still out of balance after matching."""
         m = self.ev.matched
         if m is None:
@@ -175,7 +175,7 @@ class SectionBuilder:
             f"({', '.join(label(v) for v in bad)}); estimates may carry bias from them."
         ]
 
-    def _ph_caveats(self) -> list[str]:
+    def ph_caveats(self) -> list[str]:
         """Where the proportional-hazards test rejects, say so and give the RMST difference."""
         out = []
         for key, res in self._results("cox:"):
@@ -348,7 +348,7 @@ class SectionBuilder:
         return ReportSection(
             "balance",
             "Comparison group and balance",
-            (para, *self._balance_warning()),
+            (para, *self.balance_warning()),
             tuple(tables),
             figs,
         )
@@ -399,7 +399,7 @@ class SectionBuilder:
                         ph.rename_axis("term").reset_index().round(4),
                     )
                 )
-        paras.extend(self._ph_caveats())
+        paras.extend(self.ph_caveats())
         rm_rows = [
             r.to_frame().assign(analysis=k)
             for k, r in self.ev.results.items()
@@ -779,8 +779,8 @@ class SectionBuilder:
                 "covariates (see the E-values for how strong an unmeasured confounder would have "
                 "to be). Matching balances the measured characteristics only."
             )
-            out.extend(self._balance_warning())
-            out.extend(self._ph_caveats())
+            out.extend(self.balance_warning())
+            out.extend(self.ph_caveats())
             panel = self._results("panel:")
             if panel:
                 out.append(
@@ -1028,11 +1028,16 @@ def _monthly_shares(panel: pd.DataFrame, outcomes: list[str], k: int) -> pd.Data
     return out[out["people"] >= k].reset_index()
 
 
+# outcome lines among participants: colours that are neither group's (GROUP_COLORS)
+OUTCOME_COLORS = ("#4d9221", "#762a83", "#c51b7d", "#525252", "#1a9850")
+
+
 def _draw_shares(monthly: pd.DataFrame, ax=None):
     for col in monthly.columns:
         if col in ("month_offset", "people"):
             continue
-        ax.plot(monthly["month_offset"], monthly[col], marker=".", label=label(col))
+        color = OUTCOME_COLORS[len(ax.get_lines()) % len(OUTCOME_COLORS)]
+        ax.plot(monthly["month_offset"], monthly[col], marker=".", label=label(col), color=color)
     ax.axvline(0, color="grey", linestyle="--", linewidth=1)
     ax.set_xlabel("month relative to the index month")
     ax.set_ylabel("share of participants")
