@@ -130,6 +130,7 @@ def test_missing_outcome_rows_are_left_out_and_errors():
         risk_difference(df, "nope")
 
 
+@pytest.mark.filterwarnings("ignore::scipy.integrate.IntegrationWarning")  # lifelines' quad
 def test_rmst_matches_lifelines():
     """Reference: lifelines' KaplanMeierFitter + restricted_mean_survival_time (point estimate
     and its analytic variance) on an unweighted two-arm sample."""

@@ -972,10 +972,13 @@ def _plain(
 
 
 def _annual_sentence(row: dict, program: str) -> str:
-    d = row["difference_per_year"]
+    d, lo, hi = row["difference_per_year"], row["conf_low"], row["conf_high"]
+    ci = f"95% CI {lo:.2f} to {hi:.2f}"
+    if lo <= 0 <= hi:
+        return f"{_cap(row['outcome'])}: no clear difference per person-year ({d:+.2f}, {ci})."
     return (
         f"{_cap(row['outcome'])}: {abs(d):.2f} {'fewer' if d < 0 else 'more'} per person-year "
-        f"for {program} participants (95% CI {row['conf_low']:.2f} to {row['conf_high']:.2f})."
+        f"for {program} participants ({ci})."
     )
 
 
