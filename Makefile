@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install demo test lint clean
+.PHONY: install demo test lint clean notebooks-docs
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -23,8 +23,12 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
 
+# Executed notebooks with their plots, as HTML pages in docs/notebooks/ (a test keeps them in step)
+notebooks-docs: $(STAMP)
+	$(BIN)/python tools/render_notebooks.py
+
 lint: $(STAMP)
-	$(BIN)/ruff check leadeval tests benchmarks
+	$(BIN)/ruff check leadeval tests benchmarks tools
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache

@@ -120,7 +120,7 @@ def main() -> None:
     ledger = pd.DataFrame({"month": months.strftime("%Y-%m"), "amount": 1e5})
     timed(
         f"program_cost_curve (fraction): {n} participants, {len(months)} months",
-        lambda: program_cost_curve(ledger, roster, count="fraction"),
+        lambda: program_cost_curve(ledger, roster, count="fraction", dollar_year="nominal"),
     )
 
 

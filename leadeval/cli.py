@@ -164,6 +164,38 @@ def synth(
 
 @app.command()
 @user_errors_exit_2
+def init(
+    folder: Annotated[Path, typer.Argument(help="Folder with the site's extract files.")],
+    site: Annotated[str, typer.Option("--site", help="Short site name, e.g. king_county.")],
+    data_end_date: Annotated[
+        str, typer.Option("--data-end-date", help="Last date the extracts cover (YYYY-MM-DD).")
+    ],
+    out: Annotated[Path, typer.Option("--out", help="Config file to write.")] = Path("site.yaml"),
+    force: Annotated[bool, typer.Option("--force", help="Overwrite an existing file.")] = False,
+) -> None:
+    """Start a site config from a folder of extracts: columns mapped from the files' headers."""
+    import datetime as dt
+
+    from leadeval.errors import ConfigError
+    from leadeval.scaffold import init_config
+
+    try:
+        end = dt.date.fromisoformat(data_end_date)
+    except ValueError:
+        raise ConfigError(f"--data-end-date {data_end_date!r} is not a YYYY-MM-DD date", "init") from None
+    if out.exists() and not force:
+        raise ConfigError(f"{out} exists; pass --force to overwrite it", "init")
+    text = init_config(folder, site, end, out)
+    out.write_text(text)
+    todo = sum(1 for line in text.splitlines() if line.startswith("#   "))
+    console.print(f"Config written to {escape(str(out))}" + (
+        f" ({todo} column(s) to map by hand: see the TODO lines at the top)" if todo else ""
+    ), highlight=False)
+    console.print(f"Next: leadeval validate {escape(str(out))}", highlight=False)
+
+
+@app.command()
+@user_errors_exit_2
 def report(
     config: Annotated[Path, typer.Argument(help="Site config (YAML).")],
     out: Annotated[
@@ -185,7 +217,6 @@ def report(
 ) -> None:
     """Run a site's whole evaluation and write its report (HTML, tables/, manifest.json)."""
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
-    from rich.table import Table
 
     from leadeval.config import load_config
     from leadeval.report.writer import write_report
@@ -201,8 +232,6 @@ def report(
             cfg, out=out, seed=seed, formats=formats, restricted=restricted or None,
             progress=lambda stage: bar.update(task, description=f"{cfg.site}: {stage}"),
         )
-    from leadeval.report.cells import COSTS_KEY, est_key, model_key
-
     ev, d = paths.evaluation, paths.disclosure
 
     def shown(key: str) -> str:
@@ -216,26 +245,64 @@ def report(
         "row by row with `leadeval validate`).",
         highlight=False,
     )
-    table = Table(title=f"{cfg.site}: headline estimates", show_lines=False)
-    for col in ("analysis", "term", "ratio (95% CI)", "p", "events"):
-        table.add_column(col, justify="left" if col in ("analysis", "term") else "right")
-    for r in ev.headline().itertuples(index=False):  # only what the disclosure step allows
-        hidden = d.is_hidden(est_key(r.analysis, r.term))
-        ci = "suppressed" if hidden else f"{r.ratio:.2f} ({r.ratio_low:.2f}-{r.ratio_high:.2f})"
-        p = "" if hidden else f"{r.p_value:.3g}"
-        events = d.show(model_key(r.analysis, "events"))
-        table.add_row(r.analysis, r.term, ci, p, f"{events:,}" if isinstance(events, int)
-                      else str(events))
-    console.print(table)
+    print_key_findings(ev, d)
+    print_headline_table(ev, d)
     if cfg.report.small_cell_warning:
         console.print(f"[bold red]{escape(cfg.report.small_cell_warning)}[/]")
     console.print(f"Disclosure audit: {escape(d.audit.summary())}", highlight=False)
-    savings = ev.get("savings")
-    if savings is not None and not d.is_hidden(COSTS_KEY):
-        console.print(f"Cost saving per participant-year: ${savings.savings:,.0f} "
-                      f"({savings.dollar_year} dollars)")
     if not ev.skipped.empty:
-        console.print(f"[yellow]{len(ev.skipped)} analyses not estimated[/] (see the report's methods).")
+        console.print(f"[yellow]{len(ev.skipped)} analyses not estimated:[/]")
+        for a, reason in ev.skipped.itertuples(index=False):
+            console.print(f"  - {escape(a)}: {escape(reason)}", highlight=False)
+    if ev.warnings:
+        console.print(f"[yellow]{len(ev.warnings)} warnings[/] (listed in the report's methods).")
     console.print(f"Report: [bold]{paths.html}[/]  tables: {paths.tables}  manifest: {paths.manifest}")
     if paths.pdf:
         console.print(f"PDF: {paths.pdf}")
+
+
+def print_key_findings(ev: Any, disclosure: Any) -> None:
+    """The report's key findings (net benefit first), as the summary states them: only those
+    the disclosure step publishes."""
+    from leadeval.report.findings import key_findings
+    from leadeval.report.labels import use_labels
+    from leadeval.report.sections import SectionBuilder, finding_key
+
+    cfg = ev.config
+    with use_labels(cfg.report.labels, cfg.report.program_name, cfg.report.comparison_label):
+        findings = [f for f in key_findings(ev) if not disclosure.is_hidden(finding_key(f))]
+        builder = SectionBuilder(ev, disclosure)
+        caveats = [*builder.balance_warning(), *builder.ph_caveats()]
+    if findings:
+        console.print(f"[bold]{escape(cfg.site)}: key findings[/]")
+    for f in findings:
+        indent = "      " if f.component else "  - "
+        console.print(f"{indent}{escape(f.text)}", highlight=False)
+    if caveats:
+        console.print("[bold yellow]Caveats[/]")
+        for text in caveats:
+            console.print(f"  - {escape(text)}", highlight=False)
+
+
+def print_headline_table(ev: Any, disclosure: Any) -> None:
+    """The headline ratio estimates that the disclosure step publishes, with p-values as
+    <0.001 / 0.012."""
+    from rich.table import Table
+
+    from leadeval.report.cells import est_key, model_key
+    from leadeval.report.labels import label
+
+    head = ev.headline()
+    if head.empty:
+        return
+    table = Table(title=f"{ev.config.site}: ratio estimates", show_lines=False)
+    for col in ("analysis", "term", "ratio (95% CI)", "p", "events"):
+        table.add_column(col, justify="left" if col in ("analysis", "term") else "right")
+    for r in head.itertuples(index=False):
+        hidden = disclosure.is_hidden(est_key(r.analysis, r.term))
+        ci = "suppressed" if hidden else f"{r.ratio:.2f} ({r.ratio_low:.2f}-{r.ratio_high:.2f})"
+        p = "" if hidden else ("<0.001" if r.p_value < 0.001 else f"{r.p_value:.3f}")
+        events = disclosure.show(model_key(r.analysis, "events"))
+        events = f"{events:,}" if isinstance(events, int) else str(events)
+        table.add_row(label(r.analysis), label(r.term), ci, p, events)
+    console.print(table)

@@ -392,6 +392,11 @@ class ReportConfig(_Frozen):
     headline_outcomes: list[str] = Field(
         default_factory=list, description="binary outcomes for the plain-language summary"
     )
+    labels: dict[str, str] = Field(
+        default_factory=dict,
+        description="plain labels overriding the shipped ones (cohort column, term or category "
+        "-> words), used by every table, figure and sentence",
+    )
 
     @model_validator(mode="after")
     def _loud_low_threshold(self) -> ReportConfig:

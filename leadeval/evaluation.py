@@ -23,15 +23,19 @@ from typing import Any
 
 import pandas as pd
 
+from leadeval.checks import check_config_names
 from leadeval.cohort import Cohort, build_cohort
 from leadeval.config import SiteConfig
 from leadeval.costs import (
+    benefit_cost,
     client_year_costs,
     cost_savings,
     cumulative_savings,
     monte_carlo,
     program_cost_curve,
+    program_cost_per_month,
 )
+from leadeval.costs.unit_costs import cpi_table
 from leadeval.errors import CostError, LeadevalWarning, ModelError
 from leadeval.extracts import Extracts, load_extracts
 from leadeval.matching import MatchedSample, match
@@ -47,6 +51,7 @@ from leadeval.models import (
     fit_within_person_rate,
     logrank_test,
 )
+from leadeval.models.effects import risk_difference, rmst_difference
 from leadeval.models.results import ModelResult
 
 Progress = Callable[[str], None]
@@ -189,6 +194,17 @@ def estimable_months(
     return (baseline, hi) if hi > baseline else None
 
 
+def rmst_horizon(sample: pd.DataFrame, duration: str, windows: list[int]) -> float | None:
+    """The RMST horizon: the longest post window that both groups are still followed at (the
+    shortest group's longest follow-up), else that follow-up itself; None without follow-up."""
+    longest = sample.groupby("treated")[duration].max()
+    if len(longest) < 2 or not (longest > 0).all():
+        return None
+    reach = float(longest.min())
+    fits = [w for w in windows if w <= reach]
+    return float(max(fits)) if fits else reach
+
+
 def evaluate(
     config: SiteConfig,
     seed: int | None = None,
@@ -198,9 +214,10 @@ def evaluate(
     """Run every stage of a site evaluation as ``config`` describes it.
 
     Result keys: ``logistic:<outcome>``, ``gee:<post>``, ``km:<duration>``, ``logrank:<duration>``,
-    ``cox:<duration>``, ``cuminc``, ``count:<outcome>``, ``did:<post>``, ``panel:<outcome>``,
+    ``cox:<duration>``, ``rmst:<duration>``, ``effect:<outcome>`` (absolute risk under each
+    arm, :func:`~leadeval.models.effects.risk_difference`), ``cuminc``, ``count:<outcome>``, ``did:<post>``, ``panel:<outcome>``,
     ``within_person``, ``within_person_dose``, ``savings``, ``client_year``, ``cumulative_savings``,
-    ``program_curve``, ``monte_carlo``.
+    ``program_curve``, ``benefit_cost``, ``monte_carlo``.
     """
     seed = config.seed if seed is None else seed
     run = _Runner(progress)
@@ -209,6 +226,12 @@ def evaluate(
         extracts = load_extracts(config)
     run.progress("cohort")
     cohort = build_cohort(extracts, config)
+    check_config_names(
+        config,
+        cohort.persons.columns,
+        cohort.panel.columns,
+        missing_extracts=cohort.skipped is not None and not cohort.skipped.empty,
+    )
     mc = config.models
 
     matched = None
@@ -241,6 +264,16 @@ def evaluate(
                 covariates=mc.covariates,
                 cluster=cluster,
                 firth=mc.firth,
+                **common,
+            )
+            run.run(
+                f"effect:{outcome}",
+                risk_difference,
+                sample,
+                outcome,
+                covariates=mc.covariates,
+                cluster=cluster,
+                estimand="ATE" if config.matching.estimand == "ATE" else "ATT",
                 **common,
             )
         for spec_pp in mc.prepost_gee:
@@ -289,6 +322,20 @@ def evaluate(
                 ties=mc.ties,
                 **common,
             )
+            tau = rmst_horizon(sample, surv.duration, config.design.post_windows)
+            if tau is not None:
+                run.run(
+                    f"rmst:{surv.duration}",
+                    rmst_difference,
+                    sample,
+                    surv.duration,
+                    surv.event,
+                    tau,
+                    weights=weights,
+                    cluster=cluster,
+                    seed=seed,
+                    conf_level=mc.conf_level,
+                )
         if mc.competing_risks and {"days_to_first_event", "first_event"} <= set(sample.columns):
             run.run(
                 "cuminc",
@@ -395,7 +442,7 @@ def _run_costs(
             extracts,
             extracts,
             data_end_date=config.data_end_date,
-            dollar_year=costs.dollar_year,
+            costs=config,
         )
     else:
         run.skip("program_curve", "the site has no program_ledger extract")
@@ -408,15 +455,19 @@ def _run_costs(
         return
     run.run("cumulative_savings", cumulative_savings, cohort.panel, matched, config, seed=seed)
     curve = run.results.get("program_curve")
-    program_cost = costs.program_cost
-    if program_cost is None and curve is not None:
-        per_month = float(curve.average)
-        program = per_month
-    elif program_cost is not None:
-        per_month = program_cost.amount
-        program = program_cost
-    else:
+    # program cost per participant-month: the config's (restated from its price year) or the
+    # ledger curve's average in the same constant dollars as the savings
+    program = costs.program_cost if costs.program_cost is not None else curve
+    if program is None:
         run.skip("client_year", "no program cost: give costs.program_cost or a program_ledger")
         return
-    run.run("client_year", client_year_costs, savings, per_month)
+    run.run("client_year", client_year_costs, savings, program)
+    run.run(
+        "benefit_cost",
+        benefit_cost,
+        savings,
+        program_cost_per_month(program, savings.dollar_year, cpi_table(costs.cpi_path)),
+        horizon_months=costs.horizon_months,
+        discount_rate=costs.discount_rate,
+    )
     run.run("monte_carlo", monte_carlo, savings, program, costs=config, seed=seed)

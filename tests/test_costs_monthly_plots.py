@@ -130,7 +130,7 @@ def test_plots_return_axes():
         {"month": ["2013-01", "2013-02", "2013-03"], "amount": [100.0, 200.0, 300.0]}
     )
     e = pd.Series([1.0, 2.0, 4.0], index=pd.date_range("2013-01-01", periods=3, freq="MS"))
-    assert isinstance(plot_program_cost(program_cost_curve(led, enrolment=e)), Axes)
+    assert isinstance(plot_program_cost(program_cost_curve(led, enrolment=e, dollar_year="nominal")), Axes)
     mc = monte_carlo(s, 20.0, draws=500, seed=1)
     ax = plot_net_benefit(mc)
     assert isinstance(ax, Axes) and "Chance benefits exceed costs" in ax.get_title()

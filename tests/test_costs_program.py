@@ -69,7 +69,7 @@ def test_enrolment_ends_at_death_or_data_end():
 def test_cost_per_participant_month_and_running_average():
     """Spending 3000, 2000, 1500; participant-months 1, 2, 3 -> 3000, 1000, 500 per
     participant-month; running average 3000/1, 5000/3, 6500/6."""
-    c = program_cost_curve(ledger(), roster())
+    c = program_cost_curve(ledger(), roster(), dollar_year="nominal")
     t = c.table
     assert t["program_month"].tolist() == [1, 2, 3]
     assert t["spending"].tolist() == [3000.0, 2000.0, 1500.0]
@@ -90,14 +90,15 @@ def test_start_up_months_enter_the_running_average_only():
             ledger(),
         ]
     )
-    t = program_cost_curve(led, roster()).table
+    t = program_cost_curve(led, roster(), dollar_year="nominal").table
     assert np.isnan(t.loc[0, "cost_per_participant_month"]) and np.isnan(
         t.loc[0, "running_average"]
     )
     assert t.loc[1, "running_average"] == 4000.0
     # a gap month in the ledger is a month of zero spending, not a missing month
     gap = ledger()[ledger()["month"] != "2013-02"]
-    assert program_cost_curve(gap, roster()).table["spending"].tolist() == [3000.0, 0.0, 1500.0]
+    spending = program_cost_curve(gap, roster(), dollar_year="nominal").table["spending"]
+    assert spending.tolist() == [3000.0, 0.0, 1500.0]
 
 
 def test_ledger_in_constant_dollars():
@@ -113,7 +114,7 @@ def test_ledger_in_constant_dollars():
 
 def test_enrolment_given_directly():
     e = pd.Series([2.0, 4.0, 5.0], index=pd.to_datetime(["2013-01-01", "2013-02-01", "2013-03-01"]))
-    t = program_cost_curve(ledger(), enrolment=e).table
+    t = program_cost_curve(ledger(), enrolment=e, dollar_year="nominal").table
     assert t["cost_per_participant_month"].tolist() == [1500.0, 500.0, 300.0]
 
 
@@ -130,7 +131,7 @@ def test_fit_and_projection_against_ols_by_hand():
     (mean: se = s sqrt(x0' (X'X)^-1 x0); prediction adds s^2), divided by n."""
     n = np.arange(5, 65, 2)
     led, e = _synthetic_curve(20000, 350, n, 800, seed=1)
-    fit = program_cost_curve(led, enrolment=e).fit()
+    fit = program_cost_curve(led, enrolment=e, dollar_year="nominal").fit()
     x = np.column_stack([np.ones_like(n), n]).astype(float)
     y = led["amount"].to_numpy()
     beta, *_ = np.linalg.lstsq(x, y, rcond=None)
@@ -152,7 +153,7 @@ def test_exact_fixed_plus_variable_curve_is_recovered():
     """Spending exactly 10000 + 300 n: per participant-month 10000/n + 300 at every n."""
     n = np.array([10, 20, 40, 50, 80, 100])
     led, e = _synthetic_curve(10000, 300, n, 0.0, seed=0)
-    curve = program_cost_curve(led, enrolment=e)
+    curve = program_cost_curve(led, enrolment=e, dollar_year="nominal")
     np.testing.assert_allclose(curve.table["cost_per_participant_month"], 10000 / n + 300)
     proj = curve.fit().project([200, 400])
     np.testing.assert_allclose(proj["estimate"], [350.0, 325.0])
@@ -161,15 +162,15 @@ def test_exact_fixed_plus_variable_curve_is_recovered():
 def test_program_errors():
     bad = ledger().assign(month=["Jan 13", "2013-01", "2013-02", "2013-03"])
     with pytest.raises(CostError, match="not in YYYY-MM form"):
-        program_cost_curve(bad, roster())
+        program_cost_curve(bad, roster(), dollar_year="nominal")
     with pytest.raises(CostError, match="no column 'amount'"):
-        program_cost_curve(ledger().drop(columns="amount"), roster())
+        program_cost_curve(ledger().drop(columns="amount"), roster(), dollar_year="nominal")
     with pytest.raises(CostError, match="give the roster"):
-        program_cost_curve(ledger())
+        program_cost_curve(ledger(), dollar_year="nominal")
     with pytest.raises(CostError, match="at least 3 months"):
-        program_cost_curve(ledger().iloc[:2], roster()).fit()
+        program_cost_curve(ledger().iloc[:2], roster(), dollar_year="nominal").fit()
     with pytest.raises(CostError, match="no column 'first_contact_date'"):
-        program_cost_curve(ledger(), roster(), start="first_contact_date")
+        program_cost_curve(ledger(), roster(), start="first_contact_date", dollar_year="nominal")
 
 
 def test_curve_from_extracts_uses_canonical_tables_and_data_end():
@@ -185,6 +186,28 @@ def test_curve_from_extracts_uses_canonical_tables_and_data_end():
     )
     led = ledger()[ledger()["month"] != "2013-03"]
     ex = le.Extracts.from_frames({"roster": ro, "program_ledger": led}, data_end_date="2013-02-14")
-    t = program_cost_curve(ex, ex, count="fraction").table
+    t = program_cost_curve(ex, ex, count="fraction", dollar_year="nominal").table
     np.testing.assert_allclose(t["participant_months"], [17 / 31, 14 / 28])
     assert t["spending"].tolist() == [3000.0, 2000.0]
+
+
+def test_dollar_year_is_required_and_mixing_dollars_raises():
+    """Nominal and constant dollars never mix silently: a curve needs a dollar year (or an
+    explicit 'nominal', or a config to take it from), and combining a nominal or other-year curve
+    with constant-dollar savings raises."""
+    from leadeval.config import CostsConfig
+    from leadeval.costs import program_cost_per_month
+
+    with pytest.raises(CostError, match="say which dollars"):
+        program_cost_curve(ledger(), roster())
+    cfg = CostsConfig(dollar_year=2022)
+    curve = program_cost_curve(ledger(), roster(), costs=cfg)
+    assert curve.dollar_year == 2022
+    nominal = program_cost_curve(ledger(), roster(), dollar_year="nominal")
+    assert nominal.dollar_year is None
+    assert curve.average > nominal.average  # the ledger's years are before 2022
+    assert program_cost_per_month(curve, 2022) == pytest.approx(curve.average)
+    with pytest.raises(CostError, match="nominal dollars but the savings are in 2022"):
+        program_cost_per_month(nominal, 2022)
+    with pytest.raises(CostError, match="2022 dollars but the savings are in 2019"):
+        program_cost_per_month(curve, 2019)

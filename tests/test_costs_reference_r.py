@@ -44,7 +44,7 @@ def test_cost_curve_fit_and_projection_match_r():
         {"month": months.strftime("%Y-%m"), "amount": d["spending"].astype(float)}
     )
     enrolled = pd.Series(d["enrolled"].to_numpy(float), index=months)
-    fit = program_cost_curve(ledger, enrolment=enrolled).fit()
+    fit = program_cost_curve(ledger, enrolment=enrolled, dollar_year="nominal").fit()
     ref_fit = pd.read_csv(REF / "cost_curve_fit.csv")
     got = fit.to_frame()
     for col in ("estimate", "std_error", "conf_low", "conf_high", "p_value"):

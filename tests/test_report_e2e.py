@@ -134,12 +134,12 @@ def test_report_files_and_sections(reports, site):
     p = reports[site]
     html = p.html.read_text()
     assert html.count("<svg") >= 2 and "<script src" not in html and "http" not in _no_svg(html)
+    matched = load_config(ROOT / "configs" / f"{site}.yaml").design.comparison
     for section in (
         "summary",
         "data-quality",
         "cohort-flow",
-        "balance",
-        "rearrest",
+        *(("balance", "rearrest") if matched else ()),
         "costs",
         "sensitivity",
         "methods",
@@ -275,7 +275,7 @@ def test_restricted_outputs_only_on_request(tmp_path):
     assert result.exit_code == 0, result.output
     persons = pd.read_csv(tmp_path / "r" / "restricted" / "persons.csv")
     assert "person_id" in persons and len(persons) > 0
-    assert "Report:" in result.output and "within_person" in result.output
+    assert "Report:" in result.output and "key findings" in result.output
     flat = " ".join(result.output.split())
     assert "quarantined: 0; censored at the data end: 0" in flat
 
@@ -342,6 +342,11 @@ def test_pdf_report(tmp_path):
     pytest.importorskip("weasyprint", reason="PDF output is the optional leadeval[pdf] extra")
     p = write_report(ROOT / "configs" / "longmont.yaml", tmp_path, formats=["html", "pdf"])
     assert p.pdf.read_bytes()[:5] == b"%PDF-" and p.pdf.stat().st_size > 10_000
+    from leadeval.report.manifest import sha256_file
+
+    outputs = json.loads(p.manifest.read_text())["outputs"]
+    assert outputs["report.pdf"] == sha256_file(p.pdf)  # the manifest hashes the PDF too
+    assert outputs["report.html"] == sha256_file(p.html)
     if shutil.which("pdftotext"):  # the identifier scan covers the PDF's text too
         import subprocess
 
@@ -368,3 +373,74 @@ def test_site_without_an_extract_skips_its_outcomes_and_says_so(tmp_path):
     assert p.evaluation.get("logistic:arrest_post_182d") is not None
     not_estimated = pd.read_csv(p.tables / "not_estimated.csv")
     assert "count:ems_calls_post_365d" in set(not_estimated["analysis"])
+
+
+def _cohort_names(paths) -> set[str]:
+    co = paths.evaluation.cohort
+    return {c for c in [*co.persons.columns, *co.panel.columns] if "_" in c}
+
+
+@pytest.mark.parametrize("site", SITES)
+def test_no_raw_cohort_column_names_outside_the_methods_appendix(reports, site):
+    """Readers see plain labels: no snake_case cohort column name (``days_to_arrest``,
+    ``area_south_seattle``...) in the HTML, tables and figures included, outside Methods."""
+    html = reports[site].html.read_text()
+    start = html.index('<section id="methods">')
+    body = html[:start] + html[html.index("</section>", start) :]
+    found = {
+        n
+        for n in _cohort_names(reports[site])
+        if re.search(rf"(?<![A-Za-z0-9_]){re.escape(n)}(?![A-Za-z0-9_])", body)
+    }
+    assert not found, sorted(found)
+    assert "days_to_arrest" in " ".join(_cohort_names(reports[site])) or site == "longmont"
+
+
+def test_tables_keep_machine_names_with_a_label_column(reports):
+    """tables/*.csv keep the machine names (for code) and add <column>_label (for people)."""
+    t = pd.read_csv(reports["seattle"].tables / "rearrest_logistic.csv")
+    assert list(t.columns[:4]) == ["outcome", "outcome_label", "term", "term_label"]
+    row = t.set_index("outcome").loc["logistic:arrest_post_182d"]
+    assert row["outcome_label"] == "any arrest within 6 months"
+    bal = pd.read_csv(reports["seattle"].tables / "balance.csv")
+    assert "area_south_seattle" in set(bal["variable"])
+    assert "area: south seattle" in set(bal["variable_label"])
+
+
+def test_seattle_absolute_effect_covers_the_sample_truth(reports):
+    """Reference: the truth table's potential outcomes of the matched participants. The
+    g-computation risk difference (ATT) at 6 months covers mean Y(1) - mean Y(0)."""
+    p = reports["seattle"]
+    t = truth("seattle")
+    t = t[t["person_id"].isin(matched_participants(p))]
+    both = t[["arrest_post_182d_y1", "arrest_post_182d_y0"]].dropna()
+    true_rd = both["arrest_post_182d_y1"].mean() - both["arrest_post_182d_y0"].mean()
+    r = p.evaluation.get("effect:arrest_post_182d").term("risk_difference")
+    assert r["conf_low"] < true_rd < r["conf_high"], (true_rd, r.to_dict())
+    assert r["conf_high"] < 0  # a planted reduction, clearly detected
+
+
+def test_within_person_report_leaves_out_what_the_design_lacks(reports):
+    """Longmont (within-person): no balance, re-arrest, prison or rates sections, a flow of
+    participants only, and limitations that name regression to the mean and secular trends."""
+    html = reports["longmont"].html.read_text()
+    for key in ("balance", "rearrest", "prison", "rates"):
+        assert f'<section id="{key}">' not in html
+    assert "Not part of this site" not in html
+    flow = pd.read_csv(reports["longmont"].tables / "cohort_flow.csv")
+    assert "pool" not in flow.columns and "lead" in flow.columns
+    assert "regression to the mean" in html and "secular trends" in html
+    assert "This is a change, not an effect" in html
+
+
+def test_ph_violation_is_said_with_an_rmst_difference(reports):
+    """Where the PH test rejects (Seattle, p = 0.011), the summary says so and gives the RMST
+    difference computed by the evaluation (not a canned sentence)."""
+    ev = reports["seattle"].evaluation
+    p = ev.get("cox:days_to_arrest").details["ph_test"].loc["GLOBAL", "p_value"]
+    assert p < 0.05
+    rm = ev.get("rmst:days_to_arrest")
+    html = reports["seattle"].html.read_text()
+    summary = html[: html.index('<section id="data-quality">')]
+    assert "proportional-hazards test rejects" in summary
+    assert f"{abs(rm.difference):.0f} more days without re-arrest" in summary

@@ -24,6 +24,7 @@ from leadeval.costs.program import (
     ProgramCostCurve,
     enrolment_by_month,
     program_cost_curve,
+    program_cost_per_month,
 )
 from leadeval.costs.savings import ClientYearCosts, SavingsResult, client_year_costs, cost_savings
 from leadeval.costs.unit_costs import UnitCostTable, cpi_table, inflate, unit_cost_table
@@ -56,6 +57,7 @@ __all__ = [
     "plot_program_cost",
     "present_value",
     "program_cost_curve",
+    "program_cost_per_month",
     "triangular_draws",
     "unit_cost_table",
 ]

@@ -34,6 +34,7 @@ import pandas as pd
 
 from leadeval.config import CostsConfig, ProgramCostInput, SiteConfig
 from leadeval.costs.person_costs import config_of, default_seed
+from leadeval.costs.program import ProgramCostCurve, program_cost_per_month
 from leadeval.costs.savings import SavingsResult
 from leadeval.costs.unit_costs import cpi_table, inflate
 from leadeval.errors import CostError
@@ -148,6 +149,11 @@ class BenefitCostResult:
         )
 
 
+def program_cost_per_month_in(program_cost, savings: SavingsResult) -> float:
+    """A program cost (number, curve or ProgramCostInput) in the savings' dollars."""
+    return program_cost_per_month(program_cost, savings.dollar_year)
+
+
 def _monthly_benefit(savings: SavingsResult | float | np.ndarray) -> np.ndarray | float:
     if isinstance(savings, SavingsResult):
         if savings.scale != "year":
@@ -182,6 +188,13 @@ def benefit_cost(
     discount_rate : float
         Annual rate (default 3%).
     """
+    if isinstance(program_cost_per_month, ProgramCostCurve):
+        if not isinstance(benefits, SavingsResult):
+            raise CostError(
+                "benefit_cost: a program cost curve needs SavingsResult benefits, whose dollar "
+                "year it is checked against; or pass the cost per month as a number"
+            )
+        program_cost_per_month = program_cost_per_month_in(program_cost_per_month, benefits)
     b = _stream(_monthly_benefit(benefits), horizon_months, "benefit")
     pm = horizon_months if program_months is None else program_months
     c = _stream(program_cost_per_month, pm, "program cost")
@@ -254,7 +267,7 @@ class MonteCarloResult:
 
 def monte_carlo(
     savings: SavingsResult,
-    program_cost: float | ProgramCostInput | tuple[float, float, float],
+    program_cost: float | ProgramCostInput | ProgramCostCurve | tuple[float, float, float],
     *,
     horizon_months: int | None = None,
     program_months: int | None = None,
@@ -272,9 +285,10 @@ def monte_carlo(
     savings : SavingsResult
         scale='year'; its bootstrap replicates are the effect distribution and its unit cost
         table (constant dollars, with ``low``/``high``) the cost ranges.
-    program_cost : float, (amount, low, high), or ProgramCostInput
+    program_cost : float, (amount, low, high), ProgramCostCurve or ProgramCostInput
         Program cost per participant-month in the savings' dollar year (a ProgramCostInput is
-        restated from its price year by the CPI).
+        restated from its price year by the CPI; a curve's average is used and its dollar year
+        must be the savings', else a CostError).
     horizon_months, program_months, discount_rate, draws, seed, distribution
         Defaults from ``costs`` (a CostsConfig), else 12, horizon, 0.03, 10000, 0, 'triangular'.
     cpi : pandas.Series, optional
@@ -295,6 +309,8 @@ def monte_carlo(
     seed = default_seed(seed, costs, site_seed)
     distribution = distribution or (costs.range_distribution if costs else "triangular")
 
+    if isinstance(program_cost, ProgramCostCurve):
+        program_cost = program_cost_per_month(program_cost, savings.dollar_year)
     if isinstance(program_cost, ProgramCostInput):
         if cpi is None:
             cpi = cpi_table(costs.cpi_path if costs else None)

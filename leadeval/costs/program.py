@@ -25,7 +25,7 @@ Example
 ...                        "amount": [1000.0, 1200.0]})
 >>> roster = pd.DataFrame({"person_id": ["a", "b"], "group": "lead",
 ...     "enrollment_date": ["2012-01-15", "2012-02-01"], "exit_date": [None, None]})
->>> curve = program_cost_curve(ledger, roster)
+>>> curve = program_cost_curve(ledger, roster, dollar_year="nominal")
 >>> curve.table["cost_per_participant_month"].tolist()
 [1000.0, 600.0]
 """
@@ -43,7 +43,13 @@ import statsmodels.api as sm
 from leadeval.costs.unit_costs import cpi_table, inflate
 from leadeval.errors import CostError
 
-__all__ = ["CostCurveFit", "ProgramCostCurve", "enrolment_by_month", "program_cost_curve"]
+__all__ = [
+    "CostCurveFit",
+    "ProgramCostCurve",
+    "enrolment_by_month",
+    "program_cost_curve",
+    "program_cost_per_month",
+]
 
 
 def _frame(obj: Any, name: str) -> pd.DataFrame:
@@ -269,7 +275,8 @@ def program_cost_curve(
     enrolment: pd.Series | None = None,
     start: str = "enrollment_date",
     count: Literal["any_day", "fraction"] = "any_day",
-    dollar_year: int | None = None,
+    dollar_year: int | Literal["nominal"] | None = None,
+    costs: Any = None,
     cpi: pd.Series | None = None,
     data_end_date: dt.date | None = None,
 ) -> ProgramCostCurve:
@@ -283,13 +290,36 @@ def program_cost_curve(
         For :func:`enrolment_by_month`; or give ``enrolment`` directly.
     enrolment : Series, optional
         Participant-months indexed by first-of-month dates.
-    dollar_year : int, optional
-        Restate each month's spending in this year's dollars by the CPI of its calendar year.
+    dollar_year : int or "nominal"
+        Restate each month's spending in this year's dollars by the CPI of its calendar year;
+        ``"nominal"`` keeps the ledger's current dollars (a curve that cannot then be combined
+        with constant-dollar savings). Without it the year comes from ``costs``; with neither,
+        a :class:`~leadeval.errors.CostError` (mixing nominal and constant dollars is the mistake
+        this prevents).
+    costs : SiteConfig or CostsConfig, optional
+        Supplies ``dollar_year`` (``costs.dollar_year``) and the CPI table when not given.
 
     Returns
     -------
     ProgramCostCurve
     """
+    from leadeval.costs.person_costs import config_of
+
+    cost_cfg, _ = config_of(costs)
+    if dollar_year is None:
+        if cost_cfg is None:
+            raise CostError(
+                "program_cost_curve: say which dollars: dollar_year=<year> (e.g. the config's "
+                "costs.dollar_year), costs=<config>, or dollar_year='nominal' for the ledger's "
+                "current dollars"
+            )
+        dollar_year = cost_cfg.dollar_year
+    if cpi is None and cost_cfg is not None and dollar_year != "nominal":
+        cpi = cpi_table(cost_cfg.cpi_path)
+    if dollar_year == "nominal":
+        dollar_year = None
+    elif not isinstance(dollar_year, int | np.integer):
+        raise CostError(f"dollar_year must be a year or 'nominal'; got {dollar_year!r}")
     led = _frame(ledger, "program_ledger")
     for col in ("month", "amount"):
         if col not in led.columns:
@@ -336,4 +366,24 @@ def program_cost_curve(
             "running_average": run,
         }
     )
-    return ProgramCostCurve(table, dollar_year)
+    return ProgramCostCurve(table, None if dollar_year is None else int(dollar_year))
+
+
+def program_cost_per_month(program_cost: Any, dollar_year: int, cpi: pd.Series | None = None):
+    """Program cost per participant-month in ``dollar_year`` dollars, from a number (taken to be
+    in those dollars), a :class:`ProgramCostCurve` (its average; must be in the same dollars) or a
+    ProgramCostInput (restated from its price year). A nominal or other-year curve is an error."""
+    if isinstance(program_cost, ProgramCostCurve):
+        if program_cost.dollar_year != dollar_year:
+            have = program_cost.dollar_year or "nominal"
+            raise CostError(
+                f"the program cost curve is in {have} dollars but the savings are in "
+                f"{dollar_year} dollars; rebuild it with program_cost_curve(..., "
+                f"dollar_year={dollar_year})"
+            )
+        return program_cost.average
+    if hasattr(program_cost, "price_year") and hasattr(program_cost, "amount"):
+        return float(
+            inflate(program_cost.amount, program_cost.price_year, dollar_year, cpi if cpi is not None else cpi_table())
+        )
+    return float(program_cost)

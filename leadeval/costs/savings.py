@@ -337,7 +337,7 @@ class ClientYearCosts:
 
 def client_year_costs(
     savings: SavingsResult,
-    program_cost_per_month: float,
+    program_cost_per_month: Any,
     baseline: str = "did",
 ) -> ClientYearCosts:
     """Per client-year totals, program + system, against system-as-usual.
@@ -364,8 +364,11 @@ def client_year_costs(
         )
     if baseline not in ("did", "comparison"):
         raise CostError(f"baseline must be 'did' or 'comparison'; got {baseline!r}")
+    from leadeval.costs.program import program_cost_per_month as in_dollars
+
     pt, bt, _ = savings.dollars()
-    program = 12.0 * float(program_cost_per_month)
+    # a curve must be in the savings' dollars; a ProgramCostInput is restated from its price year
+    program = 12.0 * in_dollars(program_cost_per_month, savings.dollar_year)
 
     def terms(x: np.ndarray) -> dict[str, np.ndarray]:
         lead_sys = x[..., 1, 1, -1]

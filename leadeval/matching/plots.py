@@ -30,7 +30,7 @@ def _axes(ax: Any, size: tuple[float, float]):
     return ax
 
 
-def plot_balance(balance: Balance, ax: Any = None, absolute: bool = True):
+def plot_balance(balance: Balance, ax: Any = None, absolute: bool = True, labels: Any = None):
     """Love plot: |SMD| of each variable before (open circles) and after (filled) matching,
     with the threshold as a dashed line. Variables are ordered by their SMD before."""
     t = balance.to_frame()
@@ -43,26 +43,31 @@ def plot_balance(balance: Balance, ax: Any = None, absolute: bool = True):
     ax.scatter(before[order], y, facecolors="none", edgecolors="C3", label="Before")
     ax.scatter(after[order], y, color="C0", label="After")
     ax.set_yticks(y)
-    ax.set_yticklabels(t["variable"].to_numpy()[order])
+    names = t["variable"].to_numpy()[order]
+    ax.set_yticklabels([labels(v) for v in names] if callable(labels) else names)
     thr = balance.threshold
     for x in [thr] if absolute else [-thr, thr]:
         ax.axvline(x, ls="--", color="grey", lw=1)
     ax.axvline(0, color="black", lw=0.8)
     ax.set_xlabel(("Absolute standardized" if absolute else "Standardized") + " mean difference")
-    ax.legend(loc="lower right", frameon=False)
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.08 - 1.2 / max(len(t), 1)), ncol=2,
+              frameon=False)
     return ax
 
 
-def plot_overlap(matched: Any, ax: Any = None, bins: int = 30):
+def plot_overlap(matched: Any, ax: Any = None, bins: int = 30, labels: dict | None = None):
     """Distribution of the distance (propensity score or its logit) by group, before (all units,
     outlined) and after matching (weighted, filled)."""
+    names = {1: "Treated", 0: "Control", **(labels or {})}
     d = matched.all_units
     if d["distance"].isna().all():
         raise ValueError("this matched sample has no distance to plot (no propensity score)")
     ax = _axes(ax, (6, 4))
     x = d["distance"].to_numpy()
     edges = np.histogram_bin_edges(x, bins=bins)
-    for g, color, name in ((1, "C3", "Treated"), (0, "C0", "Control")):
+    from leadeval._style import GROUP_COLORS
+
+    for g, color, name in ((1, GROUP_COLORS[1], names[1]), (0, GROUP_COLORS[0], names[0])):
         m = d["treated"].to_numpy() == g
         ax.hist(
             x[m],
@@ -89,5 +94,7 @@ def plot_overlap(matched: Any, ax: Any = None, bins: int = 30):
         label = matched.spec.distance_column
     ax.set_xlabel(label)
     ax.set_ylabel("Density")
-    ax.legend(frameon=False)
+    from leadeval._style import legend_outside
+
+    legend_outside(ax, ncol=2)
     return ax

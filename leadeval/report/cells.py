@@ -84,6 +84,7 @@ def declare(ev: Evaluation) -> DisclosureProblem:
         _overlap(p, ev, k)
     _monthly(p, ev, k)
     _models(p, ev)
+    _effects(p, ev)
     _curves(p, ev, k)
     _costs(p, ev)
     _program_months(p, ev)
@@ -328,6 +329,50 @@ def arm_split(ev: Evaluation, res: ModelResult) -> dict[str, dict[str, int]] | N
     return out
 
 
+def _arm_cells(p: DisclosureProblem, key: str, split: dict[str, dict[str, int]]) -> list[str]:
+    """Latent per-arm n, events (and non-events) of an analysis, adding up to its n and events;
+    returns the cells its estimates are functions of."""
+    ops = []
+    for what in ("n", "events", "nonevents"):
+        if what not in split["treated"]:
+            continue
+        arms = [
+            p.count(model_key(key, f"{what}/{arm}"), split[arm][what], "latent") for _, arm in ARMS
+        ]
+        if what in ("n", "events"):
+            p.total(model_key(key, what), arms)
+        ops += arms
+    for _, arm in ARMS:
+        if "nonevents" in split[arm]:
+            p.total(
+                model_key(key, f"n/{arm}"),
+                [model_key(key, f"events/{arm}"), model_key(key, f"nonevents/{arm}")],
+            )
+    return ops
+
+
+def _effects(p: DisclosureProblem, ev: Evaluation) -> None:
+    """Absolute effects (g-computation risks per arm, RMST): model estimates, so taken to reveal
+    the counts of the sample they were computed on (the arms' people and events)."""
+    from leadeval.models.effects import AbsoluteEffect, RmstDifference
+
+    for key, res in ev.results.items():
+        if isinstance(res, AbsoluteEffect):
+            ops = [p.count(model_key(key, "n"), res.n), p.count(model_key(key, "events"), res.events)]
+            split = arm_split(ev, res)
+            if split is not None:
+                ops = _arm_cells(p, key, split)
+        elif isinstance(res, RmstDifference):
+            ops = [p.count(model_key(key, "n"), res.n)]
+            cox_events = model_key(key.replace("rmst:", "cox:"), "events")  # the same events
+            if cox_events in p.cells:
+                ops.append(cox_events)
+        else:
+            continue
+        for term in res.table["term"]:
+            p.derive(est_key(key, term), ops, weight=ESTIMATE_WEIGHT)
+
+
 def _models(p: DisclosureProblem, ev: Evaluation) -> None:
     month_cells = _month_counts(ev)
     for key, res in ev.results.items():
@@ -340,23 +385,7 @@ def _models(p: DisclosureProblem, ev: Evaluation) -> None:
             ops.append(p.count(model_key(key, "events"), round(float(res.events))))
         split = arm_split(ev, res)
         if split is not None:
-            ops = []
-            for what in ("n", "events", "nonevents"):
-                if what not in split["treated"]:
-                    continue
-                arms = [
-                    p.count(model_key(key, f"{what}/{arm}"), split[arm][what], "latent")
-                    for _, arm in ARMS
-                ]
-                if what in ("n", "events"):
-                    p.total(model_key(key, what), arms)
-                ops += arms
-            for _, arm in ARMS:
-                if "nonevents" in split[arm]:
-                    p.total(
-                        model_key(key, f"n/{arm}"),
-                        [model_key(key, f"events/{arm}"), model_key(key, f"nonevents/{arm}")],
-                    )
+            ops = _arm_cells(p, key, split)
         elif res.n is not None and res.events is not None and res.events <= res.n and (
             res.model in ("logistic", "firth", "cox") or key.startswith(("logistic:", "cox:"))
         ):
@@ -449,12 +478,14 @@ def _monthly(p: DisclosureProblem, ev: Evaluation, k: int) -> None:
 
 # ---- curves -------------------------------------------------------------------------------
 def at_risk_times(curve: CurveResult, k: int) -> np.ndarray:
-    """Times of the at-risk table under a KM figure: 5 evenly spaced up to where the curves stop
-    (fewer than k at risk)."""
+    """Times of the at-risk table under a KM figure: round, evenly spaced times (the figure's x
+    ticks) up to where the curves stop (fewer than k at risk)."""
+    from leadeval._style import nice_times
+
     c = curve.curves
     shown = c[c["at_risk"].to_numpy() >= k]
     tmax = float(shown["time"].max()) if not shown.empty else 0.0
-    return np.linspace(0.0, tmax, 5)
+    return np.asarray(nice_times(tmax), dtype=float)
 
 
 def _curves(p: DisclosureProblem, ev: Evaluation, k: int) -> None:

@@ -50,6 +50,7 @@ class ReportSection:
     tables: tuple[ReportTable, ...] = ()
     figures: tuple[ReportFigure, ...] = ()
     skipped: str | None = None
+    box: tuple[tuple[str, bool], ...] = ()  # key findings: (sentence, is a component)
 
 
 @dataclass(frozen=True)
@@ -103,23 +104,64 @@ def check_no_identifiers(table: ReportTable, person_ids: Iterable[str] = ()) -> 
             )
 
 
+def with_labels(frame: pd.DataFrame) -> pd.DataFrame:
+    """The frame with a ``<column>_label`` beside each column of machine names (analysis keys,
+    cohort columns, terms, cost categories): what ``tables/*.csv`` hold."""
+    from leadeval.report.labels import LABELLED_COLUMNS, label
+
+    out = frame.copy()
+    for col in [c for c in out.columns if c in LABELLED_COLUMNS]:
+        if f"{col}_label" in out.columns or not (
+            out[col].dtype == object or pd.api.types.is_string_dtype(out[col])
+        ):
+            continue
+        labels = out[col].map(lambda v: label(v) if isinstance(v, str) else v)
+        out.insert(out.columns.get_loc(col) + 1, f"{col}_label", labels)
+    return out
+
+
+def display_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    """What the HTML shows: labels in place of machine names, plain headers."""
+    from leadeval.report.labels import header
+
+    out = with_labels(frame)
+    for col in [c for c in out.columns if f"{c}_label" in out.columns]:
+        out[col] = out.pop(f"{col}_label")
+    out.columns = [header(c) for c in out.columns]
+    return out
+
+
+def format_cell(column: str, value: object) -> str:
+    """A cell as printed: p-values as '<0.001' / '0.012', everything else by format_value."""
+    if column in ("p_value", "p") and isinstance(value, float | np.floating) and np.isfinite(value):
+        return "<0.001" if value < 0.001 else f"{value:.3f}"
+    return format_value(value)
+
+
 def table_csv(table: ReportTable) -> str:
-    """The CSV text of a table: fixed float format and line ends, so reruns are byte-identical."""
-    return to_csv(table.frame, index=table.index, lineterminator="\n", float_format="%.6g")
+    """The CSV text of a table: fixed float format and line ends, so reruns are byte-identical;
+    machine names kept, with a ``<column>_label`` beside them; safe to open in a spreadsheet."""
+    frame = with_labels(table.frame.reset_index() if table.index else table.frame)
+    return to_csv(frame, index=False, lineterminator="\n", float_format="%.6g")
 
 
 def table_html(table: ReportTable) -> str:
     frame = table.frame.reset_index() if table.index else table.frame
-    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in frame.columns)
+    raw_cols = list(frame.columns)
+    shown = display_frame(frame)
+    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in shown.columns)
     body = []
-    for row in frame.itertuples(index=False):
+    for row in shown.itertuples(index=False):
         cells = "".join(
             f'<td class="{"num" if isinstance(v, int | float | np.number) else "txt"}">'
-            f"{html.escape(format_value(v))}</td>"
-            for v in row
+            f"{html.escape(format_cell(str(c), v))}</td>"
+            for c, v in zip(raw_cols, row, strict=True)
         )
         body.append(f"<tr>{cells}</tr>")
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+    wide = " class=\"wide\"" if len(shown.columns) > 7 else ""
+    return (
+        f"<table{wide}><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+    )
 
 
 _ENV = jinja2.Environment(

@@ -82,6 +82,7 @@ def build_manifest(
 ) -> dict[str, Any]:
     """The manifest as a dict; ``tables`` maps table file names to their SHA-256."""
     return {
+        "written_by": "leadeval",
         "site": cfg.site,
         "data_end_date": cfg.data_end_date.isoformat(),
         "seed": seed,

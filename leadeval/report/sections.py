@@ -12,7 +12,6 @@ odds ratios are left out of the plots).
 from __future__ import annotations
 
 import dataclasses
-import re
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -26,57 +25,11 @@ from leadeval.report import cells as C
 from leadeval.report.disclosure import Disclosure
 from leadeval.report.document import ReportDocument, ReportFigure, ReportSection, ReportTable
 from leadeval.report.figures import svg_text
+from leadeval.report.findings import findings_frame, key_findings
+from leadeval.report.labels import label, use_labels
 from leadeval.report.suppression import SUPPRESSED, SUPPRESSION_NOTE
 
-MEASURE_WORDS = {
-    "arrest": "any arrest",
-    "felony_charge": "any felony charge",
-    "prison": "any prison admission",
-    "arrests": "arrests",
-    "felony_arrests": "felony arrests",
-    "charges": "charges filed",
-    "bookings": "jail bookings",
-    "jail_days": "jail days",
-    "prison_days": "prison days",
-    "ems_calls": "EMS calls",
-}
-PANEL_WORDS = {
-    "sheltered": "sheltered in the month",
-    "permanent_housing": "permanently housed in the month",
-    "employed": "employed in the month",
-    "legit_income": "legitimate income in the month",
-    "days_to_arrest": "time to first re-arrest",
-    "days_to_prison": "time to prison admission",
-}
-_WINDOW = re.compile(r"^(?P<measure>[a-z_]+?)_(?P<period>pre|post)_(?P<window>\d+d|all)$")
-
-
-def label(name: str) -> str:
-    """Plain words for a cohort column or analysis key, e.g. ``bookings_post_365d`` ->
-    'jail bookings, 12 months after'; ``arrest_post_182d`` -> 'any arrest within 6 months'."""
-    prefix, _, key = name.rpartition(":")
-    design = {"gee": " (pre/post GEE)", "did": " (pre/post rate DiD)"}.get(prefix, "")
-    return _label(key) + design
-
-
-def _label(key: str) -> str:
-    if key in PANEL_WORDS:
-        return PANEL_WORDS[key]
-    m = _WINDOW.match(key)
-    if not m or m["measure"] not in MEASURE_WORDS:
-        return key.replace("_", " ")
-    words, window = MEASURE_WORDS[m["measure"]], m["window"]
-    span = "follow-up" if window == "all" else _span(int(window[:-1]))
-    if m["period"] == "pre":
-        return f"{words}, {span} before"
-    if words.startswith("any "):
-        return f"{words} {'during follow-up' if window == 'all' else 'within ' + span}"
-    return f"{words}, {'whole follow-up' if window == 'all' else span + ' after'}"
-
-
-def _span(days: int) -> str:
-    months = round(days / 30.44)
-    return f"{months} months" if abs(months * 30.44 - days) < 4 else f"{days} days"
+NOT_CONFIGURED = "Not part of this site's configured analysis."
 
 
 def _fig(draw, *args, size=(7.0, 4.0), **kwargs) -> str:
@@ -136,7 +89,7 @@ class SectionBuilder:
                 ek = C.est_key(key, r["term"])
                 rows.append(
                     {
-                        "outcome": label(key),
+                        "outcome": key,
                         "term": r["term"],
                         "model": res.model,
                         "ratio": self.num(ek, r["ratio"]),
@@ -167,6 +120,10 @@ class SectionBuilder:
             if not self.hid(C.est_key(k, effect_terms(r)[0] if effect_terms(r) else ""))
         ]
 
+    def _effect_results(self, prefix: str) -> list[tuple[str, object]]:
+        """Absolute-effect results (``effect:``, ``rmst:``): they are not ModelResults."""
+        return [(k, v) for k, v in self.ev.results.items() if k.startswith(prefix)]
+
     def _results(self, prefix: str) -> list[tuple[str, ModelResult]]:
         return [
             (k, v)
@@ -186,7 +143,11 @@ class SectionBuilder:
 
     # ---- sections ------------------------------------------------------------------------
     def summary(self) -> ReportSection:
+        """Key findings first (net benefit, absolute effects), then the design, then ratios
+        with their caveats."""
         ev = self.ev
+        findings = [f for f in key_findings(ev) if not self.hid(finding_key(f))]
+        box = tuple((f.text, f.component) for f in findings)
         paras = []
         if ev.matched is not None:
             paras.append(
@@ -195,42 +156,96 @@ class SectionBuilder:
                 f"score): {self.words('sample/treated/after')} participants and "
                 f"{self.words('sample/control/after')} comparison people in the analysis."
             )
+            paras.extend(self.balance_warning())
         else:
             paras.append(
                 f"Each of {self.words(C.flow_key('included', '', 'lead'))} {self.program} "
                 "participants was compared with themself before and after the index date (a "
-                "within-person design)."
+                "within-person design). Without a comparison group these are changes, not "
+                "effects of the program."
             )
+        paras.extend(self.ph_caveats())
+        ratio_lines = []
         for key, term in ev.headline()[["analysis", "term"]].itertuples(index=False):
             res = ev.get(key)
             r = res.term(term)
             if self.hid(C.est_key(key, term)) or not np.isfinite(r["ratio"]):
                 continue
-            paras.append(_plain(key, res, term, r, self.program, self.comparison))
-        sav = ev.get("savings")
-        if sav is not None and not self.hid(C.COSTS_KEY):
-            f = sav.to_frame()
-            tot = f[(f["term"] == "savings") & (f["category"] == "total")]
-            if not tot.empty:
-                r = tot.iloc[0]
-                paras.append(
-                    f"System costs: relative to the {self.comparison} group, costs per "
-                    f"participant-year changed by ${r['estimate']:,.0f} less for {self.program} "
-                    f"participants (difference-in-differences saving; 95% CI ${r['conf_low']:,.0f} "
-                    f"to ${r['conf_high']:,.0f}; {sav.dollar_year} dollars)."
-                )
-        mc = ev.get("monte_carlo")
-        if mc is not None and not self.hid(C.COSTS_KEY):
-            paras.append(
-                f"Across {len(mc.draws):,} Monte Carlo draws of unit costs and effects, the chance "
-                f"that benefits exceed costs is {100 * mc.prob_positive:.0f}%."
-            )
+            if ev.matched is None and key.startswith("within_person") and term == "post":
+                continue  # already a key finding
+            ratio_lines.append(_plain(key, res, term, r, self.program, self.comparison))
+        if ratio_lines:
+            paras.append("On the ratio scale (the models behind the tables below):")
+            paras.extend(ratio_lines)
         paras.append(
             "All data in this report are aggregates; counts of fewer than "
             f"{self.k} people are suppressed, and so are the numbers that would let them be "
             "worked out (see the methods section)."
         )
-        return ReportSection("summary", "Summary of findings", tuple(paras))
+        tables = ()
+        if findings:
+            frame = findings_frame(findings)
+            tables = (
+                ReportTable(
+                    "key_findings",
+                    "Key findings",
+                    frame.round(4),
+                    note="Intervals: 95% (Monte Carlo percentiles for money, delta method for "
+                    "risks). Money in constant dollars of the year shown.",
+                ),
+            )
+        return ReportSection(
+            "summary", "Summary of findings", tuple(paras), tables, box=box
+        )
+
+    def balance_warning(self) -> list[str]:
+        """A sentence naming the characteristics still out of balance after matching."""
+        m = self.ev.matched
+        if m is None:
+            return []
+        bal = m.balance()
+        bad = [v for v in bal.imbalanced if v != "distance"]
+        if not bad:
+            return []
+        return [
+            f"Balance warning: after matching, {len(bad)} characteristic(s) still differ by more "
+            f"than {bal.threshold:g} standardized mean differences between the groups "
+            f"({', '.join(label(v) for v in bad)}); estimates may carry bias from them."
+        ]
+
+    def ph_caveats(self) -> list[str]:
+        """Where the proportional-hazards test rejects, say so and give the RMST difference."""
+        out = []
+        for key, res in self._results("cox:"):
+            ph = res.details.get("ph_test")
+            if not isinstance(ph, pd.DataFrame) or "GLOBAL" not in ph.index:
+                continue
+            p = float(ph.loc["GLOBAL", "p_value"])
+            if not p < 0.05:
+                continue
+            what = label(key)
+            text = (
+                f"Caveat on {what}: the proportional-hazards test rejects (p {_p(p)}), so the "
+                "hazard ratio is an average over follow-up that the data do not support as a "
+                "single number"
+            )
+            km = self.ev.get(key.replace("cox:", "km:"))
+            if isinstance(km, CurveResult) and _curves_cross(km):
+                text += "; the survival curves cross"
+            rm_key = key.replace("cox:", "rmst:")
+            rm = self.ev.get(rm_key)
+            if rm is not None and not self.hid(C.est_key(rm_key, "rmst_difference")):
+                r = rm.table.set_index("term").loc["rmst_difference"]
+                clear = r["conf_low"] > 0 or r["conf_high"] < 0
+                text += (
+                    f". Over the first {rm.tau:.0f} days, {self.program} participants spent on "
+                    f"average {abs(r['estimate']):.0f} {'more' if r['estimate'] > 0 else 'fewer'} "
+                    f"days without re-arrest than the comparison group (restricted mean survival "
+                    f"time difference, 95% CI {r['conf_low']:.0f} to {r['conf_high']:.0f} days"
+                    f"{'' if clear else '; no clear difference'})"
+                )
+            out.append(text + ".")
+        return out
 
     def data_quality(self) -> ReportSection:
         q = self.ev.extracts.quality.copy()
@@ -272,10 +287,18 @@ class SectionBuilder:
         )
 
     def cohort_flow(self) -> ReportSection:
+        """Roster -> exclusions -> cohort, by group; a within-person design shows only the
+        participants (nobody else is in its analysis)."""
         flow = self.ev.cohort.flow_counts()
-        groups = [c for c in ("lead", "pool", "other") if c in flow.columns]
+        within = not self.cfg.design.comparison
+        if within:  # only the participants are analysed
+            flow = flow.drop(columns=[c for c in ("pool", "other", "total") if c in flow.columns])
+            flow = flow[(flow["step"] != "excluded") | (flow["lead"] > 0)].reset_index(drop=True)
+            groups = ["lead"]
+        else:
+            groups = [c for c in ("lead", "pool", "other") if c in flow.columns] + ["total"]
         shown = flow.astype(object)
-        for g in [*groups, "total"]:
+        for g in groups:
             shown[g] = [
                 self.show(C.flow_key(st, r, g))
                 for st, r in zip(flow["step"], flow["reason"], strict=True)
@@ -284,12 +307,19 @@ class SectionBuilder:
         shown = shown.rename(columns={"lead": self.program, "pool": self.comparison})
         skipped = self.ev.cohort.skipped
         paras = [
-            f"Index date: {self.cfg.design.index_date.replace('_', ' ')}. Every roster person is "
+            f"Index date: {label(self.cfg.design.index_date)}. Every roster person is "
             "either in the cohort or excluded with the first rule that applies."
         ]
+        if within:
+            paras.append(
+                f"Within-person design: only {self.program} participants are analysed, each "
+                "compared with themself before and after the index date."
+            )
         if skipped is not None and not skipped.empty:
             paras.append(
-                "Not built (missing extracts): " + ", ".join(sorted(set(skipped["outcome"]))) + "."
+                "Not built (missing extracts): "
+                + ", ".join(sorted({label(o) for o in skipped["outcome"]}))
+                + "."
             )
         return ReportSection(
             "cohort-flow",
@@ -352,7 +382,7 @@ class SectionBuilder:
         figs = (
             ReportFigure(
                 "Love plot",
-                _fig(plot_balance, bal_shown, size=(7.0, 5.0)),
+                _fig(plot_balance, bal_shown, labels=label, size=(7.0, 5.0)),
                 "Absolute SMD before (open) and after (filled) matching; an SMD resting on "
                 f"fewer than {self.k} people (or on a withheld count) is not drawn.",
             ),
@@ -361,7 +391,12 @@ class SectionBuilder:
             figs += (
                 ReportFigure(
                     "Propensity score overlap",
-                    _fig(plot_overlap, m, bins=C.overlap_edges(m, self.k)),
+                    _fig(
+                        plot_overlap,
+                        m,
+                        bins=C.overlap_edges(m, self.k),
+                        labels={1: self.program, 0: _cap(self.comparison)},
+                    ),
                     f"Neighbouring bins are merged until each holds none or at least {self.k} "
                     "people of each group.",
                 ),
@@ -376,7 +411,11 @@ class SectionBuilder:
             f"{self.words('sample/control/after')} comparison people."
         )
         return ReportSection(
-            "balance", "Comparison group and balance", (para,), tuple(tables), figs
+            "balance",
+            "Comparison group and balance",
+            (para, *self.balance_warning()),
+            tuple(tables),
+            figs,
         )
 
     def _balance_shown(self, t: pd.DataFrame, balance):
@@ -454,18 +493,23 @@ class SectionBuilder:
                         ReportFigure(
                             f"Kaplan-Meier: {label(key)}",
                             _fig(
-                                plot_km, km_t, labels=labels, size=(7.0, 5.0),
-                                at_risk_times=times, at_risk_text=text,
+                                plot_km,
+                                km_t,
+                                labels=labels,
+                                xlabel="days since the index date",
+                                size=(7.0, 5.0),
+                                at_risk_times=times,
+                                at_risk_text=text,
                             ),
                             f"Curves stop where fewer than {self.k} people remain at risk; the "
-                            f"table under them says <{self.k} there.",
+                            f"numbers under them say <{self.k} there.",
                         )
                     )
                 lr = self.ev.get(key.replace("km:", "logrank:"))
                 if lr is not None:
                     paras.append(
                         f"Log-rank test ({label(key)}): chi-square {lr.statistic:.2f} on "
-                        f"{lr.df} df, p = {lr.p_value:.3g}."
+                        f"{lr.df} df, p {_p(lr.p_value)}."
                     )
         cox = self._results("cox:")
         logit = [(k, r) for k, r in self._results("logistic:") if "arrest" in k or "felony" in k]
@@ -487,6 +531,29 @@ class SectionBuilder:
                         ph.rename_axis("term").reset_index().round(4),
                     )
                 )
+        paras.extend(self.ph_caveats())
+        rm_rows = []
+        for k, r in self._effect_results("rmst:"):
+            f = r.to_frame()
+            f = f[["term", "tau", "estimate", "conf_low", "conf_high", "p_value", "n"]].round(2)
+            f = f.astype(object)
+            for col in ("estimate", "conf_low", "conf_high", "p_value"):
+                f[col] = [self.num(C.est_key(k, t), v) for t, v in zip(f["term"], f[col], strict=True)]
+            f["n"] = [self._model_count(k, "n", v) for v in f["n"]]
+            rm_rows.append(f.assign(analysis=k))
+        if rm_rows:
+            rm = pd.concat(rm_rows, ignore_index=True)
+            rm = rm[["analysis", "term", "tau", "estimate", "conf_low", "conf_high", "p_value", "n"]]
+            tables.append(
+                ReportTable(
+                    "rmst",
+                    "Restricted mean time without re-arrest (days, up to the horizon)",
+                    rm,
+                    note="The mean number of days without re-arrest over the first tau days, by "
+                    "Kaplan-Meier with a pair bootstrap; an alternative to the hazard ratio that "
+                    "needs no proportional hazards.",
+                )
+            )
         all_ratio = self._shown_results(cox + logit + gee)
         if all_ratio:
             figs.append(
@@ -525,7 +592,12 @@ class SectionBuilder:
                 figs.append(
                     ReportFigure(
                         "Cumulative incidence: re-arrest, prison, death",
-                        _fig(plot_cumulative_incidence, ci_t, size=(7.0, 4.5)),
+                        _fig(
+                            plot_cumulative_incidence,
+                            ci_t,
+                            labels={1: self.program, 0: self.comparison},
+                            size=(7.0, 4.5),
+                        ),
                         "Aalen-Johansen estimates with competing events; a state is drawn only "
                         f"where its events in a group clear the rule (k = {self.k}), and curves "
                         f"stop where fewer than {self.k} remain at risk.",
@@ -554,7 +626,7 @@ class SectionBuilder:
                 diff = f"rate/{key}/difference"
                 rows.append(
                     {
-                        "outcome": label(key),
+                        "outcome": key,
                         "rate_lead": self.num(f"rate/{key}/treated", r["rate_treated"]),
                         "rate_comparison": self.num(f"rate/{key}/control", r["rate_control"]),
                         "difference_per_year": self.num(diff, r["difference"]),
@@ -572,7 +644,8 @@ class SectionBuilder:
                 )
             )
         paras = [
-            _annual_sentence(r, self.program) for r in rows
+            _annual_sentence({**r, "outcome": label(r["outcome"])}, self.program)
+            for r in rows
             if not isinstance(r["difference_per_year"], str)
         ]
         return ReportSection(
@@ -636,7 +709,11 @@ class SectionBuilder:
                     figs.append(
                         ReportFigure(
                             f"Odds ratio by month: {label(r.outcome)}",
-                            _fig(plot_panel_trajectory, r_shown),
+                            _fig(
+                                plot_panel_trajectory,
+                                r_shown,
+                                ylabel=f"odds ratio vs baseline month: {label(r.outcome)}",
+                            ),
                         )
                     )
         if wp:
@@ -690,6 +767,7 @@ class SectionBuilder:
             plot_cost_bars,
             plot_cumulative_savings,
             plot_net_benefit,
+            plot_program_cost,
         )
 
         ev, tables, figs, paras = self.ev, [], [], []
@@ -712,15 +790,22 @@ class SectionBuilder:
             figs.append(
                 ReportFigure(
                     "Costs before and after, by category",
-                    _fig(plot_cost_bars, sav, size=(7.0, 4.5)),
+                    _fig(
+                        plot_cost_bars,
+                        sav,
+                        category_labels={c: label(c) for c in ("jail", "legal", "ems", "prison")},
+                        group_names=(self.program, _cap(self.comparison)),
+                        size=(7.0, 4.5),
+                    ),
                 )
             )
         cy = ev.get("client_year")
+        cy_year = sav.dollar_year if sav is not None else self.cfg.costs.dollar_year
         if cy is not None:
             tables.append(
                 ReportTable(
                     "client_year",
-                    "Per client-year: program + system vs system as usual",
+                    f"Per client-year: program + system vs system as usual ({cy_year} dollars)",
                     cy.to_frame().round(2),
                 )
             )
@@ -743,8 +828,9 @@ class SectionBuilder:
                 figs.append(
                     ReportFigure(
                         "Program cost per participant-month",
-                        _fig(_program_cost_log, curve_shown),
-                        "Cost axis on a log scale: start-up months cost many times the later ones.",
+                        _fig(plot_program_cost, curve_shown),
+                        "Start-up months cost many times the later ones; those above the axis "
+                        f"are written under the figure. {curve.dollar_year or 'Nominal'} dollars.",
                     )
                 )
                 tables.append(
@@ -766,7 +852,8 @@ class SectionBuilder:
                 )
                 paras.append(
                     f"Program spending divided by enrolled participant-months averaged "
-                    f"${curve.average:,.0f} over all {len(t)} ledger months (start-up included); "
+                    f"${curve.average:,.0f} ({curve.dollar_year or 'nominal'} dollars) over all "
+                    f"{len(t)} ledger months (start-up included); "
                     f"the monthly cost per participant went from "
                     f"${shown['cost_per_participant_month'].iloc[0]:,.0f} in program month "
                     f"{shown['program_month'].iloc[0]} to "
@@ -777,12 +864,15 @@ class SectionBuilder:
         if mc is not None:
             figs.append(
                 ReportFigure(
-                    "Net benefit per participant (Monte Carlo)", _fig(plot_net_benefit, mc)
+                    f"Net benefit per participant (Monte Carlo, {cy_year} dollars)",
+                    _fig(plot_net_benefit, mc),
                 )
             )
             tables.append(
                 ReportTable(
-                    "monte_carlo", "Benefit-cost Monte Carlo summary", mc.to_frame().round(3)
+                    "monte_carlo",
+                    f"Benefit-cost Monte Carlo summary (present values, {cy_year} dollars)",
+                    mc.to_frame().round(3),
                 )
             )
         if not (tables or figs):
@@ -820,7 +910,6 @@ class SectionBuilder:
             [self.hid(C.est_key(a, tm)) for a, tm in zip(t["analysis"], t["term"], strict=True)],
             dtype=bool,
         )
-        t["analysis"] = t["analysis"].map(label)
         t = t.drop(columns="events").astype(object)
         t.loc[thin, ["ratio", "ratio_low", "ratio_high", "e_value", "e_value_limit"]] = SUPPRESSED
         para = (
@@ -865,10 +954,7 @@ class SectionBuilder:
                 f"Costs in {c.dollar_year} dollars (CPI-U), discount rate {100 * c.discount_rate:.0f}%, "
                 f"{c.bootstrap_replicates:,} pair-bootstrap replicates, {c.monte_carlo_draws:,} Monte Carlo draws."
             )
-        paras.append(
-            "Limitations: the comparison is observational; estimates rely on the measured covariates "
-            "(see the E-values). Small cells are suppressed, so some rows are blank."
-        )
+        paras.extend(self._limitations())
         paras.append(self.disclosure_text())
         tables = []
         if not self.ev.skipped.empty:
@@ -899,12 +985,46 @@ class SectionBuilder:
             "people counts are rounded." + verdict
         )
 
+    def _limitations(self) -> list[str]:
+        """Limitations that follow the design and what the data showed, not a canned paragraph."""
+        out = []
+        if self.cfg.design.comparison:
+            out.append(
+                "Limitations: the comparison is observational; estimates rely on the measured "
+                "covariates (see the E-values for how strong an unmeasured confounder would have "
+                "to be). Matching balances the measured characteristics only."
+            )
+            out.extend(self.balance_warning())
+            out.extend(self.ph_caveats())
+            panel = self._results("panel:")
+            if panel:
+                out.append(
+                    "The monthly housing and income odds ratios compare participants with "
+                    "themselves before the index date; they include regression to the mean and "
+                    "change that would have happened anyway, so they describe change, not the "
+                    "program's effect."
+                )
+        else:
+            out.append(
+                "Limitations of a within-person (before/after) design: there is no comparison "
+                "group, so the changes shown are not effects of the program. People are referred "
+                "when their arrests are at a peak, and peaks tend to fall back on their own "
+                "(regression to the mean); trends over the same years (policing, courts, the "
+                "housing market) move everyone's outcomes too (secular trends). Both push a "
+                "before/after change in the program's favour or against it without the program "
+                "doing anything. The dose-response estimate (arrests per case-manager contact) "
+                "is an association: people with more contacts differ in other ways."
+            )
+        out.append("Small cells are suppressed, so some rows are blank.")
+        return out
+
     def _skip_text(self, *prefixes: str) -> str:
         sk = self.ev.skipped
         hits = sk[sk["analysis"].str.startswith(prefixes)] if not sk.empty else sk
         if hits.empty:
-            return "Not part of this site's configured analysis."
-        return "Not estimated: " + "; ".join(f"{a}: {r}" for a, r in hits.itertuples(index=False))
+            return NOT_CONFIGURED
+        names = ", ".join(dict.fromkeys(label(a) for a in hits["analysis"]))
+        return f"Not estimated: {names} (the reasons are in Methods and limitations)."
 
     def document(self) -> ReportDocument:
         title = (
@@ -923,6 +1043,14 @@ class SectionBuilder:
             self.costs(),
             self.sensitivity(),
             self.methods(),
+        )
+        sections = _move_long_tables(sections)
+        # sections this site's design and config do not have are left out, not shown empty
+        sections = tuple(
+            sec
+            for sec in sections
+            if sec.skipped != NOT_CONFIGURED
+            and not (sec.key == "balance" and not self.cfg.design.comparison)
         )
         warning = self.cfg.report.small_cell_warning
         if warning:  # on every table (its note, so the CSV's reader is told too) and page
@@ -945,10 +1073,54 @@ class SectionBuilder:
         )
 
 
+_MONEY_FINDINGS = {"net_benefit", "bcr", "prob_benefits_exceed_costs", "gross_savings",
+                   "program_cost"}
+
+
+def finding_key(f) -> str:
+    """The disclosure key a key finding is published under (hidden with it)."""
+    if f.key in _MONEY_FINDINGS:
+        return C.COSTS_KEY
+    if f.key == "within_person":
+        return C.est_key("within_person", "post")
+    return C.est_key(f.key, "risk_difference")  # effect:<outcome>
+
+
+LONG_TABLES = (
+    "key_findings",
+    "monthly_shares",
+    "program_cost_curve",
+    "table_one",
+    "panel",
+    "cost_savings",
+)
+
+
+def _move_long_tables(sections: tuple[ReportSection, ...]) -> tuple[ReportSection, ...]:
+    """Long tables (monthly shares, the monthly program cost, Table 1, every month's odds
+    ratio) go to an appendix at the end; their section says where."""
+    moved, out = [], []
+    for sec in sections:
+        keep = tuple(t for t in sec.tables if t.name not in LONG_TABLES)
+        gone = [t for t in sec.tables if t.name in LONG_TABLES]
+        if gone:
+            moved.extend(gone)
+            note = "Long tables for this section are in the appendix: " + "; ".join(
+                t.title for t in gone
+            ) + "."
+            sec = dataclasses.replace(sec, tables=keep, paragraphs=(*sec.paragraphs, note))
+        out.append(sec)
+    if moved:
+        out.append(ReportSection("appendix", "Appendix: long tables", (), tuple(moved)))
+    return tuple(out)
+
+
 def build_document(ev: Evaluation, disclosure: Disclosure | None = None) -> ReportDocument:
-    """The whole report of an evaluation, printing only what ``disclosure`` allows (by default
-    the disclosure step is run here)."""
-    return SectionBuilder(ev, disclosure).document()
+    """The whole report of an evaluation, in the site's labels (``report.labels``), printing only
+    what ``disclosure`` allows (by default the disclosure step is run here)."""
+    r = ev.config.report
+    with use_labels(r.labels, r.program_name, r.comparison_label):
+        return SectionBuilder(ev, disclosure).document()
 
 
 # ---- small pure helpers -----------------------------------------------------------------
@@ -961,72 +1133,114 @@ def _fmt_count(v) -> str:
     return f"{v:,}" if isinstance(v, int | np.integer) else str(v)
 
 
+def _p(p: float) -> str:
+    """p-values as a reader expects: '< 0.001', otherwise '= 0.012'."""
+    return "< 0.001" if p < 0.001 else f"= {p:.3f}"
+
+
+def format_p(p: float) -> str:
+    """p-value for a table cell: '<0.001' or three decimals."""
+    if p is None or not np.isfinite(p):
+        return "–"
+    return "<0.001" if p < 0.001 else f"{p:.3f}"
+
+
+def _curves_cross(km: CurveResult) -> bool:
+    """True when the two groups' survival curves change order after the first tenth of follow-up
+    (a crossing, not noise at the start)."""
+    c = km.curves
+    groups = sorted(c["group"].unique())
+    if len(groups) != 2:
+        return False
+    tmax = float(c["time"].max())
+    times = np.linspace(0.1 * tmax, 0.9 * tmax, 40)
+    at = km.at(times)
+    a = at[at["group"] == groups[0]]["estimate"].to_numpy()
+    b = at[at["group"] == groups[1]]["estimate"].to_numpy()
+    d = np.sign(np.round(a - b, 3))
+    d = d[d != 0]
+    return bool(len(d) and (d.min() < 0 < d.max()))
+
+
 def _plain(
     key: str, res: ModelResult, term: str, r: pd.Series, program: str, comparison: str
 ) -> str:
+    """One sentence per headline ratio; an interval that includes 1 reads 'no clear difference'
+    (the point estimate is not a finding)."""
     ratio, lo, hi = r["ratio"], r["ratio_low"], r["ratio_high"]
     what = {"odds": "odds", "hazard": "hazard", "rate": "rate"}.get(
         res.ratio_name.split()[0] if res.ratio_name else "", "ratio"
     )
     change = (1 - ratio) * 100
     direction = "lower" if ratio < 1 else "higher"
-    sig = "" if (lo < 1 < hi) else " (the confidence interval excludes 1)"
+    clear = not (lo <= 1 <= hi)
     ci = f"95% CI {lo:.2f} to {hi:.2f}"
+    name = res.ratio_name or "ratio"
     if key.startswith("panel:"):
         month = term.removeprefix("month=")
         return (
-            f"{_cap(label(key))}: {program} participants' odds in month {month} were "
-            f"{ratio:.2f} times those in the baseline month ({ci})."
+            f"{_cap(label(key))} (a within-person change, not an effect): {program} "
+            f"participants' odds in month {month} were {ratio:.2f} times those in the baseline "
+            f"month ({ci}){'' if clear else '; no clear change'}."
         )
     if key.startswith("within_person"):
         if "contacts" in term:
+            if not clear:
+                return f"Case-manager contacts: no clear dose-response (rate ratio per contact {ratio:.2f}, {ci})."
             return (
                 f"Each case-manager contact: arrest rate ratio {ratio:.2f} ({ci}), i.e. "
-                f"{abs(change):.0f}% {direction} arrest rate per contact."
+                f"{abs(change):.0f}% {direction} arrest rate per contact (an association, not an "
+                "effect: people with more contacts differ in other ways)."
             )
         return (
-            f"Arrest rate after the index date vs before, within person: {ratio:.2f} ({ci}), "
-            f"{abs(change):.0f}% {direction}."
+            f"Arrest rate after the index date vs before, within person: {ratio:.2f} ({ci})"
+            f"{', ' + f'{abs(change):.0f}% ' + direction if clear else '; no clear change'}."
+        )
+    if not clear:
+        return (
+            f"{_cap(label(key))}: no clear difference between {program} participants and the "
+            f"{comparison} group ({name} {ratio:.2f}, {ci})."
         )
     if term == "treated:post":
         return (
             f"{_cap(label(key))}: the change from before to after was "
             f"{abs(change):.0f}% {direction} in {what} for {program} participants than for the "
-            f"{comparison} group (ratio of {what} ratios {ratio:.2f}, {ci}){sig}."
+            f"{comparison} group (ratio of {what} ratios {ratio:.2f}, {ci})."
         )
     return (
         f"{_cap(label(key))}: {abs(change):.0f}% {direction} {what} for {program} "
-        f"participants than for the {comparison} group ({res.ratio_name or 'ratio'} {ratio:.2f}, "
-        f"95% CI {lo:.2f} to {hi:.2f}){sig}."
+        f"participants than for the {comparison} group ({name} {ratio:.2f}, {ci})."
     )
 
 
 def _annual_sentence(row: dict, program: str) -> str:
-    d = row["difference_per_year"]
+    d, lo, hi = row["difference_per_year"], row["conf_low"], row["conf_high"]
+    ci = f"95% CI {lo:.2f} to {hi:.2f}"
+    if lo <= 0 <= hi:
+        return f"{_cap(row['outcome'])}: no clear difference per person-year ({d:+.2f}, {ci})."
     return (
         f"{_cap(row['outcome'])}: {abs(d):.2f} {'fewer' if d < 0 else 'more'} per person-year "
-        f"for {program} participants (95% CI {row['conf_low']:.2f} to {row['conf_high']:.2f})."
+        f"for {program} participants ({ci})."
     )
 
 
-def _program_cost_log(curve, ax=None):
-    from leadeval.costs import plot_program_cost
-
-    plot_program_cost(curve, ax=ax)
-    ax.set_yscale("log")
-    return ax
+# outcome lines among participants: colours that are neither group's (GROUP_COLORS)
+OUTCOME_COLORS = ("#4d9221", "#762a83", "#c51b7d", "#525252", "#1a9850")
 
 
 def _draw_shares(monthly: pd.DataFrame, ax=None):
     for col in monthly.columns:
         if col in ("month_offset", "people"):
             continue
-        ax.plot(monthly["month_offset"], monthly[col], marker=".", label=label(col))
+        color = OUTCOME_COLORS[len(ax.get_lines()) % len(OUTCOME_COLORS)]
+        ax.plot(monthly["month_offset"], monthly[col], marker=".", label=label(col), color=color)
     ax.axvline(0, color="grey", linestyle="--", linewidth=1)
     ax.set_xlabel("month relative to the index month")
     ax.set_ylabel("share of participants")
     ax.set_ylim(0, 1)
-    ax.legend(frameon=False, fontsize=8)
+    from leadeval._style import legend_outside
+
+    legend_outside(ax, ncol=2)
     return ax
 
 

@@ -10,7 +10,10 @@ PosixPath('reports/seattle/report.html')
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
+import json
+import os
+import shutil
+import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -24,7 +27,7 @@ from leadeval.report.audit import check
 from leadeval.report.cells import declare
 from leadeval.report.disclosure import Disclosure, protect
 from leadeval.report.document import render_html, write_tables
-from leadeval.report.manifest import build_manifest, write_manifest
+from leadeval.report.manifest import build_manifest, sha256_file, write_manifest
 from leadeval.report.sections import build_document
 from leadeval.safe_csv import to_csv
 
@@ -76,6 +79,62 @@ def write_restricted(ev: Evaluation, folder: Path) -> None:
         write_quarantine(ev.extracts, folder / "quarantine")
 
 
+MANIFEST = "manifest.json"
+
+
+def check_out_folder(folder: Path) -> None:
+    """Refuse an output folder before any work: a file, a folder leadeval did not write (not
+    empty and no leadeval manifest), or a parent that cannot be written."""
+    if folder.exists() and not folder.is_dir():
+        raise LeadevalError(
+            f"--out {folder} is a file, not a folder; give a folder for the report"
+        )
+    if folder.is_dir() and any(folder.iterdir()):
+        manifest = folder / MANIFEST
+        ours = False
+        if manifest.is_file():
+            try:
+                data = json.loads(manifest.read_text())
+                # "written_by" since 0.1; earlier reports are known by their manifest's keys
+                ours = isinstance(data, dict) and (
+                    data.get("written_by") == "leadeval"
+                    or {"site", "config_sha256", "tables"} <= set(data)
+                )
+            except (OSError, ValueError):
+                ours = False
+        if not ours:
+            raise LeadevalError(
+                f"--out {folder} is a folder with files that leadeval did not write (no leadeval "
+                "manifest.json); give an empty or new folder, or a previous report's folder"
+            )
+    parent = folder.parent if not folder.exists() else folder
+    while not parent.exists():
+        parent = parent.parent
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise LeadevalError(f"--out {folder}: cannot write in {parent}")
+
+
+def _swap_into_place(tmp: Path, folder: Path) -> None:
+    """Replace ``folder`` (if any) by the finished ``tmp`` folder, so old and new never mix."""
+    if folder.exists():
+        old = Path(tempfile.mkdtemp(prefix=f".{folder.name}.old-", dir=folder.parent))
+        os.replace(folder, old / folder.name)
+        os.replace(tmp, folder)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        os.replace(tmp, folder)
+
+
+def _output_hashes(folder: Path) -> dict[str, str]:
+    """SHA-256 of every file under ``folder`` except tables/ and the manifest (relative paths)."""
+    out = {}
+    for path in sorted(folder.rglob("*")):
+        rel = path.relative_to(folder).as_posix()
+        if path.is_file() and rel != MANIFEST and not rel.startswith("tables/"):
+            out[rel] = sha256_file(path)
+    return out
+
+
 def write_report(
     config: SiteConfig | str | Path,
     out: str | Path | None = None,
@@ -92,6 +151,7 @@ def write_report(
         raise LeadevalError(f"unknown report format(s) {unknown}; allowed: html, pdf")
     restricted = cfg.report.restricted if restricted is None else restricted
     folder = Path(out) if out is not None else Path("reports") / cfg.site
+    check_out_folder(folder)
     started = time.perf_counter()
     started_at = dt.datetime.now(dt.UTC).replace(microsecond=0)
 
@@ -102,7 +162,31 @@ def write_report(
     if progress:
         progress("report")
     doc = build_document(ev, disclosure)
-    folder.mkdir(parents=True, exist_ok=True)
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.new-", dir=folder.parent))
+    try:
+        paths = _write_all(cfg, ev, doc, disclosure, tmp, formats, restricted, started, started_at)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    tmp.chmod(0o755)
+    _swap_into_place(tmp, folder)
+    return ReportPaths(
+        folder,
+        folder / "report.html",
+        folder / "tables",
+        folder / MANIFEST,
+        folder / "report.pdf" if paths["pdf"] else None,
+        folder / "restricted" if paths["restricted"] else None,
+        ev,
+        disclosure,
+    )
+
+
+def _write_all(
+    cfg, ev, doc, disclosure, folder: Path, formats, restricted, started, started_at
+) -> dict:
+    """Write every output into ``folder`` (the temporary folder) and the manifest last."""
     person_ids = ev.extracts.to_pandas("roster")["person_id"].astype(str)
     table_hashes = write_tables(doc, folder / "tables", person_ids)
     summary = [
@@ -113,7 +197,6 @@ def write_report(
     html = render_html(doc, summary)
     html_path = folder / "report.html"
     html_path.write_text(html)
-    outputs = {"report.html": hashlib.sha256(html.encode()).hexdigest()}
     pdf_path = None
     if "pdf" in formats:
         pdf_path = folder / "report.pdf"
@@ -127,13 +210,9 @@ def write_report(
         "seconds": round(time.perf_counter() - started, 2),
     }
     run["disclosure_seconds"] = disclosure.seconds
-    manifest = build_manifest(cfg, ev.seed, table_hashes, run, outputs)
+    manifest = build_manifest(cfg, ev.seed, table_hashes, run, _output_hashes(folder))
     manifest["disclosure"] = disclosure.audit.to_dict()
     if cfg.report.small_cell_warning:
         manifest["warning"] = cfg.report.small_cell_warning
-    manifest_path = folder / "manifest.json"
-    write_manifest(manifest, manifest_path)
-    return ReportPaths(
-        folder, html_path, folder / "tables", manifest_path, pdf_path, restricted_path, ev,
-        disclosure,
-    )
+    write_manifest(manifest, folder / MANIFEST)
+    return {"pdf": pdf_path is not None, "restricted": restricted_path is not None}

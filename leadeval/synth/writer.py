@@ -234,15 +234,64 @@ def _write_side_files(out: Path, truth: pd.DataFrame, effects: dict, program_cos
     pc.to_csv(out / "program_cost.csv", index=False, date_format="%Y-%m-%d", float_format="%.10g", lineterminator="\n")
 
 
+def analysis_sections(profile: Any) -> str:
+    """The ``design``, ``matching``, ``models``, ``costs`` and ``report`` sections (YAML text) of
+    a synthetic site's config: the shipped analysis of a named profile (the same as
+    ``configs/<profile>.yaml``), or for another profile a generic one built from its windows."""
+    from importlib.resources import files
+
+    shipped = files("leadeval") / "data" / f"synth_analysis_{profile.name}.yaml"
+    if shipped.is_file():
+        return shipped.read_text()
+    design = profile.design()
+    pre, post = list(design["pre_windows"]), list(design["post_windows"])
+    lo, hi, last = min(pre), max(pre), max(post)
+    cfg = {
+        "design": design,
+        "matching": {
+            "method": "nearest",
+            "covariates": [
+                "age_at_index",
+                f"arrests_pre_{lo}d",
+                f"arrests_pre_{hi}d",
+                f"bookings_pre_{hi}d",
+                f"jail_days_pre_{hi}d",
+                f"unsheltered_days_pre_{lo}d",
+                f"ems_calls_pre_{hi}d",
+            ],
+            "categorical": ["area", "sex"],
+            "caliper": 0.2,
+            "ratio": 1,
+        },
+        "models": {
+            "binary_outcomes": [f"arrest_post_{w}d" for w in post],
+            "survival": [{"duration": "days_to_arrest", "event": "arrested"}],
+            "counts": [
+                {"outcome": f"{m}_post_{last}d", "exposure": f"observed_days_post_{last}d"}
+                for m in ("bookings", "jail_days", "ems_calls")
+            ],
+        },
+        "report": {"program_name": "LEAD", "comparison_label": "comparison"},
+    }
+    return yaml.safe_dump(cfg, sort_keys=False, default_flow_style=None)
+
+
 def _write_configs(out: Path, pop_like: Any, layout: str, fmts: Sequence[str], data_end: dt.date) -> None:
+    """Write a complete site config per format: the extracts written here, then the analysis
+    sections, so ``leadeval report site.yaml`` runs as it is."""
     prof = pop_like.profile
     header = (
         f"# Synthetic {prof.name} site written by leadeval.synth ({layout} layout); "
         f"paths are relative to this file.\n"
     )
+    analysis = analysis_sections(prof)
     for i, fmt in enumerate(fmts):
         cfg = site_config(prof.name, data_end, pop_like.seed, prof.design(), layout, fmt)
-        _dump_yaml(cfg, out / ("site.yaml" if i == 0 else f"site_{fmt}.yaml"), header)
+        cfg.pop("design")
+        path = out / ("site.yaml" if i == 0 else f"site_{fmt}.yaml")
+        _dump_yaml(cfg, path, header)
+        with open(path, "a") as fh:
+            fh.write(analysis)
 
 
 def write_site(
