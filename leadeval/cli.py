@@ -238,15 +238,14 @@ def report(
         value = d.show(key)
         return f"{value:,}" if isinstance(value, int) else str(value)
 
-    console.print(
-        f"Extract rows read: {shown('quality/all/read')}; quarantined: "
-        f"{shown('quality/all/quarantined')}; censored at the data end: "
-        f"{shown('quality/all/censored')} (per extract in the report's data-quality section; "
-        "row by row with `leadeval validate`).",
-        highlight=False,
-    )
     print_key_findings(ev, d)
     print_headline_table(ev, d)
+    console.print(
+        f"Extract rows quarantined: {shown('quality/all/quarantined')}; censored at the data "
+        f"end: {shown('quality/all/censored')} (per extract in the report's data-quality "
+        "section; row by row with `leadeval validate`).",
+        highlight=False,
+    )
     if cfg.report.small_cell_warning:
         console.print(f"[bold red]{escape(cfg.report.small_cell_warning)}[/]")
     console.print(f"Disclosure audit: {escape(d.audit.summary())}", highlight=False)

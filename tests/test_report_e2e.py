@@ -277,7 +277,7 @@ def test_restricted_outputs_only_on_request(tmp_path):
     assert "person_id" in persons and len(persons) > 0
     assert "Report:" in result.output and "key findings" in result.output
     flat = " ".join(result.output.split())
-    assert "quarantined: 0; censored at the data end: 0" in flat
+    assert "Extract rows quarantined: 0; censored at the data end: 0" in flat
 
 
 @pytest.mark.parametrize(

@@ -145,7 +145,7 @@ def _quality(p: DisclosureProblem, ev: Evaluation) -> None:
     if reasons is not None and not reasons.empty:
         for x in reasons.itertuples(index=False):
             p.count(f"quarantine/{x.extract}/{x.reason}", x.rows)
-    for c in ("read", "quarantined", "censored"):  # the console's one line about the load
+    for c in ("quarantined", "censored"):  # the console's one line about the load
         whole = p.count(f"quality/all/{c}", int(q[c].sum()))
         p.total(whole, [f"quality/{e}/{c}" for e in q["extract"]])
 
@@ -479,13 +479,11 @@ def _monthly(p: DisclosureProblem, ev: Evaluation, k: int) -> None:
 # ---- curves -------------------------------------------------------------------------------
 def at_risk_times(curve: CurveResult, k: int) -> np.ndarray:
     """Times of the at-risk table under a KM figure: round, evenly spaced times (the figure's x
-    ticks) up to where the curves stop (fewer than k at risk)."""
+    ticks) over the whole follow-up; where the curves stop (fewer than k at risk) the table
+    says so ("<k")."""
     from leadeval._style import nice_times
 
-    c = curve.curves
-    shown = c[c["at_risk"].to_numpy() >= k]
-    tmax = float(shown["time"].max()) if not shown.empty else 0.0
-    return np.asarray(nice_times(tmax), dtype=float)
+    return np.asarray(nice_times(float(curve.curves["time"].max())), dtype=float)
 
 
 def _curves(p: DisclosureProblem, ev: Evaluation, k: int) -> None:

@@ -304,7 +304,6 @@ class SectionBuilder:
                 for st, r in zip(flow["step"], flow["reason"], strict=True)
             ]
         fig = _fig(_draw_flow, flow, shown, self.program, self.comparison, size=(7.0, 3.2))
-        shown = shown.rename(columns={"lead": self.program, "pool": self.comparison})
         skipped = self.ev.cohort.skipped
         paras = [
             f"Index date: {label(self.cfg.design.index_date)}. Every roster person is "
