@@ -43,6 +43,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -115,7 +116,7 @@ class HeterogeneityResult:
     table: pd.DataFrame
     interactions: pd.DataFrame
     overall: pd.DataFrame
-    pairing: str
+    design: pd.DataFrame  # variable -> how its sample was made
     notes: tuple[str, ...] = field(default_factory=tuple)
 
     def to_frame(self) -> pd.DataFrame:
@@ -414,6 +415,53 @@ def subgroup_levels(data: pd.DataFrame, variable: str) -> tuple[pd.Series, str]:
     return own, "own"
 
 
+@dataclass(frozen=True)
+class SubgroupSample:
+    """The sample a subgroup variable is analysed on, and how it was made."""
+
+    data: pd.DataFrame
+    design: str  # 'matched within subgroup' | 'overall match restricted with its pairs' | ...
+
+
+def subgroup_samples(
+    persons: pd.DataFrame, matched: Any, spec: Any, variables: Sequence[str], warn: bool = False
+) -> dict[str, SubgroupSample]:
+    """For each subgroup variable, the sample its within-subgroup effects are estimated on.
+
+    * A variable both groups carry (race/ethnicity, sex, area) with nearest-neighbour matching:
+      the match is **redone within subgroup** (the config's matching spec plus ``exact`` on the
+      variable), so every participant's comparison person is in the same subgroup; a participant
+      with no match inside the subgroup drops out of that analysis.
+    * A variable only participants carry (referral type) or any other method: the **overall match
+      restricted with its pairs** (a pair belongs to its participant's subgroup) or, for weights
+      (IPTW), each person's own level.
+    """
+    from leadeval.errors import MatchingError
+    from leadeval.matching import match
+
+    out: dict[str, SubgroupSample] = {}
+    for var in variables:
+        if var not in persons:
+            continue
+        controls_have = persons.loc[persons["treated"] == 0, var].notna().any()
+        if controls_have and getattr(spec, "method", None) == "nearest":
+            exact = list(dict.fromkeys([*spec.exact, var]))
+            try:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    m = match(persons.assign(**{var: persons[var].astype(object).fillna(UNKNOWN)}),
+                              spec.model_copy(update={"exact": exact}), warn=warn)
+                out[var] = SubgroupSample(m.data, "matched within subgroup (exact on "
+                                          f"{var.replace('_', ' ')})")
+                continue
+            except MatchingError:
+                pass
+        design = ("overall match restricted with its pairs" if matched.data["subclass"].notna().all()
+                  else "overall weights, own level") if "subclass" in matched.data else "own level"
+        out[var] = SubgroupSample(matched.data, design)
+    return out
+
+
 def _wls_difference(y, treated, w, groups, alpha) -> tuple[float, float, float]:
     x = sm.add_constant(treated.astype(float), has_constant="add")
     fit = sm.WLS(y, x, weights=w).fit(
@@ -459,6 +507,7 @@ def subgroup_effects(
     covariates: Sequence[str] = (),
     min_people: int = 11,
     conf_level: float = 0.95,
+    samples: Mapping[str, SubgroupSample] | None = None,
 ) -> HeterogeneityResult:
     """Effect of the program within subgroups of a matched (or weighted) sample.
 
@@ -467,6 +516,8 @@ def subgroup_effects(
     data : the matched sample (``treated``, outcomes, subgroup columns, ``weights``, ``subclass``).
     outcomes : binary outcomes.
     variables : subgroup columns.
+    samples : optional per-variable samples (:func:`subgroup_samples`: matched within subgroup);
+        a variable without one uses ``data``, restricted with its pairs.
     min_people : a level is estimated only with at least this many participants and comparison
         people with the outcome observed (and at least one event overall).
 
@@ -490,11 +541,18 @@ def subgroup_effects(
     weights = weights if weights and weights in data else None
     cluster = cluster if cluster and cluster in data and data[cluster].notna().any() else None
     rows, tests, overall, notes = [], [], [], []
-    pairing = "own"
+    samples = dict(samples or {})
     level_of: dict[str, pd.Series] = {}
+    frames: dict[str, pd.DataFrame] = {}
+    designs: dict[str, str] = {}
     for var in variables:
-        if var in data:
-            level_of[var], pairing = subgroup_levels(data, var)
+        frame = samples[var].data if var in samples else data
+        if var not in frame:
+            continue
+        level_of[var], how = subgroup_levels(frame, var)
+        frames[var] = frame
+        designs[var] = samples[var].design if var in samples else (
+            "overall match restricted with its pairs" if how == "pairs" else "own level")
     for outcome in outcomes:
         if outcome not in data:
             notes.append(f"{outcome}: not in the matched sample")
@@ -510,9 +568,10 @@ def subgroup_effects(
         except ModelError as err:
             notes.append(f"{outcome}: {str(err).splitlines()[0]}")
         for var in variables:
-            if var not in level_of:
+            if var not in level_of or outcome not in frames[var]:
                 continue
-            levels = level_of[var].loc[obs.index]
+            vobs = frames[var][frames[var][outcome].notna()]
+            levels = level_of[var].loc[vobs.index]
             has = levels.notna()
             if not has.any():
                 notes.append(f"{var}: no levels in the matched sample (only participants carry it, "
@@ -520,7 +579,7 @@ def subgroup_effects(
                 continue
             estimated = []
             for lv in sorted(levels[has].unique(), key=str):
-                sub = obs[(levels == lv).to_numpy()]
+                sub = vobs[(levels == lv).to_numpy()]
                 t = sub["treated"] == 1
                 row = {"outcome": outcome, "variable": var, "level": str(lv),
                        "n_treated": int(t.sum()), "n_control": int((~t).sum()),
@@ -551,7 +610,7 @@ def subgroup_effects(
             if len(estimated) >= 2:
                 keep = levels.isin(estimated).to_numpy()
                 try:
-                    chi2, p, df = interaction_test(obs[keep], outcome, levels[keep].astype(str),
+                    chi2, p, df = interaction_test(vobs[keep], outcome, levels[keep].astype(str),
                                                    weights, cluster, covariates)
                 except (np.linalg.LinAlgError, ValueError):  # pragma: no cover
                     chi2, p, df = np.nan, np.nan, len(estimated) - 1
@@ -560,7 +619,8 @@ def subgroup_effects(
     table = pd.DataFrame(rows)
     inter = pd.DataFrame(tests, columns=["outcome", "variable", "chi2", "df", "interaction_p",
                                          "levels_tested"])
-    return HeterogeneityResult(table, inter, pd.DataFrame(overall), pairing, tuple(notes))
+    design = pd.DataFrame({"variable": list(designs), "design": list(designs.values())})
+    return HeterogeneityResult(table, inter, pd.DataFrame(overall), design, tuple(notes))
 
 
 def plot_subgroup_forest(result: HeterogeneityResult, outcome: str, ax=None, label=None):
