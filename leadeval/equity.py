@@ -508,6 +508,7 @@ def subgroup_effects(
     min_people: int = 11,
     conf_level: float = 0.95,
     samples: Mapping[str, SubgroupSample] | None = None,
+    min_events: int = 5,
 ) -> HeterogeneityResult:
     """Effect of the program within subgroups of a matched (or weighted) sample.
 
@@ -519,7 +520,9 @@ def subgroup_effects(
     samples : optional per-variable samples (:func:`subgroup_samples`: matched within subgroup);
         a variable without one uses ``data``, restricted with its pairs.
     min_people : a level is estimated only with at least this many participants and comparison
-        people with the outcome observed (and at least one event overall).
+        people with the outcome observed, ...
+    min_events : ... and at least this many people with and without the outcome in each arm
+        (sparser levels make the Wald interaction test unreliable; they are left out of it).
 
     Returns
     -------
@@ -585,8 +588,10 @@ def subgroup_effects(
                        "n_treated": int(t.sum()), "n_control": int((~t).sum()),
                        "events_treated": int(sub.loc[t, outcome].sum()),
                        "events_control": int(sub.loc[~t, outcome].sum())}
+                cells = (row["events_treated"], row["n_treated"] - row["events_treated"],
+                         row["events_control"], row["n_control"] - row["events_control"])
                 big = (row["n_treated"] >= min_people and row["n_control"] >= min_people
-                       and row["events_treated"] + row["events_control"] > 0)
+                       and min(cells) >= min_events)
                 est = dict.fromkeys(("ratio", "ratio_low", "ratio_high", "p_value",
                                      "risk_difference", "rd_low", "rd_high"), np.nan)
                 if big:
@@ -658,3 +663,36 @@ def plot_subgroup_forest(result: HeterogeneityResult, outcome: str, ax=None, lab
     if label:
         ax.set_title(label, fontsize=10)
     return ax
+
+
+# ---- site-level entry points (what evaluate() runs) ----------------------------------------
+def equity_for_site(cohort: Any, extracts: Any, config: Any) -> EquityResult:
+    """Equity of access for a site: the cohort's persons, the roster's referral dates for the
+    over-time table, the config's ``equity`` block and confidence level."""
+    persons = cohort.persons
+    dates = None
+    if extracts is not None and "roster" in extracts:
+        roster = extracts.to_pandas("roster")
+        if "referral_date" in roster:
+            ref = pd.Series(roster["referral_date"].to_numpy(), index=roster["person_id"].astype(str))
+            dates = persons["person_id"].astype(str).map(ref)
+    return equity_of_access(persons, config.equity, config.models.conf_level, dates)
+
+
+def heterogeneity_for_site(cohort: Any, matched: Any, config: Any, seed: int) -> HeterogeneityResult:
+    """Effects by subgroup on the site's matched sample (matching redone within subgroup where
+    both groups carry the variable; see :func:`subgroup_samples`)."""
+    mc, eq = config.models, config.equity
+    spec = config.matching
+    if spec.order == "random" and spec.seed is None:
+        spec = spec.model_copy(update={"seed": seed})
+    samples = subgroup_samples(cohort.persons, matched, spec, eq.subgroups)
+    sample = matched.data
+    weights = mc.weights if mc.weights in sample.columns else None
+    cluster = mc.cluster if (mc.cluster in sample.columns and sample[mc.cluster].notna().any()) else None
+    outcomes = eq.subgroup_outcomes or mc.binary_outcomes
+    return subgroup_effects(
+        sample, outcomes, eq.subgroups, weights=weights, cluster=cluster,
+        covariates=mc.covariates, min_people=config.report.small_cell_threshold,
+        conf_level=mc.conf_level, samples=samples,
+    )

@@ -32,6 +32,7 @@ from leadeval.costs import (
     monte_carlo,
     program_cost_curve,
 )
+from leadeval.equity import equity_for_site, heterogeneity_for_site
 from leadeval.errors import CostError, LeadevalWarning, ModelError
 from leadeval.extracts import Extracts, load_extracts
 from leadeval.matching import MatchedSample, match
@@ -200,7 +201,7 @@ def evaluate(
     Result keys: ``logistic:<outcome>``, ``gee:<post>``, ``km:<duration>``, ``logrank:<duration>``,
     ``cox:<duration>``, ``cuminc``, ``count:<outcome>``, ``did:<post>``, ``panel:<outcome>``,
     ``within_person``, ``within_person_dose``, ``savings``, ``client_year``, ``cumulative_savings``,
-    ``program_curve``, ``monte_carlo``.
+    ``program_curve``, ``monte_carlo``, ``equity`` (access), ``heterogeneity`` (subgroups).
     """
     seed = config.seed if seed is None else seed
     run = _Runner(progress)
@@ -366,6 +367,10 @@ def evaluate(
             conf_level=mc.conf_level,
         )
 
+    if config.equity.enabled:
+        run.run("equity", equity_for_site, cohort, extracts, config)
+        if matched is not None:
+            run.run("heterogeneity", heterogeneity_for_site, cohort, matched, config, seed)
     _run_costs(run, config, extracts, cohort, matched, seed)
     return Evaluation(
         config=config,

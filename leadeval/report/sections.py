@@ -651,6 +651,11 @@ class SectionBuilder:
             (ReportTable("e_values", "E-values", t),),
         )
 
+    def equity(self) -> ReportSection:
+        from leadeval.report.equity_section import equity_section
+
+        return equity_section(self)
+
     def methods(self) -> ReportSection:
         d, mc, c = self.cfg.design, self.cfg.models, self.cfg.costs
         paras = [
@@ -722,6 +727,7 @@ class SectionBuilder:
             self.panel(),
             self.costs(),
             self.sensitivity(),
+            self.equity(),
             self.methods(),
         )
         return ReportDocument(

@@ -15,8 +15,8 @@ import pandas as pd
 from scipy import stats
 
 from leadeval.synth import calibrate as cal
-from leadeval.synth.planted import level_mask
 from leadeval.synth._time import NAT, day, month_end, month_of, month_start, years
+from leadeval.synth.planted import level_mask
 from leadeval.synth.profiles import Effects, Profile
 
 # Housing latent: status of person i in month r is set by y = b_i + z_ir against thresholds;
