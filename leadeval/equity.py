@@ -175,7 +175,7 @@ def relative_rate_index(
 
     >>> rri, lo, hi = relative_rate_index(np.array([30.]), np.array([100.]), 20., 200.)
     >>> round(float(rri[0]), 3), round(float(lo[0]), 3), round(float(hi[0]), 3)
-    (3.0, 1.803, 4.991)
+    (3.0, 1.797, 5.008)
     """
     r, n = np.asarray(referred, float), np.asarray(eligible, float)
     z = stats.norm.ppf(0.5 + conf_level / 2)
