@@ -142,6 +142,7 @@ def test_report_files_and_sections(reports, site):
         "rearrest",
         "costs",
         "sensitivity",
+        "equity",
         "methods",
     ):
         assert f'id="{section}"' in html
