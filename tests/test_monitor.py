@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pytest
 from typer.testing import CliRunner
@@ -52,7 +51,10 @@ def plain_pandas(roster, contacts, ledger, data_end, quarters):
         for area in [*sorted(lead["area"].unique()), ALL_AREAS]:
             r = lead if area == ALL_AREAS else lead[lead["area"] == area]
             cc = c if area == ALL_AREAS else c[c["area"] == area]
-            inq = lambda s: (s >= qs) & (s <= qe)  # noqa: E731
+
+            def inq(s, qs=qs, qe=qe):
+                return (s >= qs) & (s <= qe)
+
             enrolled = (r["enrollment_date"] <= qe) & (
                 r["exit_date"].isna() | (r["exit_date"] > qe)) & (
                 r["death_date"].isna() | (r["death_date"] > qe))
