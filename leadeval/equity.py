@@ -63,17 +63,27 @@ RATE_COLUMNS = [
 # them, and the additive relations (levels of one variable add up to the eligible total; eligible
 # = referred + not referred). Read by the report and, after the merge, by the disclosure step.
 ACCESS_DISCLOSURE = {
-    "counts": ["eligible", "referred"],
-    "derived": {"rate": "referred", "rate_low": "referred", "rate_high": "referred",
-                "rri": "referred", "rri_low": "referred", "rri_high": "referred"},
-    "additive": "within (period, variable): sum over level of eligible and of referred = the "
-    "universe's totals (published in the total row); not referred = eligible - referred",
+    "table": "equity_access (+ equity_rri, equity_over_time: same rows)",
+    "counts": ["eligible", "referred", "not_referred"],
+    "derived": {c: ["referred", "not_referred"] for c in (
+        "rate", "rate_low", "rate_high", "rri", "rri_low", "rri_high", "adj_rri", "adj_rri_low",
+        "adj_rri_high", "adj_or", "adj_or_low", "adj_or_high")},
+    "additive": [
+        "per row: eligible = referred + not_referred",
+        "per (period, variable) block: sum over levels = the 'all' row, for each count column",
+        "the 'all' rows of every variable are the same universe totals",
+    ],
 }
 SUBGROUP_DISCLOSURE = {
-    "counts": ["n_treated", "n_control", "events_treated", "events_control"],
-    "derived": {c: "events" for c in ("ratio", "ratio_low", "ratio_high", "p_value",
-                                       "risk_difference", "rd_low", "rd_high")},
-    "additive": "within (outcome, variable): levels add up to the matched sample's n and events",
+    "table": "equity_subgroups_<i> (one per outcome)",
+    "counts": ["events_lead", "no_event_lead", "events_comparison", "no_event_comparison"],
+    "derived": {c: ["events_lead", "no_event_lead", "events_comparison", "no_event_comparison"]
+                for c in ("OR", "OR_low", "OR_high", "p", "RD", "RD_low", "RD_high")},
+    "additive": [
+        "per variable block: sum over levels = the 'all' row, for each count column",
+        "events + no_event = the arm's size; with 1:1 pairs matched within subgroup the two arms "
+        "have (nearly) the same size, so an arm's two cells are hidden together",
+    ],
 }
 
 

@@ -176,3 +176,27 @@ def test_subgroup_effect_equals_the_crude_pair_odds_ratio_and_risk_difference():
     assert t.loc["y", "ratio"] == pytest.approx(1.0, rel=1e-6)
     assert res.interactions["interaction_p"].iloc[0] < 0.05
     assert t["estimated"].all()
+
+
+def test_published_subgroup_table_protects_small_cells():
+    """Suppression invariants of the subgroup table: every event / no-event count is 0, >= k or
+    '*'; an arm's two cells are hidden together (1:1 pairs make an arm's size known); no column of
+    a block has exactly one hidden cell; estimates are hidden with their counts."""
+    from leadeval.report.equity_section import subgroup_table
+
+    rows, pair = [], 0
+    for lv, n, et, ec in (("x", 100, 20, 40), ("y", 100, 30, 30), ("z", 15, 3, 12)):
+        for i in range(n):
+            pair += 1
+            rows.append({"treated": 1, "subclass": pair, "g": lv, "y": int(i < et), "weights": 1.0})
+            rows.append({"treated": 0, "subclass": pair, "g": lv, "y": int(i < ec), "weights": 1.0})
+    res = subgroup_effects(pd.DataFrame(rows), ["y"], ["g"], min_events=1)
+    t = subgroup_table(res, 11, lambda s: s).set_index("level")
+    cells = ["events_lead", "no_event_lead", "events_comparison", "no_event_comparison"]
+    for v in t[cells].to_numpy().ravel():
+        assert v == SUPPRESSED or int(v) == 0 or int(v) >= 11
+    hidden = t[cells] == SUPPRESSED
+    assert (hidden["events_lead"] == hidden["no_event_lead"]).all()
+    assert (hidden["events_comparison"] == hidden["no_event_comparison"]).all()
+    assert not (hidden.sum(axis=0) == 1).any()
+    assert t.loc["z", "OR"] == SUPPRESSED and t.loc["y", "OR"] != SUPPRESSED

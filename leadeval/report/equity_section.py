@@ -85,7 +85,18 @@ def subgroup_table(het: HeterogeneityResult, k: int, label) -> pd.DataFrame:
         g = pd.concat([g, pd.DataFrame([{"outcome": _outcome, "variable": _var, "level": ALL,
                                          **total}])], ignore_index=True)
         c = g[cnt].to_numpy(float)
-        mask = complementary_mask(c, primary_mask(c, k), rows_additive=False, cols_additive=True)
+        mask = primary_mask(c, k)
+        while True:  # complements down the columns, and both cells of an arm together (with
+            # 1:1 pairs an arm's size is known from the other arm, so one hidden cell of an arm
+            # would be recoverable)
+            new = complementary_mask(c, mask, rows_additive=False, cols_additive=True)
+            for a, b2 in ((0, 1), (2, 3)):
+                either = new[:, a] | new[:, b2]
+                new[:, a] |= either & (c[:, a] > 0)
+                new[:, b2] |= either & (c[:, b2] > 0)
+            if (new == mask).all():
+                break
+            mask = new
         thin = (c > 0) & (c < k)
         shown = g.astype(object)
         for j, col in enumerate(cnt):
@@ -108,13 +119,18 @@ def subgroup_table(het: HeterogeneityResult, k: int, label) -> pd.DataFrame:
     cols = ["outcome", "variable", "level", "events_treated", "nonevents_treated",
             "events_control", "nonevents_control", "ratio", "ratio_low", "ratio_high", "p_value", "risk_difference",
             "rd_low", "rd_high", "interaction_p"]
-    return _round(out[cols])
+    out = out[cols].rename(columns={
+        "events_treated": "events_lead", "nonevents_treated": "no_event_lead",
+        "events_control": "events_comparison", "nonevents_control": "no_event_comparison",
+        "ratio": "OR", "ratio_low": "OR_low", "ratio_high": "OR_high", "p_value": "p",
+        "risk_difference": "RD", "rd_low": "RD_low", "rd_high": "RD_high"})
+    return _round(out)
 
 
 def _round(frame: pd.DataFrame) -> pd.DataFrame:
     out = frame.copy()
     for c in out.columns:
-        if c in ("eligible", "referred", "not_referred") or c.startswith(("n_", "events", "non")):
+        if c in ("eligible", "referred", "not_referred") or c.startswith(("events", "no_event")):
             continue
         out[c] = out[c].map(lambda v: round(v, 4) if isinstance(v, float) else v)
     return out
@@ -177,10 +193,19 @@ def equity_section(b: Any) -> ReportSection:
     ]
     tables, figs = [], []
     shown = access_table(res, k)
+    rate_cols = ["variable", "level", "eligible", "referred", "not_referred", "rate", "rate_low",
+                 "rate_high"]
     tables.append(ReportTable(
-        "equity_access", "Referral rates and relative rate indices by group", shown,
+        "equity_access", "Referral rates by group", shown[rate_cols],
         note="Within each variable the levels add up to the 'all' row; eligible = referred + "
-        "not referred. Rates and indices are hidden where a count behind them is.",
+        "not referred. Rates are hidden where a count behind them is.",
+    ))
+    index_cols = [c for c in shown.columns if c not in rate_cols[2:]]
+    tables.append(ReportTable(
+        "equity_rri", "Relative rate indices of referral (unadjusted and adjusted for history)",
+        shown.loc[shown["level"] != ALL, index_cols].reset_index(drop=True),
+        note="rri: crude; adj_rri: modified Poisson adjusted for prior history; adj_or: logistic "
+        "odds ratio adjusted the same way. Hidden with the counts of the rates table.",
     ))
     fig = _rri_figure(shown, dict(refs))
     if fig:
@@ -228,12 +253,13 @@ def equity_section(b: Any) -> ReportSection:
             "intervals.",
         ]
         st = subgroup_table(het, k, b_label(b))
-        tables.append(ReportTable(
-            "equity_subgroup_effects", "Effects by subgroup (odds ratios and risk differences)",
-            st, note=f"Events: people with the outcome; non-events: without it (their sum is the "
+        for i, (outcome, part) in enumerate(st.groupby("outcome", sort=False)):
+            tables.append(ReportTable(
+                f"equity_subgroups_{i + 1}", f"Effects by subgroup: {outcome}",
+                part.drop(columns="outcome").reset_index(drop=True), note=f"Events: people with the outcome; non-events: without it (their sum is the "
             f"subgroup's size). Estimates are hidden where fewer than {k} people had, or did not "
             "have, the outcome in either group; the 'all' row of each block is the sum of its "
-            "levels."))
+            "levels. OR: odds ratio; RD: risk difference."))
         for outcome in dict.fromkeys(het.table["outcome"]):
             ok = _forest_rows(het, st, outcome, b_label(b))
             if ok is None:
@@ -261,8 +287,8 @@ def _visible(het: HeterogeneityResult, shown: pd.DataFrame, outcome: str, label)
     """The heterogeneity result with the rows the published table hides marked not estimated."""
     t = het.table.copy()
     vis = shown[(shown["outcome"] == label(outcome)) & (shown["level"] != ALL)]
-    hidden = set(zip(vis.loc[vis["ratio"] == SUPPRESSED, "variable"],
-                     vis.loc[vis["ratio"] == SUPPRESSED, "level"], strict=True))
+    hidden = set(zip(vis.loc[vis["OR"] == SUPPRESSED, "variable"],
+                     vis.loc[vis["OR"] == SUPPRESSED, "level"], strict=True))
     words = t["variable"].map(lambda v: VARIABLE_WORDS.get(v, v))
     drop = [(w, lv) in hidden for w, lv in zip(words, t["level"], strict=True)]
     t.loc[drop, "estimated"] = False

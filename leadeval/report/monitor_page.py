@@ -160,6 +160,9 @@ def trend_figure(result: MonitorResult, k: int) -> str:
                 ax.plot(x, y, color=colors(i % 10), lw=1.2, marker=".", ms=3,
                         label=area.replace("_", " "))
         ax.set_title(METRIC_WORDS[metric], fontsize=10)
+        if pd.to_numeric(vals[metric], errors="coerce").fillna(0).eq(0).all():
+            ax.text(0.5, 0.5, f"every non-zero cell has fewer than {k} people\n(suppressed)",
+                    transform=ax.transAxes, ha="center", va="center", fontsize=9, color="#5a6570")
         ax.set_ylim(bottom=0)
         ax.grid(axis="y", color="#e5e8eb")
         lo, hi = result.start.ordinal, result.end.ordinal
