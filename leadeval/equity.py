@@ -78,11 +78,11 @@ SUBGROUP_DISCLOSURE = {
     "table": "equity_subgroups_<i> (one per outcome)",
     "counts": ["events_lead", "no_event_lead", "events_comparison", "no_event_comparison"],
     "derived": {c: ["events_lead", "no_event_lead", "events_comparison", "no_event_comparison"]
-                for c in ("OR", "OR_low", "OR_high", "p", "RD", "RD_low", "RD_high")},
+                for c in ("OR", "OR_low", "OR_high", "RD", "RD_low", "RD_high")},
     "additive": [
         "per variable block: sum over levels = the 'all' row, for each count column",
         "events + no_event = the arm's size; with 1:1 pairs matched within subgroup the two arms "
-        "have (nearly) the same size, so an arm's two cells are hidden together",
+        "have (nearly) the same size, so a level's four cells are hidden together",
     ],
 }
 

@@ -183,6 +183,7 @@ def program_figures(
     start: pd.Period | str | None = None,
     end: pd.Period | str | None = None,
     site: str = "site",
+    labels: tuple[str, str] = ("--from", "--to"),
 ) -> MonitorResult:
     """The quarterly monitoring figures from canonical roster, contacts and ledger frames.
 
@@ -222,14 +223,15 @@ def program_figures(
     end = parse_quarter(end, freq, "--to") if isinstance(end, str) else end
     start = first_q if start is None else start
     end = last_q if end is None else end
-    problems = []
-    for name, q in (("from", start), ("to", end)):
+    problems: list[str] = []
+    for name, q in zip(labels, (start, end), strict=True):
         if q > last_q:
-            problems.append(f"--{name} {q} is after the data end ({data_end.date()}, quarter {last_q})")
+            problems.append(f"{name} {q} is after the data end ({data_end.date()}, quarter {last_q})")
         if q < first_q:
-            problems.append(f"--{name} {q} is before the first referral (quarter {first_q})")
+            problems.append(f"{name} {q} is before the first referral (quarter {first_q})")
+    problems = list(dict.fromkeys(problems))
     if start > end:
-        problems.append(f"--from {start} is after --to {end}")
+        problems.append(f"{labels[0]} {start} is after {labels[1]} {end}")
     if problems:
         raise LeadevalError("; ".join(problems) + f"; the data cover {first_q} to {last_q}")
     quarters = pd.period_range(min(first_q, start), end, freq=freq)
@@ -369,8 +371,9 @@ def monitor_site(
     roster = extracts.to_pandas("roster")
     contacts = extracts.to_pandas("contacts") if "contacts" in extracts else None
     ledger = extracts.to_pandas("program_ledger") if "program_ledger" in extracts else None
+    labels = ("--period", "--period") if period is not None else ("--from", "--to")
     return program_figures(roster, contacts, ledger, cfg.data_end_date, cfg.monitor, q0, q1,
-                           site=cfg.site)
+                           site=cfg.site, labels=labels)
 
 
 def monitor_config(cfg: SiteConfig) -> SiteConfig:

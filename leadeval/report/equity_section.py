@@ -86,14 +86,11 @@ def subgroup_table(het: HeterogeneityResult, k: int, label) -> pd.DataFrame:
                                          **total}])], ignore_index=True)
         c = g[cnt].to_numpy(float)
         mask = primary_mask(c, k)
-        while True:  # complements down the columns, and both cells of an arm together (with
-            # 1:1 pairs an arm's size is known from the other arm, so one hidden cell of an arm
-            # would be recoverable)
+        while True:  # complements down the columns, and a level's four cells hidden together:
+            # with 1:1 pairs the arms have (nearly) the same size, so any shown cell of a row with
+            # a hidden one could give it away (zeros included)
             new = complementary_mask(c, mask, rows_additive=False, cols_additive=True)
-            for a, b2 in ((0, 1), (2, 3)):
-                either = new[:, a] | new[:, b2]
-                new[:, a] |= either & (c[:, a] > 0)
-                new[:, b2] |= either & (c[:, b2] > 0)
+            new[new.any(axis=1), :] = True
             if (new == mask).all():
                 break
             mask = new
@@ -107,9 +104,11 @@ def subgroup_table(het: HeterogeneityResult, k: int, label) -> pd.DataFrame:
         shown.loc[hide, est] = SUPPRESSED
         shown.loc[g["level"] == ALL, est] = np.nan
         visible = int(((~hide) & (g["level"] != ALL).to_numpy()).sum())
-        if visible < 2:  # a test across levels none (or one) of which is shown says little
-            shown["interaction_p"] = SUPPRESSED
-        shown.loc[g["level"] == ALL, "interaction_p"] = np.nan
+        p = pd.to_numeric(g["interaction_p"], errors="coerce").dropna()
+        shown["interaction_p"] = np.nan  # one test per block: on its 'all' row
+        if len(p):
+            text = SUPPRESSED if visible < 2 else _p_text(float(p.iloc[0]))
+            shown.loc[g["level"] == ALL, "interaction_p"] = text
         blocks.append(shown)
     if not blocks:
         return pd.DataFrame()
@@ -117,14 +116,18 @@ def subgroup_table(het: HeterogeneityResult, k: int, label) -> pd.DataFrame:
     out["outcome"] = out["outcome"].map(label)
     out["variable"] = out["variable"].map(lambda v: VARIABLE_WORDS.get(v, v))
     cols = ["outcome", "variable", "level", "events_treated", "nonevents_treated",
-            "events_control", "nonevents_control", "ratio", "ratio_low", "ratio_high", "p_value", "risk_difference",
-            "rd_low", "rd_high", "interaction_p"]
+            "events_control", "nonevents_control", "ratio", "ratio_low", "ratio_high",
+            "risk_difference", "rd_low", "rd_high", "interaction_p"]
     out = out[cols].rename(columns={
         "events_treated": "events_lead", "nonevents_treated": "no_event_lead",
         "events_control": "events_comparison", "nonevents_control": "no_event_comparison",
-        "ratio": "OR", "ratio_low": "OR_low", "ratio_high": "OR_high", "p_value": "p",
+        "ratio": "OR", "ratio_low": "OR_low", "ratio_high": "OR_high",
         "risk_difference": "RD", "rd_low": "RD_low", "rd_high": "RD_high"})
     return _round(out)
+
+
+def _p_text(p: float) -> str | float:
+    return "<0.001" if p < 0.001 else round(p, 3)
 
 
 def _round(frame: pd.DataFrame) -> pd.DataFrame:
@@ -259,7 +262,8 @@ def equity_section(b: Any) -> ReportSection:
                 part.drop(columns="outcome").reset_index(drop=True), note=f"Events: people with the outcome; non-events: without it (their sum is the "
             f"subgroup's size). Estimates are hidden where fewer than {k} people had, or did not "
             "have, the outcome in either group; the 'all' row of each block is the sum of its "
-            "levels. OR: odds ratio; RD: risk difference."))
+            "levels, and carries the interaction test's p-value (hidden when fewer than two levels are "
+                "shown). OR: odds ratio; RD: risk difference."))
         for outcome in dict.fromkeys(het.table["outcome"]):
             ok = _forest_rows(het, st, outcome, b_label(b))
             if ok is None:
