@@ -105,7 +105,7 @@ def subgroup_table(het: HeterogeneityResult, k: int, label) -> pd.DataFrame:
         shown.loc[g["level"] == ALL, est] = np.nan
         visible = int(((~hide) & (g["level"] != ALL).to_numpy()).sum())
         p = pd.to_numeric(g["interaction_p"], errors="coerce").dropna()
-        shown["interaction_p"] = np.nan  # one test per block: on its 'all' row
+        shown["interaction_p"] = pd.Series(np.nan, index=shown.index, dtype=object)  # on "all"
         if len(p):
             text = SUPPRESSED if visible < 2 else _p_text(float(p.iloc[0]))
             shown.loc[g["level"] == ALL, "interaction_p"] = text
