@@ -305,3 +305,30 @@ def print_headline_table(ev: Any, disclosure: Any) -> None:
         events = f"{events:,}" if isinstance(events, int) else str(events)
         table.add_row(label(r.analysis), label(r.term), ci, p, events)
     console.print(table)
+
+
+@app.command()
+@user_errors_exit_2
+def monitor(
+    config: Annotated[Path, typer.Argument(help="Site config (YAML).")],
+    period: Annotated[
+        str | None, typer.Option("--period", help="One quarter, e.g. 2024Q1 (default: all).")
+    ] = None,
+    start: Annotated[str | None, typer.Option("--from", help="First quarter, e.g. 2023Q1.")] = None,
+    end: Annotated[str | None, typer.Option("--to", help="Last quarter, e.g. 2024Q4.")] = None,
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Output folder (default: reports/<site>-monitor).")
+    ] = None,
+) -> None:
+    """Write the quarterly program-monitoring page (monitor.html, tables/, manifest.json)."""
+    from leadeval.config import load_config
+    from leadeval.report.monitor_page import write_monitor
+
+    cfg = load_config(config)
+    paths = write_monitor(cfg, out=out, period=period, start=start, end=end)
+    r = paths.result
+    console.print(
+        f"{cfg.site}: {len(r.to_frame()['quarter'].unique())} quarters ({r.start} to {r.end}), "
+        f"{len(r.areas)} areas.", highlight=False,
+    )
+    console.print(f"Page: [bold]{paths.html}[/]  tables: {paths.tables}  manifest: {paths.manifest}")

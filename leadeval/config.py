@@ -493,6 +493,76 @@ class ModelsConfig(_Frozen):
         return v
 
 
+EquityVariable = Literal["race_ethnicity", "sex", "age_band", "area", "referral_type"]
+
+
+class EquityConfig(_Frozen):
+    """Equity of access and effect heterogeneity (see docs/equity.md)."""
+
+    enabled: bool = True
+    population: Literal["eligible_pool", "arrest_population"] = Field(
+        "eligible_pool",
+        description="what the roster's pool is: the eligible pool (default), or the site's whole "
+        "arrest population when the roster holds everyone arrested; only the wording changes",
+    )
+    by: list[Literal["race_ethnicity", "sex", "age_band", "area"]] = Field(
+        default_factory=lambda: ["race_ethnicity", "sex", "age_band", "area"],
+        description="groups whose referral rates are compared",
+    )
+    reference: dict[str, str] = Field(
+        default_factory=dict,
+        description="reference level per variable, e.g. {race_ethnicity: white}; default: the "
+        "level with most eligible people",
+    )
+    adjust_for: list[str] = Field(
+        default_factory=lambda: [
+            "arrests_pre_365d", "arrests_pre_730d", "bookings_pre_730d", "felony_arrests_pre_730d",
+            "prison_pre_730d",
+        ],
+        description="prior-history columns of the cohort for the adjusted index (counts enter as "
+        "log1p); columns the cohort lacks are left out and named",
+    )
+    adjust_categorical: list[str] = Field(
+        default_factory=list, description="categorical cohort columns added to the adjustment"
+    )
+    age_bands: list[int] = Field(
+        default_factory=lambda: [18, 25, 35, 45, 55], description="lower edges of the age bands"
+    )
+    over_time: Literal["year", "quarter", "none"] = "year"
+    subgroups: list[EquityVariable] = Field(
+        default_factory=lambda: ["race_ethnicity", "sex", "area", "referral_type"],
+        description="subgroups for effect heterogeneity",
+    )
+    subgroup_outcomes: list[str] = Field(
+        default_factory=list, description="binary outcomes (default: models.binary_outcomes)"
+    )
+
+    @field_validator("age_bands")
+    @classmethod
+    def _bands(cls, v: list[int]) -> list[int]:
+        if not v or any(b >= a for b, a in zip(v, v[1:], strict=False)) or v[0] < 0:
+            raise ValueError(f"age_bands must be increasing non-negative ages; got {v}")
+        return v
+
+
+class MonitorConfig(_Frozen):
+    """The quarterly program-monitoring page (see docs/monitoring.md)."""
+
+    quarter_start_month: int = Field(
+        1, ge=1, le=12, description="first month of the site's first quarter (7 = July fiscal year)"
+    )
+    areas: dict[str, str] = Field(
+        default_factory=dict,
+        description="roster area -> reported area (several roster areas may share one); "
+        "unmapped areas are reported as they are",
+    )
+    first_contact: Literal["roster", "contacts"] = Field(
+        "roster",
+        description="first contact: the roster's first_contact_date (else the earliest contact) "
+        "or always the earliest contact in the contacts extract",
+    )
+
+
 class SiteConfig(_Frozen):
     """A whole site config."""
 
@@ -512,6 +582,8 @@ class SiteConfig(_Frozen):
     models: ModelsConfig = Field(default_factory=lambda: ModelsConfig())
     costs: CostsConfig = Field(default_factory=CostsConfig)
     report: ReportConfig = Field(default_factory=ReportConfig)
+    equity: EquityConfig = Field(default_factory=EquityConfig)
+    monitor: MonitorConfig = Field(default_factory=MonitorConfig)
     config_path: Path | None = Field(None, exclude=True)
 
     @field_validator("extracts")

@@ -36,6 +36,7 @@ from leadeval.costs import (
     program_cost_per_month,
 )
 from leadeval.costs.unit_costs import cpi_table
+from leadeval.equity import equity_for_site, heterogeneity_for_site
 from leadeval.errors import CostError, LeadevalWarning, ModelError
 from leadeval.extracts import Extracts, load_extracts
 from leadeval.matching import MatchedSample, match
@@ -217,7 +218,8 @@ def evaluate(
     ``cox:<duration>``, ``rmst:<duration>``, ``effect:<outcome>`` (absolute risk under each
     arm, :func:`~leadeval.models.effects.risk_difference`), ``cuminc``, ``count:<outcome>``, ``did:<post>``, ``panel:<outcome>``,
     ``within_person``, ``within_person_dose``, ``savings``, ``client_year``, ``cumulative_savings``,
-    ``program_curve``, ``benefit_cost``, ``monte_carlo``.
+    ``program_curve``, ``benefit_cost``, ``monte_carlo``, ``equity`` (access),
+    ``heterogeneity`` (subgroups).
     """
     seed = config.seed if seed is None else seed
     run = _Runner(progress)
@@ -413,6 +415,10 @@ def evaluate(
             conf_level=mc.conf_level,
         )
 
+    if config.equity.enabled:
+        run.run("equity", equity_for_site, cohort, extracts, config)
+        if matched is not None:
+            run.run("heterogeneity", heterogeneity_for_site, cohort, matched, config, seed)
     _run_costs(run, config, extracts, cohort, matched, seed)
     return Evaluation(
         config=config,

@@ -142,6 +142,7 @@ def test_report_files_and_sections(reports, site):
         *(("balance", "rearrest") if matched else ()),
         "costs",
         "sensitivity",
+        "equity",
         "methods",
     ):
         assert f'id="{section}"' in html

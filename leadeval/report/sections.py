@@ -924,6 +924,11 @@ class SectionBuilder:
             (ReportTable("e_values", "E-values", t),),
         )
 
+    def equity(self) -> ReportSection:
+        from leadeval.report.equity_section import equity_section
+
+        return equity_section(self)
+
     def methods(self) -> ReportSection:
         d, mc, c = self.cfg.design, self.cfg.models, self.cfg.costs
         paras = [
@@ -1041,6 +1046,7 @@ class SectionBuilder:
             self.panel(),
             self.costs(),
             self.sensitivity(),
+            self.equity(),
             self.methods(),
         )
         sections = _move_long_tables(sections)

@@ -24,6 +24,7 @@ from leadeval.errors import ConfigError
 from leadeval.extracts.schemas import SCHEMAS
 from leadeval.synth._time import NAT
 from leadeval.synth.events import BLOCK, SEVERITY, BlockGenerator, observed_mask
+from leadeval.synth.planted import Planted, level_mask
 from leadeval.synth.population import Population, build_population
 from leadeval.synth.profiles import Effects, Profile, get_profile
 
@@ -82,6 +83,7 @@ def plan_site(
     seed: int | None = None,
     effects: Mapping[str, Any] | Effects | None = None,
     data_end_date: dt.date | str | None = None,
+    planted: Mapping[str, Any] | Planted | None = None,
 ) -> Population:
     """Pass 1: the person-level population and calibration (cheap even for 1M persons)."""
     prof = get_profile(profile)
@@ -96,7 +98,9 @@ def plan_site(
             f"data_end_date {end} must be after the profile's referral period end {prof.referral_end}",
             "synth",
         )
-    return build_population(prof, eff, n_participants, n_pool, seed, end)
+    return build_population(
+        prof, eff, n_participants, n_pool, seed, end, planted=Planted.from_mapping(planted)
+    )
 
 
 def person_ids(pop: Population) -> np.ndarray:
@@ -248,6 +252,9 @@ def _truth_frame(pop: Population, gen: BlockGenerator, truth: dict, gid: np.ndar
         "followup_end": a["followup_end"][L].astype("datetime64[D]"),
         "index_date_observed": _index_observed(pop.profile, a)[L],
     }
+    if pop.planted is not None and pop.planted.subgroup_effect is not None:
+        se = pop.planted.subgroup_effect
+        front["planted_subgroup"] = level_mask(pop.profile, a, se.variable, se.level)[L]
     return pd.DataFrame({**front, **truth})
 
 
@@ -310,6 +317,7 @@ def generate_site(
     seed: int | None = None,
     effects: Mapping[str, Any] | Effects | None = None,
     data_end_date: dt.date | str | None = None,
+    planted: Mapping[str, Any] | Planted | None = None,
 ) -> SyntheticSite:
     """Generate a synthetic site in memory (for large sites use :func:`write_synthetic_site`).
 
@@ -324,6 +332,10 @@ def generate_site(
         Overrides of the profile's planted effects, e.g. ``{"arrest_or_182": 1.0}`` for none.
     data_end_date : date, optional
         Overrides the profile's data end date.
+    planted : mapping or Planted, optional
+        Equity truths (off by default): ``{"referral_disparity": {"variable": "race_ethnicity",
+        "level": "black", "odds_ratio": 2.0}, "subgroup_effect": {"variable": "sex", "level":
+        "female", "hazard_ratio": 2.5}}`` (:mod:`leadeval.synth.planted`).
 
     Returns
     -------
@@ -339,7 +351,7 @@ def generate_site(
     Selection depends only on those observed pre-period covariates, so matching on them
     removes the confounding.
     """
-    pop = plan_site(profile, n_participants, n_pool, seed, effects, data_end_date)
+    pop = plan_site(profile, n_participants, n_pool, seed, effects, data_end_date, planted)
     return assemble_site(pop)
 
 
@@ -400,6 +412,7 @@ def effects_record(pop: Population) -> dict[str, Any]:
             "age_per_decade_minus_38": pop.profile.sel_age_per_decade,
             "area": dict(zip(pop.profile.areas, pop.profile.area_selection, strict=True)),
         },
+        **({"planted": pop.planted.to_dict()} if pop.planted is not None else {}),
         "legal_unit_costs": dict(pop.profile.legal_cost),
         "program_cost": {
             "variable_per_participant_month": pop.profile.program_cost_variable,

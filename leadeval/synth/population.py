@@ -16,6 +16,7 @@ from scipy import stats
 
 from leadeval.synth import calibrate as cal
 from leadeval.synth._time import NAT, day, month_end, month_of, month_start, years
+from leadeval.synth.planted import level_mask
 from leadeval.synth.profiles import Effects, Profile
 
 # Housing latent: status of person i in month r is set by y = b_i + z_ir against thresholds;
@@ -42,6 +43,7 @@ class Population:
     arrays: dict[str, np.ndarray]
     calibration: dict[str, Any]
     program_cost: pd.DataFrame
+    planted: Any = None  # leadeval.synth.planted.Planted, or None (nothing planted)
 
     @property
     def n(self) -> int:
@@ -60,8 +62,12 @@ def build_population(
     n_pool: int,
     seed: int,
     data_end_date: dt.date,
+    planted: Any = None,
 ) -> Population:
-    """Draw the population, select participants with confounded referral, calibrate effects."""
+    """Draw the population, select participants with confounded referral, calibrate effects.
+
+    ``planted`` (:class:`leadeval.synth.planted.Planted`) adds a referral disparity and/or a
+    subgroup effect; it draws no random numbers, so without it nothing changes."""
     rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(0,)))
     N = n_participants + n_pool
     p = profile
@@ -100,6 +106,10 @@ def build_population(
         + p.sel_age_per_decade * (age - 38.0) / 10.0
         + np.asarray(p.area_selection)[area]
     )
+    if planted is not None and planted.referral_disparity is not None:
+        rd = planted.referral_disparity
+        groups = {"race": race, "area": area, "male": male}
+        score = score + np.log(rd.odds_ratio) * level_mask(p, groups, rd.variable, rd.level)
     # top-k of score + logistic noise: P(referred | covariates) = expit(score - tau), a logit model
     key = score + rng.logistic(size=N)
     order = np.argsort(-key, kind="stable")
@@ -148,11 +158,17 @@ def build_population(
         exit=exit_, kappa=kappa, ems_rate=ems_rate, emp_lat=emp_lat, ben_lat=ben_lat,
     )
     calibration = _calibrate(p, effects, a)
+    if planted is not None and planted.subgroup_effect is not None:
+        se = planted.subgroup_effect
+        in_group = level_mask(p, a, se.variable, se.level)[lead]
+        mult = calibration["multipliers"]
+        for k in ("felony_1", "felony_2", "other_1", "other_2"):
+            mult[k] = np.asarray(mult[k], float) * np.where(in_group, se.hazard_ratio, 1.0)
     program = _program_cost(p, a, end)
     return Population(
         profile=p, effects=effects, seed=seed, n_participants=n_participants, n_pool=n_pool,
         data_end=end, hist_floor=hist_floor, arrays=a, calibration=calibration,
-        program_cost=program,
+        program_cost=program, planted=planted,
     )
 
 

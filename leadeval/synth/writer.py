@@ -355,6 +355,7 @@ def write_synthetic_site(
     effects: Mapping[str, Any] | None = None,
     data_end_date: dt.date | str | None = None,
     blocks_per_chunk: int = 4,
+    planted: Mapping[str, Any] | None = None,
 ) -> Path:
     """Generate and write a site chunk by chunk (bounded memory; what ``leadeval synth`` runs).
 
@@ -362,7 +363,7 @@ def write_synthetic_site(
     byte for byte; Parquet row for row, with one row group per chunk).
     """
     fmts = _check_args(layout, formats)
-    pop = plan_site(profile, n_participants, n_pool, seed, effects, data_end_date)
+    pop = plan_site(profile, n_participants, n_pool, seed, effects, data_end_date, planted)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     sinks = _Sinks(out, layout, fmts)

@@ -1,0 +1,708 @@
+r"""Equity of access (who is referred) and effect heterogeneity (for whom the program works).
+
+Two questions LEAD's own goals raise, answered from the cohort and the matched sample:
+
+**Access.** Among everyone eligible in the analytic universe (the roster: participants plus the
+eligible pool; the site's whole arrest population only when the roster holds it, config
+``equity.population``), the referral rate of group :math:`g` is :math:`p_g = r_g / n_g` (``r``
+referred, ``n`` eligible) and the *relative rate index* against a reference group :math:`0` is
+
+.. math::  \mathrm{RRI}_g = \frac{r_g / n_g}{r_0 / n_0}, \qquad
+           \widehat{\mathrm{SE}}(\log \mathrm{RRI}_g) = \sqrt{\tfrac1{r_g} - \tfrac1{n_g}
+           + \tfrac1{r_0} - \tfrac1{n_0}}
+
+(the Katz log interval, :math:`\exp(\log \mathrm{RRI} \pm z\,\mathrm{SE})`); rates carry Wilson
+intervals. The *adjusted* index conditions on prior criminal history (``equity.adjust_for``, counts
+as :math:`\log(1+x)`): a modified Poisson regression (Zou 2004: log link, robust HC0 sandwich) of
+``referred`` on the group dummies and the history gives adjusted rate ratios; a logistic
+regression on the same terms gives adjusted odds ratios. An unadjusted index far from 1 with an
+adjusted one near 1 says the difference follows eligibility (history), not the referral decision.
+
+**Heterogeneity.** For each headline binary outcome, the effect within subgroups of the matched
+sample. With pair matching (every subclass holds one participant) the overall match is *restricted
+with its pairs*: a pair belongs to the subgroup of its participant, so the comparison person is
+always the participant's own match and referral type (which only participants have) can define a
+subgroup. Otherwise (IPTW, strata with several participants) each person's own level is used. Within
+each level: the weighted logistic odds ratio with cluster-robust (pair) SEs
+(:func:`leadeval.models.fit_logistic`) and the absolute risk difference (weighted difference of
+means, WLS with the same clusters). The interaction test is the joint Wald test of the
+``treated x level`` terms in one weighted logistic model on the whole sample (df = levels - 1).
+Several subgroups and outcomes mean many tests: about 1 in 20 null interactions has p < 0.05.
+
+Example
+-------
+>>> import leadeval as le
+>>> cfg = le.load_config("configs/seattle.yaml")                   # doctest: +SKIP
+>>> cohort = le.build_cohort(le.load_extracts(cfg), cfg)             # doctest: +SKIP
+>>> access = equity_of_access(cohort, cfg.equity)                    # doctest: +SKIP
+>>> access.rates.to_frame().head()                                   # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import statsmodels.api as sm
+from scipy import stats
+from statsmodels.stats.proportion import proportion_confint
+
+from leadeval.config import EquityConfig
+from leadeval.errors import ModelError
+
+UNKNOWN = "unknown"
+RATE_COLUMNS = [
+    "variable", "level", "reference", "eligible", "referred", "rate", "rate_low", "rate_high",
+    "rri", "rri_low", "rri_high",
+]
+# Disclosure declaration of the access tables: the count-of-people columns, what is derived from
+# them, and the additive relations (levels of one variable add up to the eligible total; eligible
+# = referred + not referred). Read by the report and, after the merge, by the disclosure step.
+ACCESS_DISCLOSURE = {
+    "table": "equity_access (+ equity_rri, equity_over_time: same rows)",
+    "counts": ["eligible", "referred", "not_referred"],
+    "derived": {c: ["referred", "not_referred"] for c in (
+        "rate", "rate_low", "rate_high", "rri", "rri_low", "rri_high", "adj_rri", "adj_rri_low",
+        "adj_rri_high", "adj_or", "adj_or_low", "adj_or_high")},
+    "additive": [
+        "per row: eligible = referred + not_referred",
+        "per (period, variable) block: sum over levels = the 'all' row, for each count column",
+        "the 'all' rows of every variable are the same universe totals",
+    ],
+}
+SUBGROUP_DISCLOSURE = {
+    "table": "equity_subgroups_<i> (one per outcome)",
+    "counts": ["events_lead", "no_event_lead", "events_comparison", "no_event_comparison"],
+    "derived": {c: ["events_lead", "no_event_lead", "events_comparison", "no_event_comparison"]
+                for c in ("OR", "OR_low", "OR_high", "RD", "RD_low", "RD_high")},
+    "additive": [
+        "per variable block: sum over levels = the 'all' row, for each count column",
+        "events + no_event = the arm's size; with 1:1 pairs matched within subgroup the two arms "
+        "have (nearly) the same size, so a level's four cells are hidden together",
+    ],
+}
+
+
+# ---- results ------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class AccessRates:
+    """Referral rates and relative rate indices by group (one row per variable, level, period)."""
+
+    table: pd.DataFrame
+    conf_level: float = 0.95
+
+    def to_frame(self) -> pd.DataFrame:
+        return self.table.copy()
+
+
+@dataclass(frozen=True)
+class EquityResult:
+    """Equity of access: unadjusted and adjusted indices, over time, and referral types."""
+
+    rates: AccessRates
+    adjusted: pd.DataFrame
+    over_time: AccessRates | None
+    referral_types: pd.DataFrame
+    population: str
+    adjusted_for: tuple[str, ...]
+    not_adjusted_for: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()
+
+    def to_frame(self) -> pd.DataFrame:
+        """Unadjusted rows with the adjusted ratios merged in (NaN where not estimated)."""
+        adj = self.adjusted[["variable", "level", "adj_rri", "adj_rri_low", "adj_rri_high",
+                             "adj_or", "adj_or_low", "adj_or_high"]]
+        return self.rates.to_frame().merge(adj, on=["variable", "level"], how="left")
+
+
+@dataclass(frozen=True)
+class HeterogeneityResult:
+    """Effects by subgroup for each outcome, and the interaction tests."""
+
+    table: pd.DataFrame
+    interactions: pd.DataFrame
+    overall: pd.DataFrame
+    design: pd.DataFrame  # variable -> how its sample was made
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+    def to_frame(self) -> pd.DataFrame:
+        return self.table.merge(
+            self.interactions[["outcome", "variable", "interaction_p"]],
+            on=["outcome", "variable"], how="left",
+        )
+
+
+# ---- access --------------------------------------------------------------------------------
+def age_band(age: pd.Series, edges: Sequence[int]) -> pd.Series:
+    """Age bands from lower edges: ``[18, 25, 35]`` -> '18-24', '25-34', '35+' (missing or below
+    the first edge: 'unknown').
+
+    >>> age_band(pd.Series([19.0, 40.2, None]), [18, 25, 35]).tolist()
+    ['18-24', '35+', 'unknown']
+    """
+    edges = list(edges)
+    labels = [f"{a}-{b - 1}" for a, b in zip(edges, edges[1:], strict=False)] + [f"{edges[-1]}+"]
+    cut = pd.cut(age, bins=[*edges, np.inf], right=False, labels=labels)
+    return cut.astype(object).where(cut.notna(), UNKNOWN)
+
+
+def eligible_universe(persons: pd.DataFrame, config: EquityConfig) -> pd.DataFrame:
+    """The people whose referral is compared: every cohort person, with ``referred`` (0/1),
+    ``age_band`` and missing group levels as 'unknown'."""
+    u = persons.copy()
+    u["referred"] = (u["treated"] == 1).astype(int)
+    if "age_at_index" in u:
+        u["age_band"] = age_band(u["age_at_index"], config.age_bands)
+    for col in ("race_ethnicity", "sex", "area"):
+        if col in u:
+            u[col] = u[col].astype(object).where(u[col].notna(), UNKNOWN)
+    return u
+
+
+def _reference(counts: pd.Series, wanted: str | None, variable: str) -> str:
+    if wanted is not None:
+        if wanted not in counts.index:
+            raise ModelError(
+                f"equity.reference.{variable}: {wanted!r} is not a level of {variable}; "
+                f"levels: {', '.join(map(str, counts.index))}"
+            )
+        return wanted
+    # most eligible people; ties by name (stable, so the choice never depends on row order)
+    order = sorted(counts.items(), key=lambda kv: (-kv[1], str(kv[0])))
+    return str(order[0][0])
+
+
+def relative_rate_index(
+    referred: np.ndarray, eligible: np.ndarray, ref_referred: float, ref_eligible: float,
+    conf_level: float = 0.95,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    r"""RRI :math:`(r/n)/(r_0/n_0)` with its Katz log interval (arrays; NaN interval when a group
+    has no referrals).
+
+    >>> rri, lo, hi = relative_rate_index(np.array([30.]), np.array([100.]), 20., 200.)
+    >>> round(float(rri[0]), 3), round(float(lo[0]), 3), round(float(hi[0]), 3)
+    (3.0, 1.797, 5.008)
+    """
+    r, n = np.asarray(referred, float), np.asarray(eligible, float)
+    z = stats.norm.ppf(0.5 + conf_level / 2)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rri = (r / n) / (ref_referred / ref_eligible)
+        se = np.sqrt(1 / r - 1 / n + 1 / ref_referred - 1 / ref_eligible)
+        ok = (r > 0) & (ref_referred > 0)
+        lo = np.where(ok, rri * np.exp(-z * se), np.nan)
+        hi = np.where(ok, rri * np.exp(z * se), np.nan)
+    return rri, lo, hi
+
+
+def access_rates(
+    universe: pd.DataFrame,
+    by: Sequence[str],
+    reference: Mapping[str, str] | None = None,
+    conf_level: float = 0.95,
+    period: str | None = None,
+) -> AccessRates:
+    """Referral rates and RRIs by each variable of ``by`` (and by ``period`` when given).
+
+    Parameters
+    ----------
+    universe : DataFrame with ``referred`` (0/1) and the ``by`` columns (see :func:`eligible_universe`).
+    by : variables to compare.
+    reference : reference level per variable (default: the level with most eligible people overall,
+        the same in every period).
+    period : optional column (e.g. referral year) to compute the table within.
+
+    Examples
+    --------
+    >>> u = pd.DataFrame({"referred": [1, 0, 0, 1, 1, 0], "sex": list("mmmffm")})
+    >>> access_rates(u, ["sex"]).to_frame()[["level", "eligible", "referred", "rri"]]
+      level  eligible  referred  rri
+    0     f         2         2  4.0
+    1     m         4         1  1.0
+    """
+    reference = dict(reference or {})
+    rows = []
+    for var in by:
+        if var not in universe:
+            continue
+        ref = _reference(universe[var].value_counts(), reference.get(var), var)
+        keys = [period, var] if period else [var]
+        g = universe.groupby(keys, sort=True, observed=True)["referred"].agg(["size", "sum"])
+        g = g.rename(columns={"size": "eligible", "sum": "referred"}).reset_index()
+        g = g.rename(columns={var: "level"})
+        g["level"] = g["level"].astype(str)
+        if period:
+            base = g[g["level"] == ref].set_index(period)[["eligible", "referred"]]
+            ref_n = g[period].map(base["eligible"]).to_numpy(float)
+            ref_r = g[period].map(base["referred"]).to_numpy(float)
+        else:
+            b = g[g["level"] == ref].iloc[0]
+            ref_n = np.full(len(g), float(b["eligible"]))
+            ref_r = np.full(len(g), float(b["referred"]))
+        g["rate"] = g["referred"] / g["eligible"]
+        lo, hi = proportion_confint(g["referred"], g["eligible"], alpha=1 - conf_level,
+                                    method="wilson")
+        g["rate_low"], g["rate_high"] = np.asarray(lo, float), np.asarray(hi, float)
+        rri, rlo, rhi = relative_rate_index(
+            g["referred"].to_numpy(float), g["eligible"].to_numpy(float), ref_r, ref_n, conf_level
+        )
+        is_ref = (g["level"] == ref).to_numpy()
+        g["rri"] = rri
+        g["rri_low"], g["rri_high"] = np.where(is_ref, np.nan, rlo), np.where(is_ref, np.nan, rhi)
+        g["reference"] = ref
+        g.insert(0, "variable", var)
+        rows.append(g)
+    cols = ([period] if period else []) + RATE_COLUMNS
+    if not rows:
+        return AccessRates(pd.DataFrame(columns=cols), conf_level)
+    out = pd.concat(rows, ignore_index=True)
+    out["eligible"] = out["eligible"].astype(int)
+    out["referred"] = out["referred"].astype(int)
+    return AccessRates(out[cols], conf_level)
+
+
+def history_terms(universe: pd.DataFrame, adjust_for: Sequence[str]) -> tuple[pd.DataFrame, list[str]]:
+    """The adjustment design: counts as log1p, 0/1 and other columns as they are; returns the
+    matrix and the requested columns the universe lacks."""
+    present = [c for c in adjust_for if c in universe]
+    missing = [c for c in adjust_for if c not in universe]
+    x = universe[present].astype(float)
+    for c in present:
+        col = x[c]
+        if (col.dropna() >= 0).all() and col.max() > 1 and np.allclose(col.dropna() % 1, 0):
+            x[c] = np.log1p(col)
+    return x, missing
+
+
+def _dummies(levels: pd.Series, ref: str, prefix: str) -> pd.DataFrame:
+    cats = sorted(set(levels.astype(str)) - {ref})
+    d = pd.DataFrame(
+        {f"{prefix}{c}": (levels.astype(str) == c).astype(float) for c in cats}, index=levels.index
+    )
+    return d
+
+
+def adjusted_access(
+    universe: pd.DataFrame,
+    by: Sequence[str],
+    reference: Mapping[str, str] | None,
+    adjust_for: Sequence[str],
+    adjust_categorical: Sequence[str] = (),
+    conf_level: float = 0.95,
+) -> tuple[pd.DataFrame, list[str]]:
+    r"""Adjusted RRIs (modified Poisson: log link, HC0 sandwich; Zou 2004) and adjusted odds
+    ratios (logistic, HC0) of referral for each level of each variable, conditional on the
+    history columns. One model per variable: ``referred ~ levels + history``.
+
+    Returns the table (``variable, level, adj_rri, adj_rri_low, adj_rri_high, adj_or, adj_or_low,
+    adj_or_high, adj_p``) and the requested history columns that were missing.
+    """
+    reference = dict(reference or {})
+    hist, missing = history_terms(universe, adjust_for)
+    extra = [
+        _dummies(universe[c].astype(object).where(universe[c].notna(), UNKNOWN),
+                 _reference(universe[c].astype(object).fillna(UNKNOWN).value_counts(), None, c),
+                 f"{c}=")
+        for c in adjust_categorical if c in universe
+    ]
+    y = universe["referred"].to_numpy(float)
+    rows = []
+    alpha = 1 - conf_level
+    for var in by:
+        if var not in universe:
+            continue
+        ref = _reference(universe[var].value_counts(), reference.get(var), var)
+        d = _dummies(universe[var], ref, "")
+        keep_extra = [e.drop(columns=[c for c in e.columns if c.split("=", 1)[0] == var])
+                      for e in extra]
+        x = pd.concat([d, hist, *keep_extra], axis=1)
+        x = x.loc[:, x.std(ddof=0) > 0] if len(x) else x
+        x.insert(0, "const", 1.0)
+        ok = x.notna().all(axis=1).to_numpy()
+        levels = [c for c in d.columns if c in x.columns]
+        fits = {}
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            for name, family in (("rri", sm.families.Poisson()), ("or", sm.families.Binomial())):
+                try:
+                    fits[name] = sm.GLM(y[ok], x[ok], family=family).fit(cov_type="HC0")
+                except (np.linalg.LinAlgError, ValueError):  # pragma: no cover - degenerate data
+                    fits[name] = None
+        for lv in [ref, *sorted(d.columns)]:
+            row = {"variable": var, "level": str(lv), "reference": ref}
+            for name in ("rri", "or"):
+                f = fits.get(name)
+                if lv == ref:
+                    row.update({f"adj_{name}": 1.0, f"adj_{name}_low": np.nan,
+                                f"adj_{name}_high": np.nan})
+                    continue
+                if f is None or lv not in levels:
+                    row.update({f"adj_{name}": np.nan, f"adj_{name}_low": np.nan,
+                                f"adj_{name}_high": np.nan})
+                    continue
+                ci = f.conf_int(alpha=alpha).loc[lv]
+                row.update({f"adj_{name}": float(np.exp(f.params[lv])),
+                            f"adj_{name}_low": float(np.exp(ci.iloc[0])),
+                            f"adj_{name}_high": float(np.exp(ci.iloc[1]))})
+                if name == "rri":
+                    row["adj_p"] = float(f.pvalues[lv])
+            rows.append(row)
+    cols = ["variable", "level", "reference", "adj_rri", "adj_rri_low", "adj_rri_high", "adj_p",
+            "adj_or", "adj_or_low", "adj_or_high"]
+    out = pd.DataFrame(rows).reindex(columns=cols)
+    return out.sort_values(["variable", "level"], kind="stable").reset_index(drop=True), missing
+
+
+def equity_of_access(
+    persons: pd.DataFrame,
+    config: EquityConfig | None = None,
+    conf_level: float = 0.95,
+    referral_dates: pd.Series | None = None,
+) -> EquityResult:
+    """Referral rates, RRIs (unadjusted and adjusted for history), over time, and referral types.
+
+    Parameters
+    ----------
+    persons : the cohort's person table (``treated``, group columns, history columns).
+    config : the ``equity`` block of a site config (defaults when None).
+    referral_dates : optional Series indexed like ``persons`` (the roster's referral date, the
+        qualifying event for pool members) for the over-time table; else the index date.
+
+    Examples
+    --------
+    >>> u = pd.DataFrame({"treated": [1, 0, 0, 1, 1, 0], "sex": list("mmmffm"),
+    ...                   "age_at_index": [30, 40, 50, 20, 33, 61.0],
+    ...                   "index_date": pd.to_datetime(["2012-01-01"] * 6)})
+    >>> res = equity_of_access(u, EquityConfig(by=["sex"], adjust_for=[], over_time="none"))
+    >>> res.rates.to_frame()["rri"].tolist()
+    [4.0, 1.0]
+    """
+    config = config or EquityConfig()
+    u = eligible_universe(persons, config)
+    by = [v for v in config.by if v in u]
+    rates = access_rates(u, by, config.reference, conf_level)
+    adjusted, missing = adjusted_access(
+        u, by, config.reference, config.adjust_for, config.adjust_categorical, conf_level
+    )
+    used = tuple(c for c in config.adjust_for if c not in missing)
+    if not used and not config.adjust_categorical:
+        adjusted = adjusted.iloc[0:0]
+    over = None
+    if config.over_time != "none":
+        dates = referral_dates if referral_dates is not None else u.get("index_date")
+        if dates is not None:
+            freq = "Y" if config.over_time == "year" else "Q"
+            u = u.assign(period=pd.to_datetime(dates).dt.to_period(freq).astype(str))
+            over = access_rates(u, by, config.reference, conf_level, period="period")
+    if "referral_type" in u:
+        rt = u.loc[u["referred"] == 1, "referral_type"].astype(object).fillna(UNKNOWN)
+        types = rt.value_counts().rename_axis("referral_type").rename("referred").reset_index()
+        types = types.sort_values("referral_type", kind="stable").reset_index(drop=True)
+        types["share"] = types["referred"] / types["referred"].sum()
+    else:
+        types = pd.DataFrame(columns=["referral_type", "referred", "share"])
+    notes = []
+    if missing:
+        notes.append("not in the cohort, left out of the adjustment: " + ", ".join(missing))
+    return EquityResult(rates, adjusted, over, types, config.population, used, tuple(missing),
+                        tuple(notes))
+
+
+# ---- heterogeneity -------------------------------------------------------------------------
+def subgroup_levels(data: pd.DataFrame, variable: str) -> tuple[pd.Series, str]:
+    """Each row's subgroup: the level of its pair's participant when every subclass holds exactly
+    one participant ('pairs'), else the row's own level ('own')."""
+    own = data[variable].astype(object)
+    if "subclass" in data and data["subclass"].notna().all():
+        treated = data[data["treated"] == 1]
+        per = treated.groupby("subclass").size()
+        if len(per) and (per == 1).all() and set(data["subclass"]) <= set(per.index):
+            lv = treated.set_index("subclass")[variable].astype(object)
+            return data["subclass"].map(lv).astype(object), "pairs"
+    return own, "own"
+
+
+@dataclass(frozen=True)
+class SubgroupSample:
+    """The sample a subgroup variable is analysed on, and how it was made."""
+
+    data: pd.DataFrame
+    design: str  # 'matched within subgroup' | 'overall match restricted with its pairs' | ...
+
+
+def subgroup_samples(
+    persons: pd.DataFrame, matched: Any, spec: Any, variables: Sequence[str], warn: bool = False
+) -> dict[str, SubgroupSample]:
+    """For each subgroup variable, the sample its within-subgroup effects are estimated on.
+
+    * A variable both groups carry (race/ethnicity, sex, area) with nearest-neighbour matching:
+      the match is **redone within subgroup** (the config's matching spec plus ``exact`` on the
+      variable), so every participant's comparison person is in the same subgroup; a participant
+      with no match inside the subgroup drops out of that analysis.
+    * A variable only participants carry (referral type) or any other method: the **overall match
+      restricted with its pairs** (a pair belongs to its participant's subgroup) or, for weights
+      (IPTW), each person's own level.
+    """
+    from leadeval.errors import MatchingError
+    from leadeval.matching import match
+
+    out: dict[str, SubgroupSample] = {}
+    for var in variables:
+        if var not in persons:
+            continue
+        controls_have = persons.loc[persons["treated"] == 0, var].notna().any()
+        if controls_have and getattr(spec, "method", None) == "nearest":
+            exact = list(dict.fromkeys([*spec.exact, var]))
+            try:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    m = match(persons.assign(**{var: persons[var].astype(object).fillna(UNKNOWN)}),
+                              spec.model_copy(update={"exact": exact}), warn=warn)
+                out[var] = SubgroupSample(m.data, "matched within subgroup (exact on "
+                                          f"{var.replace('_', ' ')})")
+                continue
+            except MatchingError:
+                pass
+        design = ("overall match restricted with its pairs" if matched.data["subclass"].notna().all()
+                  else "overall weights, own level") if "subclass" in matched.data else "own level"
+        out[var] = SubgroupSample(matched.data, design)
+    return out
+
+
+def _wls_difference(y, treated, w, groups, alpha) -> tuple[float, float, float]:
+    x = sm.add_constant(treated.astype(float), has_constant="add")
+    fit = sm.WLS(y, x, weights=w).fit(
+        cov_type="cluster" if groups is not None else "HC1",
+        cov_kwds={"groups": groups} if groups is not None else None,
+    )
+    lo, hi = fit.conf_int(alpha=alpha)[1]
+    return float(fit.params[1]), float(lo), float(hi)
+
+
+def interaction_test(
+    frame: pd.DataFrame, outcome: str, levels: pd.Series, weights: str | None,
+    cluster: str | None, covariates: Sequence[str] = (),
+) -> tuple[float, float, int]:
+    """Joint Wald test of the ``treated x level`` terms of a weighted logistic model (cluster-
+    robust); returns (chi-square, p-value, df)."""
+    ref = sorted(levels.unique(), key=str)[0]
+    d = _dummies(levels, ref, "lv=")
+    t = frame["treated"].astype(float)
+    inter = d.mul(t, axis=0).add_prefix("tx:")
+    x = pd.concat([t.rename("treated"), d, inter, frame[list(covariates)].astype(float)], axis=1)
+    x.insert(0, "const", 1.0)
+    w = frame[weights].to_numpy(float) if weights else None
+    groups = frame[cluster].to_numpy() if cluster else np.arange(len(frame))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fit = sm.GLM(frame[outcome].to_numpy(float), x, family=sm.families.Binomial(),
+                     var_weights=w).fit(cov_type="cluster", cov_kwds={"groups": groups})
+    names = list(inter.columns)
+    r = np.zeros((len(names), x.shape[1]))
+    for i, n in enumerate(names):
+        r[i, list(x.columns).index(n)] = 1.0
+    test = fit.wald_test(r, scalar=True)
+    return float(test.statistic), float(test.pvalue), len(names)
+
+
+def subgroup_effects(
+    data: pd.DataFrame,
+    outcomes: Sequence[str],
+    variables: Sequence[str],
+    weights: str | None = "weights",
+    cluster: str | None = "subclass",
+    covariates: Sequence[str] = (),
+    min_people: int = 11,
+    conf_level: float = 0.95,
+    samples: Mapping[str, SubgroupSample] | None = None,
+    min_events: int = 5,
+) -> HeterogeneityResult:
+    """Effect of the program within subgroups of a matched (or weighted) sample.
+
+    Parameters
+    ----------
+    data : the matched sample (``treated``, outcomes, subgroup columns, ``weights``, ``subclass``).
+    outcomes : binary outcomes.
+    variables : subgroup columns.
+    samples : optional per-variable samples (:func:`subgroup_samples`: matched within subgroup);
+        a variable without one uses ``data``, restricted with its pairs.
+    min_people : a level is estimated only with at least this many participants and comparison
+        people with the outcome observed, ...
+    min_events : ... and at least this many people with and without the outcome in each arm
+        (sparser levels make the Wald interaction test unreliable; they are left out of it).
+
+    Returns
+    -------
+    HeterogeneityResult
+        ``table``: outcome, variable, level, n_treated, n_control, events_treated,
+        events_control, ratio (odds ratio), ratio_low, ratio_high, p_value, risk_difference,
+        rd_low, rd_high, estimated; ``interactions``: outcome, variable, chi2, df,
+        interaction_p; ``overall``: the whole-sample odds ratio per outcome.
+
+    Examples
+    --------
+    >>> import leadeval as le                                         # doctest: +SKIP
+    >>> ev = le.evaluate(le.load_config("configs/seattle.yaml"))      # doctest: +SKIP
+    >>> subgroup_effects(ev.matched.data, ["arrest_post_182d"], ["sex"]).to_frame()  # doctest: +SKIP
+    """
+    from leadeval.models import fit_logistic
+
+    alpha = 1 - conf_level
+    weights = weights if weights and weights in data else None
+    cluster = cluster if cluster and cluster in data and data[cluster].notna().any() else None
+    rows, tests, overall, notes = [], [], [], []
+    samples = dict(samples or {})
+    level_of: dict[str, pd.Series] = {}
+    frames: dict[str, pd.DataFrame] = {}
+    designs: dict[str, str] = {}
+    for var in variables:
+        frame = samples[var].data if var in samples else data
+        if var not in frame:
+            continue
+        level_of[var], how = subgroup_levels(frame, var)
+        frames[var] = frame
+        designs[var] = samples[var].design if var in samples else (
+            "overall match restricted with its pairs" if how == "pairs" else "own level")
+    for outcome in outcomes:
+        if outcome not in data:
+            notes.append(f"{outcome}: not in the matched sample")
+            continue
+        obs = data[data[outcome].notna()]
+        try:
+            fit = fit_logistic(obs, outcome, covariates=covariates, weights=weights,
+                               cluster=cluster, conf_level=conf_level)
+            r = fit.term("treated")
+            overall.append({"outcome": outcome, "ratio": r["ratio"], "ratio_low": r["ratio_low"],
+                            "ratio_high": r["ratio_high"], "n": len(obs),
+                            "events": int(obs[outcome].sum())})
+        except ModelError as err:
+            notes.append(f"{outcome}: {str(err).splitlines()[0]}")
+        for var in variables:
+            if var not in level_of or outcome not in frames[var]:
+                continue
+            vobs = frames[var][frames[var][outcome].notna()]
+            levels = level_of[var].loc[vobs.index]
+            has = levels.notna()
+            if not has.any():
+                notes.append(f"{var}: no levels in the matched sample (only participants carry it, "
+                             "and the sample is not pair-matched)")
+                continue
+            estimated = []
+            for lv in sorted(levels[has].unique(), key=str):
+                sub = vobs[(levels == lv).to_numpy()]
+                t = sub["treated"] == 1
+                row = {"outcome": outcome, "variable": var, "level": str(lv),
+                       "n_treated": int(t.sum()), "n_control": int((~t).sum()),
+                       "events_treated": int(sub.loc[t, outcome].sum()),
+                       "events_control": int(sub.loc[~t, outcome].sum())}
+                cells = (row["events_treated"], row["n_treated"] - row["events_treated"],
+                         row["events_control"], row["n_control"] - row["events_control"])
+                big = (row["n_treated"] >= min_people and row["n_control"] >= min_people
+                       and min(cells) >= min_events)
+                est = dict.fromkeys(("ratio", "ratio_low", "ratio_high", "p_value",
+                                     "risk_difference", "rd_low", "rd_high"), np.nan)
+                if big:
+                    try:
+                        with warnings.catch_warnings():
+                            warnings.simplefilter("ignore")
+                            f = fit_logistic(sub, outcome, covariates=covariates, weights=weights,
+                                             cluster=cluster, conf_level=conf_level)
+                        tr = f.term("treated")
+                        est.update(ratio=tr["ratio"], ratio_low=tr["ratio_low"],
+                                   ratio_high=tr["ratio_high"], p_value=tr["p_value"])
+                        w = sub[weights].to_numpy(float) if weights else np.ones(len(sub))
+                        g = sub[cluster].to_numpy() if cluster else None
+                        est["risk_difference"], est["rd_low"], est["rd_high"] = _wls_difference(
+                            sub[outcome].to_numpy(float), t.to_numpy(), w, g, alpha
+                        )
+                        estimated.append(lv)
+                    except ModelError:
+                        big = False
+                rows.append({**row, **est, "estimated": big})
+            if len(estimated) >= 2:
+                keep = levels.isin(estimated).to_numpy()
+                try:
+                    chi2, p, df = interaction_test(vobs[keep], outcome, levels[keep].astype(str),
+                                                   weights, cluster, covariates)
+                except (np.linalg.LinAlgError, ValueError):  # pragma: no cover
+                    chi2, p, df = np.nan, np.nan, len(estimated) - 1
+                tests.append({"outcome": outcome, "variable": var, "chi2": chi2, "df": df,
+                              "interaction_p": p, "levels_tested": len(estimated)})
+    table = pd.DataFrame(rows)
+    inter = pd.DataFrame(tests, columns=["outcome", "variable", "chi2", "df", "interaction_p",
+                                         "levels_tested"])
+    design = pd.DataFrame({"variable": list(designs), "design": list(designs.values())})
+    return HeterogeneityResult(table, inter, pd.DataFrame(overall), design, tuple(notes))
+
+
+def plot_subgroup_forest(result: HeterogeneityResult, outcome: str, ax=None, label=None):
+    """Forest plot of the subgroup odds ratios of one outcome (log scale), grouped by variable,
+    with each variable's interaction p-value and the overall estimate as a dashed line."""
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        _, ax = plt.subplots(figsize=(7, 5))
+    t = result.table
+    t = t[(t["outcome"] == outcome) & t["estimated"].astype(bool)]
+    inter = result.interactions.set_index(["outcome", "variable"])["interaction_p"]
+    ylabels, y = [], 0
+    for var, g in t.groupby("variable", sort=False):
+        p = inter.get((outcome, var), np.nan)
+        ylabels.append((y, f"{var.replace('_', ' ')} (interaction p = {p:.2g})", True))
+        y += 1
+        for r in g.itertuples():
+            ax.plot([r.ratio_low, r.ratio_high], [y, y], color="#335c81", lw=1.5)
+            ax.plot([r.ratio], [y], "s", color="#335c81", ms=5)
+            ylabels.append((y, f"  {r.level}", False))
+            y += 1
+    ov = result.overall
+    ov = ov[ov["outcome"] == outcome] if len(ov) else ov
+    if len(ov):
+        ax.axvline(float(ov["ratio"].iloc[0]), color="grey", ls="--", lw=1)
+    ax.axvline(1.0, color="black", lw=0.8)
+    ax.set_xscale("log")
+    ax.set_yticks([a for a, _, _ in ylabels])
+    ax.set_yticklabels([b for _, b, _ in ylabels], fontsize=8)
+    for tick, (_, _, bold) in zip(ax.get_yticklabels(), ylabels, strict=True):
+        tick.set_fontweight("bold" if bold else "normal")
+    ax.set_ylim(y - 0.5, -0.5)
+    ax.set_xlabel("odds ratio (log scale); dashed: whole sample")
+    if label:
+        ax.set_title(label, fontsize=10)
+    return ax
+
+
+# ---- site-level entry points (what evaluate() runs) ----------------------------------------
+def equity_for_site(cohort: Any, extracts: Any, config: Any) -> EquityResult:
+    """Equity of access for a site: the cohort's persons, the roster's referral dates for the
+    over-time table, the config's ``equity`` block and confidence level."""
+    persons = cohort.persons
+    dates = None
+    if extracts is not None and "roster" in extracts:
+        roster = extracts.to_pandas("roster")
+        if "referral_date" in roster:
+            ref = pd.Series(roster["referral_date"].to_numpy(), index=roster["person_id"].astype(str))
+            dates = persons["person_id"].astype(str).map(ref)
+    return equity_of_access(persons, config.equity, config.models.conf_level, dates)
+
+
+def heterogeneity_for_site(cohort: Any, matched: Any, config: Any, seed: int) -> HeterogeneityResult:
+    """Effects by subgroup on the site's matched sample (matching redone within subgroup where
+    both groups carry the variable; see :func:`subgroup_samples`)."""
+    mc, eq = config.models, config.equity
+    spec = config.matching
+    if spec.order == "random" and spec.seed is None:
+        spec = spec.model_copy(update={"seed": seed})
+    samples = subgroup_samples(cohort.persons, matched, spec, eq.subgroups)
+    sample = matched.data
+    weights = mc.weights if mc.weights in sample.columns else None
+    cluster = mc.cluster if (mc.cluster in sample.columns and sample[mc.cluster].notna().any()) else None
+    outcomes = eq.subgroup_outcomes or mc.binary_outcomes
+    return subgroup_effects(
+        sample, outcomes, eq.subgroups, weights=weights, cluster=cluster,
+        covariates=mc.covariates, min_people=config.report.small_cell_threshold,
+        conf_level=mc.conf_level, samples=samples,
+    )
