@@ -85,6 +85,7 @@ def declare(ev: Evaluation) -> DisclosureProblem:
     _monthly(p, ev, k)
     _models(p, ev)
     _effects(p, ev)
+    _equity(p, ev)
     _curves(p, ev, k)
     _costs(p, ev)
     _program_months(p, ev)
@@ -349,6 +350,120 @@ def _arm_cells(p: DisclosureProblem, key: str, split: dict[str, dict[str, int]])
                 [model_key(key, f"events/{arm}"), model_key(key, f"nonevents/{arm}")],
             )
     return ops
+
+
+def eq_key(*parts: object) -> str:
+    """Key of a number of the report's equity section."""
+    return "eq/" + "/".join(str(x) for x in parts)
+
+
+ACCESS_COUNTS = ("referred", "not_referred", "eligible")
+SUBGROUP_COUNTS = ("events_treated", "nonevents_treated", "events_control", "nonevents_control")
+
+
+def access_blocks(res) -> list[tuple[str, pd.DataFrame]]:
+    """The access tables of the equity section as blocks of levels: ``(period, frame)`` where
+    ``period`` is ``"-"`` for the whole span, and each frame holds one variable's (and period's)
+    levels with ``not_referred``."""
+    out = []
+    whole = res.to_frame()
+    for _var, g in whole.groupby("variable", sort=False):
+        out.append(("-", g.assign(not_referred=g["eligible"] - g["referred"], period="-")))
+    ot = res.over_time
+    if ot is not None and not ot.table.empty:
+        first = ot.table["variable"].iloc[0]
+        t = ot.to_frame()
+        t = t[t["variable"] == first]
+        for per, g in t.groupby("period", sort=False):
+            out.append((str(per), g.assign(not_referred=g["eligible"] - g["referred"])))
+    return out
+
+
+def _equity(p: DisclosureProblem, ev: Evaluation) -> None:
+    """Access (levels add up to the 'all' row; eligible = referred + not referred; rates and
+    indices derived from a level's and its reference's counts; adjusted indices withheld with
+    them) and subgroup effects (four counts per level, estimates opaque over them)."""
+    res = ev.get("equity")
+    if res is not None:
+        for period, g in access_blocks(res):
+            var = g["variable"].iloc[0]
+            levels = []
+            for r in g.itertuples(index=False):
+                keys = {c: p.count(eq_key("access", period, var, r.level, c), getattr(r, c))
+                        for c in ACCESS_COUNTS}
+                p.total(keys["eligible"], [keys["referred"], keys["not_referred"]])
+                levels.append((r.level, r.reference, keys))
+            for c in ACCESS_COUNTS:
+                p.total(p.count(eq_key("access", period, var, "all", c), int(g[c].sum())),
+                        [keys[c] for _, _, keys in levels])
+            p.derive(eq_key("access", period, var, "all", "rate"),
+                     [eq_key("access", period, var, "all", c) for c in ACCESS_COUNTS[:2]])
+            by_level = {lv: keys for lv, _, keys in levels}
+            for lv, ref, keys in levels:
+                own = [keys["referred"], keys["not_referred"]]
+                p.derive(eq_key("access", period, var, lv, "rate"), own)
+                other = by_level.get(ref, {})
+                both = own + [other[c] for c in ("referred", "not_referred") if c in other]
+                p.derive(eq_key("access", period, var, lv, "rri"), both)
+                p.derive(eq_key("access", period, var, lv, "adjusted"), both, "gate")
+        rt = res.referral_types
+        if not rt.empty:
+            parts = [p.count(eq_key("reftype", t, "referred"), n)
+                     for t, n in zip(rt["referral_type"], rt["referred"], strict=True)]
+            whole = p.count(eq_key("reftype", "all", "referred"), int(rt["referred"].sum()))
+            p.total(whole, parts)
+            for key in parts:
+                p.derive(key.replace("/referred", "/share"), [key, whole])
+        _link_equity_to_cohort(p)
+    het = ev.get("heterogeneity")
+    if het is not None and not het.table.empty:
+        t = het.to_frame()
+        for (outcome, var), g in t.groupby(["outcome", "variable"], sort=False):
+            g = g.assign(nonevents_treated=g["n_treated"] - g["events_treated"],
+                         nonevents_control=g["n_control"] - g["events_control"])
+            cells = []
+            for r in g.itertuples(index=False):
+                keys = [p.count(eq_key("sub", outcome, var, r.level, c), getattr(r, c))
+                        for c in SUBGROUP_COUNTS]
+                p.derive(eq_key("sub", outcome, var, r.level, "estimate"), keys)
+                cells.append(keys)
+            for j, c in enumerate(SUBGROUP_COUNTS):
+                p.total(p.count(eq_key("sub", outcome, var, "all", c), int(g[c].sum())),
+                        [keys[j] for keys in cells])
+            p.derive(eq_key("sub", outcome, var, "interaction"),
+                     [k for keys in cells for k in keys], "gate")
+            for arm in ("treated", "control"):  # the subgroup samples' arms vs the matched arms
+                n = f"sample/{arm}/after"
+                pair = [eq_key("sub", outcome, var, "all", f"{w}_{arm}")
+                        for w in ("events", "nonevents")]
+                if n in p.cells and sum(p.cells[k].value for k in pair) == p.cells[n].value:
+                    p.relation({pair[0]: 1, pair[1]: 1, n: -1})
+
+
+def _link_equity_to_cohort(p: DisclosureProblem) -> None:
+    """The access tables count the cohort's people again: each variable's 'all' row is the
+    cohort (referred = participants, not referred = pool), a period's rows add up to the whole
+    span, and the referral types add up to the participants. Declared where equal on the data."""
+    cohort = {"referred": "lead", "not_referred": "pool", "eligible": "total"}
+    alls = [k for k in p.cells if k.startswith("eq/access/") and "/all/" in k]
+    pairs = []
+    for key in alls:
+        _, _, period, _var, _, what = key.split("/", 5)
+        if period == "-":
+            pairs.append((key, flow_key("included", "", cohort[what])))
+    pairs.append((eq_key("reftype", "all", "referred"), flow_key("included", "", "lead")))
+    for a, b in pairs:
+        if a in p.cells and b in p.cells and p.cells[a].value == p.cells[b].value:
+            p.relation({a: 1, b: -1})
+    by_period: dict[tuple[str, str], list[str]] = {}
+    for key in alls:
+        _, _, period, var, _, what = key.split("/", 5)
+        if period != "-":
+            by_period.setdefault((var, what), []).append(key)
+    for (var, what), keys in by_period.items():
+        whole = eq_key("access", "-", var, "all", what)
+        if whole in p.cells and sum(p.cells[k].value for k in keys) == p.cells[whole].value:
+            p.total(whole, keys)
 
 
 def _effects(p: DisclosureProblem, ev: Evaluation) -> None:

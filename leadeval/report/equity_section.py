@@ -15,7 +15,7 @@ import pandas as pd
 from leadeval.equity import EquityResult, HeterogeneityResult, plot_subgroup_forest
 from leadeval.report.document import ReportFigure, ReportSection, ReportTable
 from leadeval.report.figures import svg_text
-from leadeval.report.suppression import SUPPRESSED, complementary_mask, primary_mask
+from leadeval.report.suppression import SUPPRESSED
 
 VARIABLE_WORDS = {
     "race_ethnicity": "race/ethnicity",
@@ -27,41 +27,37 @@ VARIABLE_WORDS = {
 ALL = "all"
 
 
-def _protect_block(counts: pd.DataFrame, k: int) -> np.ndarray:
-    """Mask of a block whose rows are levels plus a last 'all' row, and whose columns add up
-    (a + b = total, the total the last column): primary, then complementary along rows and
-    columns."""
-    c = counts.to_numpy(float)
-    return complementary_mask(c, primary_mask(c, k), rows_additive=True, cols_additive=True)
+def access_table(res: EquityResult, b: Any, period: bool = False) -> pd.DataFrame:
+    """The access table as published by the disclosure step (``b``: the SectionBuilder): per
+    variable (and period) a block of levels and an 'all' row; counts eligible = referred + not
+    referred; rates and indices withheld where their counts are (``leadeval.report.cells``)."""
+    from leadeval.report import cells as C
 
-
-def access_table(res: EquityResult, k: int, period: str | None = None) -> pd.DataFrame:
-    """The access table as published: per variable (and period) a block of levels and an 'all'
-    row; counts eligible = referred + not referred protected with complements; rates and indices
-    hidden where their counts are."""
-    frame = res.over_time.to_frame() if period else res.to_frame()
-    keys = ["period", "variable"] if period else ["variable"]
     blocks = []
-    for key, g in frame.groupby(keys, sort=False):
-        g = g.copy()
-        g["not_referred"] = g["eligible"] - g["referred"]
-        total = {c: g[c].sum() for c in ("eligible", "referred", "not_referred")}
-        row = dict(zip(keys, key if isinstance(key, tuple) else (key,), strict=True))
-        row.update(level=ALL, reference="", **total,
-                   rate=total["referred"] / total["eligible"] if total["eligible"] else np.nan)
+    for per, g in C.access_blocks(res):
+        if (per == "-") == period:
+            continue
+        var = g["variable"].iloc[0]
+        total = {c: g[c].sum() for c in C.ACCESS_COUNTS}
+        row = {"period": per, "variable": var, "level": ALL, "reference": "", **total,
+               "rate": total["referred"] / total["eligible"] if total["eligible"] else np.nan}
         g = pd.concat([g, pd.DataFrame([row])], ignore_index=True)
-        cols = ["referred", "not_referred", "eligible"]
-        mask = _protect_block(g[cols], k)
         shown = g.astype(object)
-        for j, c in enumerate(cols):
-            shown.loc[mask[:, j], c] = SUPPRESSED
-        hide = mask[:, 0] | mask[:, 1] | (g["referred"] < k).to_numpy() | (
-            g["not_referred"] < k).to_numpy()
-        derived = [c for c in shown.columns if c.startswith(("rate", "rri", "adj_"))]
-        shown.loc[hide, derived] = SUPPRESSED
+        for c in C.ACCESS_COUNTS:
+            shown[c] = [b.show(C.eq_key("access", per, var, lv, c)) for lv in g["level"]]
+        for prefix, what in (("rate", "rate"), ("rri", "rri"), ("adj_", "adjusted")):
+            for c in [c for c in shown.columns if c.startswith(prefix)]:
+                shown[c] = [
+                    v if (lv == ALL and what != "rate") else
+                    b.num(C.eq_key("access", per, var, lv, what), v)
+                    for lv, v in zip(g["level"], g[c], strict=True)
+                ]
         blocks.append(shown)
+    if not blocks:
+        return pd.DataFrame()
     out = pd.concat(blocks, ignore_index=True)
     out["variable"] = out["variable"].map(lambda v: VARIABLE_WORDS.get(v, v))
+    keys = ["period", "variable"] if period else ["variable"]
     order = [*keys, "level", "eligible", "referred", "not_referred", "rate", "rate_low",
              "rate_high", "rri", "rri_low", "rri_high"]
     if not period:
@@ -70,44 +66,35 @@ def access_table(res: EquityResult, k: int, period: str | None = None) -> pd.Dat
     return _round(out)
 
 
-def subgroup_table(het: HeterogeneityResult, k: int, label) -> pd.DataFrame:
-    """Subgroup effects as published: counts of people and events (and non-events) protected
-    with complements within each (outcome, variable) block (levels add up to the 'all' row);
-    estimates hidden when any of their four counts is below k."""
+def subgroup_table(het: HeterogeneityResult, b: Any, label) -> pd.DataFrame:
+    """Subgroup effects as published by the disclosure step: counts of people with and without
+    the outcome per arm (levels add up to the 'all' row) and the estimates, withheld where their
+    counts are; the interaction p-value on the 'all' row."""
+    from leadeval.report import cells as C
+
     t = het.to_frame()
     blocks = []
-    for (_outcome, _var), g in t.groupby(["outcome", "variable"], sort=False):
+    for (outcome, var), g in t.groupby(["outcome", "variable"], sort=False):
         g = g.copy()
         g["nonevents_treated"] = g["n_treated"] - g["events_treated"]
         g["nonevents_control"] = g["n_control"] - g["events_control"]
-        cnt = ["events_treated", "nonevents_treated", "events_control", "nonevents_control"]
+        cnt = list(C.SUBGROUP_COUNTS)
         total = {c: g[c].sum() for c in cnt}
-        g = pd.concat([g, pd.DataFrame([{"outcome": _outcome, "variable": _var, "level": ALL,
+        g = pd.concat([g, pd.DataFrame([{"outcome": outcome, "variable": var, "level": ALL,
                                          **total}])], ignore_index=True)
-        c = g[cnt].to_numpy(float)
-        mask = primary_mask(c, k)
-        while True:  # complements down the columns, and a level's four cells hidden together:
-            # with 1:1 pairs the arms have (nearly) the same size, so any shown cell of a row with
-            # a hidden one could give it away (zeros included)
-            new = complementary_mask(c, mask, rows_additive=False, cols_additive=True)
-            new[new.any(axis=1), :] = True
-            if (new == mask).all():
-                break
-            mask = new
-        thin = (c > 0) & (c < k)
         shown = g.astype(object)
-        for j, col in enumerate(cnt):
-            shown.loc[mask[:, j], col] = SUPPRESSED
-        hide = mask.any(axis=1) | thin.any(axis=1) | (c == 0).any(axis=1)
+        for c in cnt:
+            shown[c] = [b.show(C.eq_key("sub", outcome, var, lv, c)) for lv in g["level"]]
         est = ["ratio", "ratio_low", "ratio_high", "p_value", "risk_difference", "rd_low",
                "rd_high"]
-        shown.loc[hide, est] = SUPPRESSED
+        for c in est:
+            shown[c] = [b.num(C.eq_key("sub", outcome, var, lv, "estimate"), v)
+                        for lv, v in zip(g["level"], g[c], strict=True)]
         shown.loc[g["level"] == ALL, est] = np.nan
-        visible = int(((~hide) & (g["level"] != ALL).to_numpy()).sum())
         p = pd.to_numeric(g["interaction_p"], errors="coerce").dropna()
         shown["interaction_p"] = pd.Series(np.nan, index=shown.index, dtype=object)  # on "all"
         if len(p):
-            text = SUPPRESSED if visible < 2 else _p_text(float(p.iloc[0]))
+            text = b.num(C.eq_key("sub", outcome, var, "interaction"), _p_text(float(p.iloc[0])))
             shown.loc[g["level"] == ALL, "interaction_p"] = text
         blocks.append(shown)
     if not blocks:
@@ -195,7 +182,7 @@ def equity_section(b: Any) -> ReportSection:
         *res.notes,
     ]
     tables, figs = [], []
-    shown = access_table(res, k)
+    shown = access_table(res, b)
     rate_cols = ["variable", "level", "eligible", "referred", "not_referred", "rate", "rate_low",
                  "rate_high"]
     tables.append(ReportTable(
@@ -217,23 +204,23 @@ def equity_section(b: Any) -> ReportSection:
                                  "history; suppressed groups are left out."))
     if res.over_time is not None and not res.over_time.table.empty:
         first = res.over_time.table["variable"].iloc[0]
-        ot = res.over_time
-        one = type(ot)(ot.table[ot.table["variable"] == first].reset_index(drop=True))
-        shown_t = access_table(type(res)(res.rates, res.adjusted, one, res.referral_types,
-                                         res.population, res.adjusted_for), k, period="period")
         tables.append(ReportTable(
             "equity_over_time", f"Referral rates by {VARIABLE_WORDS.get(first, first)} over time",
-            shown_t, note="Period of the referral (for the pool: the qualifying event)."))
+            access_table(res, b, period=True),
+            note="Period of the referral (for the pool: the qualifying event)."))
     if not res.referral_types.empty:
+        from leadeval.report import cells as C
+
         rt = res.referral_types.copy()
         rt = pd.concat([rt, pd.DataFrame([{"referral_type": ALL,
                                            "referred": rt["referred"].sum(), "share": 1.0}])],
                        ignore_index=True)
-        c = rt[["referred"]].to_numpy(float)
-        mask = complementary_mask(c, primary_mask(c, k), rows_additive=False, cols_additive=True)
         rt = rt.astype(object)
-        rt.loc[mask[:, 0], ["referred", "share"]] = SUPPRESSED
-        rt["share"] = rt["share"].map(lambda v: round(v, 4) if isinstance(v, float) else v)
+        rt["referred"] = [b.show(C.eq_key("reftype", t, "referred")) for t in rt["referral_type"]]
+        rt["share"] = [
+            b.num(C.eq_key("reftype", t, "share"), round(float(v), 4)) if t != ALL else 1.0
+            for t, v in zip(rt["referral_type"], rt["share"], strict=True)
+        ]
         tables.append(ReportTable(
             "equity_referral_types", "Referrals by referral type", rt,
             note="Referral type exists only for referrals, so it is shown as a share of "
@@ -255,15 +242,15 @@ def equity_section(b: Any) -> ReportSection:
             "the next evaluation, not a finding; subgroups of a few dozen people have wide "
             "intervals.",
         ]
-        st = subgroup_table(het, k, b_label(b))
+        st = subgroup_table(het, b, b_label(b))
         for i, (outcome, part) in enumerate(st.groupby("outcome", sort=False)):
             tables.append(ReportTable(
                 f"equity_subgroups_{i + 1}", f"Effects by subgroup: {outcome}",
                 part.drop(columns="outcome").reset_index(drop=True), note=f"Events: people with the outcome; non-events: without it (their sum is the "
-            f"subgroup's size). Estimates are hidden where fewer than {k} people had, or did not "
-            "have, the outcome in either group; the 'all' row of each block is the sum of its "
-            "levels, and carries the interaction test's p-value (hidden when fewer than two levels are "
-                "shown). OR: odds ratio; RD: risk difference."))
+            f"subgroup's size). Counts of fewer than {k} people, and counts that would let one be "
+            "worked out, are withheld, and so are the estimates built on them; the 'all' row of "
+            "each block is the sum of its levels and carries the interaction test's p-value. "
+            "OR: odds ratio; RD: risk difference."))
         for outcome in dict.fromkeys(het.table["outcome"]):
             ok = _forest_rows(het, st, outcome, b_label(b))
             if ok is None:
