@@ -17,7 +17,7 @@ from leadeval.cli import app
 from leadeval.config import MonitorConfig
 from leadeval.extracts import Extracts
 from leadeval.monitor import ALL_AREAS, PEOPLE_COUNTS, program_figures
-from leadeval.report.monitor_page import publish_monitor
+from leadeval.report.monitor_page import monitor_disclosure, publish_monitor
 from leadeval.report.suppression import SUPPRESSED
 from leadeval.synth import generate_site
 
@@ -130,6 +130,11 @@ def test_areas_add_up_and_published_cells_are_protected(site):
                       ("median_days_to_first_contact", "first_contacts")):
         assert (shown.loc[shown[base] == SUPPRESSED, col] == SUPPRESSED).all()
     assert (shown[list(PEOPLE_COUNTS)] == SUPPRESSED).to_numpy().any()  # small areas exist here
+    d = monitor_disclosure(res, 11)  # the report's disclosure step and audit, on the page too
+    assert d.audit.passed
+    f = d.audit.intervals
+    small = f[f["primary"]]
+    assert len(small) and ((small["lower"] <= 1) & (small["upper"] >= 10)).all()
 
 
 def test_fiscal_quarters_and_area_mapping():

@@ -34,6 +34,7 @@ from leadeval.monitor import (
     monitor_config,
     monitor_site,
 )
+from leadeval.report.disclosure import Disclosure, DisclosureProblem, protect
 from leadeval.report.document import (
     ReportDocument,
     ReportFigure,
@@ -44,12 +45,7 @@ from leadeval.report.document import (
 )
 from leadeval.report.figures import svg_text
 from leadeval.report.manifest import build_manifest, write_manifest
-from leadeval.report.suppression import (
-    SUPPRESSED,
-    SUPPRESSION_NOTE,
-    complementary_mask,
-    primary_mask,
-)
+from leadeval.report.suppression import SUPPRESSED, SUPPRESSION_NOTE
 from leadeval.safe_csv import to_csv
 
 METRIC_WORDS = {
@@ -77,45 +73,65 @@ class MonitorPaths:
     result: MonitorResult
 
 
-def suppression_masks(by_area: pd.DataFrame, k: int) -> dict[str, pd.Series]:
-    """Per column of ``by_area``, a boolean mask of the cells to hide.
-
-    Counts of people: primary (0 < n < k) then complementary within each quarter (areas add up
-    to 'all areas', which is a cell of the line too). Derived columns: hidden where their count
-    of people is hidden or below k."""
-    masks: dict[str, pd.Series] = {}
-    idx = by_area.set_index(["quarter", "area"]).index
+def monitor_disclosure(result: MonitorResult, k: int) -> Disclosure:
+    """The disclosure step over every count the page publishes (``MONITOR_DISCLOSURE``): each
+    count of people per quarter and area, the 'all areas' row as the sum of the areas, the
+    numbers derived from a count (withheld with it), and the site's people enrolled. Primary and
+    complementary suppression (MILP) with the audit, as for the evaluation report."""
+    full = result.by_area
+    p = DisclosureProblem()
     for col in PEOPLE_COUNTS:
-        if by_area[col].isna().all():
-            masks[col] = pd.Series(False, index=by_area.index)
-            continue
-        wide = by_area.pivot(index="quarter", columns="area", values=col)
-        order = [c for c in wide.columns if c != ALL_AREAS] + [ALL_AREAS]
-        wide = wide[order]
-        counts = wide.to_numpy(float)
-        mask = complementary_mask(counts, primary_mask(counts, k), rows_additive=True,
-                                  cols_additive=False)
-        m = pd.DataFrame(mask, index=wide.index, columns=wide.columns).stack()
-        masks[col] = pd.Series(m.reindex(idx).fillna(False).to_numpy(bool), index=by_area.index)
+        for q, g in full.groupby("quarter", sort=False):
+            parts, whole = [], None
+            for area, v in zip(g["area"], g[col], strict=True):
+                if pd.isna(v):
+                    continue
+                key = p.count(f"mon/{col}/{q}/{area}", v)
+                if area == ALL_AREAS:
+                    whole = key
+                else:
+                    parts.append(key)
+            if whole is not None and parts:
+                p.total(whole, parts)
     for col, base in DERIVED.items():
-        b = pd.to_numeric(by_area[base], errors="coerce")
-        masks[col] = masks[base] | ((b > 0) & (b < k)).to_numpy()
+        for q, area in zip(full["quarter"], full["area"], strict=True):
+            if f"mon/{base}/{q}/{area}" in p.cells:
+                p.derive(f"mon/{col}/{q}/{area}", [f"mon/{base}/{q}/{area}"])
+    for q, v in zip(result.site_totals["quarter"], result.site_totals["people_enrolled"],
+                    strict=True):
+        if not pd.isna(v):
+            p.derive(f"mon/site/{q}/derived", [p.count(f"mon/site/{q}/people_enrolled", v)])
+    return protect(p, k)
+
+
+def suppression_masks(result: MonitorResult, d: Disclosure) -> dict[str, pd.Series]:
+    """Per column of the per-area table, a boolean mask of the cells the disclosure step
+    withholds (a missing value is shown as missing)."""
+    full = result.by_area
+    masks: dict[str, pd.Series] = {}
+    for col in [*PEOPLE_COUNTS, *DERIVED]:
+        hidden = [
+            (not pd.isna(v)) and d.is_hidden(f"mon/{col}/{q}/{a}")
+            for q, a, v in zip(full["quarter"], full["area"], full[col], strict=True)
+        ]
+        masks[col] = pd.Series(hidden, index=full.index, dtype=bool)
     return masks
 
 
-def publish_monitor(result: MonitorResult, k: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+def publish_monitor(
+    result: MonitorResult, k: int, d: Disclosure | None = None
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The per-area and site-wide tables of the requested period as they may be published
-    (object columns, suppressed cells shown as '*')."""
+    (object columns, withheld cells shown as '*')."""
+    d = d if d is not None else monitor_disclosure(result, k)
     full = result.by_area
-    masks = suppression_masks(full, k)
     shown = full[BY_AREA_COLUMNS].astype(object).copy()
-    for col, m in masks.items():
+    for col, m in suppression_masks(result, d).items():
         shown.loc[m.to_numpy(), col] = SUPPRESSED
     keep = full["period_index"].between(result.start.ordinal, result.end.ordinal).to_numpy()
     by_area = shown[keep].reset_index(drop=True)
     site = result.site_frame().astype(object)
-    thin = pd.to_numeric(site["people_enrolled"], errors="coerce")
-    hide = ((thin > 0) & (thin < k)).to_numpy()
+    hide = np.array([d.is_hidden(f"mon/site/{q}/derived") for q in site["quarter"]], dtype=bool)
     site.loc[hide, ["people_enrolled", "participant_months", "cost_per_participant_month"]] = (
         SUPPRESSED
     )
@@ -126,10 +142,10 @@ def publish_monitor(result: MonitorResult, k: int) -> tuple[pd.DataFrame, pd.Dat
     return by_area, site
 
 
-def _chart_values(result: MonitorResult, k: int) -> pd.DataFrame:
-    """All quarters (trend context) with suppressed cells as NaN: what the charts may draw."""
+def _chart_values(result: MonitorResult, d: Disclosure) -> pd.DataFrame:
+    """All quarters (trend context) with withheld cells as NaN: what the charts may draw."""
     full = result.by_area
-    masks = suppression_masks(full, k)
+    masks = suppression_masks(result, d)
     vals = full.copy()
     for col, m in masks.items():
         vals.loc[m.to_numpy(), col] = np.nan
@@ -142,9 +158,9 @@ def _quarter_axis(ax, quarters: list[str]) -> None:
     ax.set_xticklabels(quarters[::step], rotation=45, ha="right", fontsize=7)
 
 
-def trend_figure(result: MonitorResult, k: int) -> str:
+def trend_figure(result: MonitorResult, d: Disclosure) -> str:
     """Six small trend charts (one line per area, 'all areas' bold); gaps are suppressed cells."""
-    vals = _chart_values(result, k)
+    vals = _chart_values(result, d)
     quarters = list(dict.fromkeys(vals["quarter"]))
     pos = {q: i for i, q in enumerate(quarters)}
     fig, axes = plt.subplots(3, 2, figsize=(10, 10.5))
@@ -161,7 +177,7 @@ def trend_figure(result: MonitorResult, k: int) -> str:
                         label=area.replace("_", " "))
         ax.set_title(METRIC_WORDS[metric], fontsize=10)
         if pd.to_numeric(vals[metric], errors="coerce").fillna(0).eq(0).all():
-            ax.text(0.5, 0.5, f"every non-zero cell has fewer than {k} people\n(suppressed)",
+            ax.text(0.5, 0.5, f"every non-zero cell has fewer than {d.k} people\n(suppressed)",
                     transform=ax.transAxes, ha="center", va="center", fontsize=9, color="#5a6570")
         ax.set_ylim(bottom=0)
         ax.grid(axis="y", color="#e5e8eb")
@@ -176,7 +192,7 @@ def trend_figure(result: MonitorResult, k: int) -> str:
     return svg_text(fig)
 
 
-def spending_figure(result: MonitorResult, k: int) -> str | None:
+def spending_figure(result: MonitorResult, d: Disclosure) -> str | None:
     site = result.site_totals[result.site_totals["period_index"] <= result.end.ordinal]
     if site["spending"].isna().all():
         return None
@@ -185,7 +201,7 @@ def spending_figure(result: MonitorResult, k: int) -> str | None:
     x = np.arange(len(quarters))
     a1.bar(x, site["spending"].to_numpy(float) / 1000, color="#2b6a8f")
     a1.set_title("program spending ($ thousands)", fontsize=10)
-    thin = (site["people_enrolled"] > 0) & (site["people_enrolled"] < k)
+    thin = np.array([d.is_hidden(f"mon/site/{q}/derived") for q in site["quarter"]], dtype=bool)
     cpm = site["cost_per_participant_month"].where(~thin).to_numpy(float)
     a2.plot(x, cpm, marker=".", color="#b5562a")
     a2.set_yscale("log")
@@ -202,11 +218,15 @@ def _slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "_", str(text).lower()).strip("_") or "area"
 
 
-def monitor_document(result: MonitorResult, cfg: SiteConfig) -> tuple[ReportDocument, pd.DataFrame]:
+def monitor_document(
+    result: MonitorResult, cfg: SiteConfig, d: Disclosure | None = None
+) -> tuple[ReportDocument, pd.DataFrame]:
     """The page as a :class:`ReportDocument` (rendered by the report's template), and the tidy
-    per-area table of the period (for ``tables/monitor_by_area.csv``)."""
+    per-area table of the period (for ``tables/monitor_by_area.csv``), printing only what the
+    disclosure step ``d`` allows (run here by default)."""
     k = cfg.report.small_cell_threshold
-    by_area, site = publish_monitor(result, k)
+    d = d if d is not None else monitor_disclosure(result, k)
+    by_area, site = publish_monitor(result, k, d)
     program = cfg.report.program_name
     period = str(result.start) if result.start == result.end else f"{result.start} to {result.end}"
     intro = [
@@ -219,9 +239,9 @@ def monitor_document(result: MonitorResult, cfg: SiteConfig) -> tuple[ReportDocu
         "are. Chart gaps are suppressed cells; the shaded band is the requested period.",
         *result.notes,
     ]
-    figs = [ReportFigure("Trends by area", trend_figure(result, k),
+    figs = [ReportFigure("Trends by area", trend_figure(result, d),
                          "Each line is an area; the bold line is all areas.")]
-    sp = spending_figure(result, k)
+    sp = spending_figure(result, d)
     if sp:
         figs.append(ReportFigure("Spending and cost per enrolled participant-month", sp,
                                  "Start-up quarters cost many times the later ones."))
@@ -286,7 +306,8 @@ def write_monitor(
     started = time.perf_counter()
     started_at = dt.datetime.now(dt.UTC).replace(microsecond=0)
     result = monitor_site(cfg, period=period, start=start, end=end)
-    doc, by_area = monitor_document(result, cfg)
+    d = monitor_disclosure(result, cfg.report.small_cell_threshold)  # before anything is written
+    doc, by_area = monitor_document(result, cfg, d)
     folder = Path(out) if out is not None else Path("reports") / f"{cfg.site}-monitor"
     folder.mkdir(parents=True, exist_ok=True)
     hashes = write_tables(doc, folder / "tables")
@@ -303,6 +324,7 @@ def write_monitor(
            "seconds": round(time.perf_counter() - started, 2)}
     manifest = build_manifest(monitor_config(cfg), cfg.seed, hashes, run, outputs)
     manifest["period"] = {"from": str(result.start), "to": str(result.end)}
+    manifest["disclosure"] = d.audit.to_dict()
     manifest_path = folder / "manifest.json"
     write_manifest(manifest, manifest_path)
     return MonitorPaths(folder, html_path, folder / "tables", manifest_path, result)
