@@ -160,7 +160,7 @@ def _quarter_axis(ax, quarters: list[str]) -> None:
 
 def trend_figure(result: MonitorResult, d: Disclosure) -> str:
     """Six small trend charts (one line per area, 'all areas' bold); gaps are suppressed cells."""
-    vals = _chart_values(result, d)
+    vals, k = _chart_values(result, d), d.k
     quarters = list(dict.fromkeys(vals["quarter"]))
     pos = {q: i for i, q in enumerate(quarters)}
     fig, axes = plt.subplots(3, 2, figsize=(10, 10.5))
@@ -177,7 +177,7 @@ def trend_figure(result: MonitorResult, d: Disclosure) -> str:
                         label=area.replace("_", " "))
         ax.set_title(METRIC_WORDS[metric], fontsize=10)
         if pd.to_numeric(vals[metric], errors="coerce").fillna(0).eq(0).all():
-            ax.text(0.5, 0.5, f"every non-zero cell has fewer than {d.k} people\n(suppressed)",
+            ax.text(0.5, 0.5, f"every non-zero cell has fewer than {k} people\n(suppressed)",
                     transform=ax.transAxes, ha="center", va="center", fontsize=9, color="#5a6570")
         ax.set_ylim(bottom=0)
         ax.grid(axis="y", color="#e5e8eb")
