@@ -233,10 +233,12 @@ def monitor_document(
         f"{program} program figures for {period}, per quarter and per area, from the roster, the "
         f"case-management contacts and the program ledger (data through "
         f"{result.data_end_date:%d %B %Y}).",
-        f"Counts of fewer than {k} people are suppressed ('*'), with a second cell per quarter "
-        "where needed so that a suppressed area cannot be recovered from the 'all areas' total; "
-        "meetings, contacts and days to first contact are hidden where the clients behind them "
-        "are. Chart gaps are suppressed cells; the shaded band is the requested period.",
+        f"Counts of fewer than {k} people are suppressed ('*'), and further cells are withheld "
+        "(chosen by the same disclosure step as the evaluation report) so that no suppressed "
+        "area can be worked out or narrowed from the 'all areas' totals; meetings, contacts and "
+        "days to first contact are hidden where the clients behind them are. Audit: "
+        f"{d.audit.summary()}. Chart gaps are withheld cells; the shaded band is the requested "
+        "period.",
         *result.notes,
     ]
     figs = [ReportFigure("Trends by area", trend_figure(result, d),
