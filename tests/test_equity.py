@@ -127,16 +127,38 @@ def test_over_time_rri_is_within_period():
     assert t.loc[("2013", "a"), "rri"] == pytest.approx(1.25)
 
 
+def _published(results: dict, k: int = 11):
+    """The equity tables' cells declared and protected as the report does it (disclosure step +
+    audit); returns the Disclosure and the ``show``/``num`` interface the section builders use."""
+    from types import SimpleNamespace
+
+    from leadeval.report import cells as C
+    from leadeval.report.disclosure import DisclosureProblem, protect
+
+    p = DisclosureProblem()
+    C._equity(p, SimpleNamespace(get=results.get))
+    d = protect(p, k)
+    return d, SimpleNamespace(show=d.show, num=d.value, k=k)
+
+
+def _audit_covers(d, k: int = 11) -> None:
+    f = d.audit.intervals
+    small = f[f["primary"]]
+    assert d.audit.passed and len(small)
+    assert ((small["lower"] <= 1) & (small["upper"] >= k - 1)).all()
+
+
 def test_published_access_table_protects_every_small_count():
-    """Suppression invariants on a table with small groups: every count of people is 0, >= k or
-    '*'; no block line (a level's referred / not referred / eligible, or a column within a
-    variable) has exactly one suppressed cell; rates and indices are hidden with their counts."""
+    """Reference: the disclosure rule (docs/report.md). On a table with a small group every count
+    of people is 0, >= k or '*'; the small group's rate and index are withheld with it; the
+    audit's LP attack over the published table cannot narrow any small count below [1, 10]."""
     u = pd.concat([two_groups(30, 100, 20, 200),
                    pd.DataFrame({"referred": [1] * 3 + [0] * 40, "race_ethnicity": "c",
                                  "treated": [1] * 3 + [0] * 40})], ignore_index=True)
     u = u.assign(age_at_index=30.0, index_date=pd.Timestamp("2013-01-01"))
     res = equity_of_access(u, EquityConfig(by=["race_ethnicity"], adjust_for=[], over_time="none"))
-    shown = access_table(res, k=11)
+    d, b = _published({"equity": res})
+    shown = access_table(res, b)
     counts = shown[["referred", "not_referred", "eligible"]]
     for v in counts.to_numpy().ravel():
         assert v == SUPPRESSED or int(v) == 0 or int(v) >= 11
@@ -144,6 +166,7 @@ def test_published_access_table_protects_every_small_count():
     assert c.loc["c", "referred"] == SUPPRESSED and c.loc["c", "rri"] == SUPPRESSED
     hidden = counts == SUPPRESSED
     assert not (hidden.sum(axis=1) == 1).any() and not (hidden.sum(axis=0) == 1).any()
+    _audit_covers(d)
 
 
 def test_subgroup_levels_follow_the_pairs_participant():
@@ -179,10 +202,9 @@ def test_subgroup_effect_equals_the_crude_pair_odds_ratio_and_risk_difference():
 
 
 def test_published_subgroup_table_protects_small_cells():
-    """Suppression invariants of the subgroup table: every event / no-event count is 0, >= k or
-    '*'; a level's four cells are hidden together (1:1 pairs make the arms' sizes equal, so a
-    shown cell, even a zero, could give a hidden one away); no column of a block has exactly one
-    hidden cell; estimates are hidden with their counts."""
+    """Reference: the disclosure rule. Every event / no-event count is 0, >= k or '*'; no column
+    of a block has exactly one hidden cell; estimates are hidden with their counts; the audit
+    (which knows that 1:1 pairs make a level's arms equal in size) cannot narrow a small count."""
     from leadeval.report.equity_section import subgroup_table
 
     rows, pair = [], 0
@@ -192,11 +214,12 @@ def test_published_subgroup_table_protects_small_cells():
             rows.append({"treated": 1, "subclass": pair, "g": lv, "y": int(i < et), "weights": 1.0})
             rows.append({"treated": 0, "subclass": pair, "g": lv, "y": int(i < ec), "weights": 1.0})
     res = subgroup_effects(pd.DataFrame(rows), ["y"], ["g"], min_events=1)
-    t = subgroup_table(res, 11, lambda s: s).set_index("level")
+    d, b = _published({"heterogeneity": res})
+    t = subgroup_table(res, b, lambda s: s).set_index("level")
     cells = ["events_lead", "no_event_lead", "events_comparison", "no_event_comparison"]
     for v in t[cells].to_numpy().ravel():
         assert v == SUPPRESSED or int(v) == 0 or int(v) >= 11
     hidden = t[cells] == SUPPRESSED
-    assert hidden.all(axis=1).equals(hidden.any(axis=1))  # a level's cells go together
     assert not (hidden.sum(axis=0) == 1).any()
     assert t.loc["z", "OR"] == SUPPRESSED and t.loc["y", "OR"] != SUPPRESSED
+    _audit_covers(d)

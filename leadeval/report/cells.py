@@ -425,6 +425,8 @@ def _equity(p: DisclosureProblem, ev: Evaluation) -> None:
             for r in g.itertuples(index=False):
                 keys = [p.count(eq_key("sub", outcome, var, r.level, c), getattr(r, c))
                         for c in SUBGROUP_COUNTS]
+                if r.n_treated == r.n_control:  # 1:1 pairs: the arms are the same size
+                    p.relation({keys[0]: 1, keys[1]: 1, keys[2]: -1, keys[3]: -1})
                 p.derive(eq_key("sub", outcome, var, r.level, "estimate"), keys)
                 cells.append(keys)
             for j, c in enumerate(SUBGROUP_COUNTS):

@@ -174,7 +174,8 @@ def equity_section(b: Any) -> ReportSection:
         "the reference group's; 95% Katz log intervals). Reference groups: "
         + "; ".join(f"{VARIABLE_WORDS.get(v, v)} {r}" for v, r in refs.items()) + ".",
         "The adjusted RRI compares groups at equal prior criminal history ("
-        + (", ".join(res.adjusted_for) or "none") + "; counts as log(1 + x)), from a modified "
+        + (", ".join(b_label(b)(c) for c in res.adjusted_for) or "none")
+        + "; counts as log(1 + x)), from a modified "
         "Poisson regression with robust errors; the adjusted odds ratio comes from a logistic "
         "regression on the same terms. An RRI away from 1 that moves toward 1 after adjustment "
         "means the difference follows history, i.e. eligibility; one that stays says the "
