@@ -3,6 +3,7 @@ positives over synthetic sites with known truth.
 
 Run by hand (not in CI): ``.venv/bin/python benchmarks/effects_simulation.py [sites]`` (default
 200 sites with a planted effect and 200 null sites); writes ``benchmarks/effects_simulation.csv``.
+About 2 s per site pair (786 s for 200 + 200 on the shared 2-core machine, under load).
 
 Each site (numpy, seeded per site): 1,200 people, prior arrests ``x2 ~ Poisson(2)`` and age-like
 ``x1 ~ N(0, 1)``; selection into the program ``logit P(T) = -2.2 + 0.4 x1 + 0.6 log1p(x2)``
