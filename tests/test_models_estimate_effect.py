@@ -217,3 +217,24 @@ def test_cluster_with_gaps_and_trimmed_weights_are_refused():
         estimate_effect(trimmed, "cost")
     rob = estimate_effect(trimmed, "cost", variance="cluster")  # the robust alternative runs
     assert "svyglm" in rob.variance
+
+
+def test_atc_by_m_estimation_from_a_propensity_result():
+    """Reference (b): ATC weights T (1 - e)/e + (1 - T) built by hand from leadeval's propensity
+    model; with the PropensityResult the M-estimation interval covers the planted effect averaged
+    over the controls, for the weighted means and for AIPW."""
+    df, truth = _site(seed=5)
+    ms = le.match(df, {"covariates": ["x1", "lx2"], "method": "iptw", "estimand": "ATE"},
+                  warn=False)
+    units = ms.all_units
+    e, t = ms.propensity.score, units["treated"].to_numpy()
+    units = units.assign(w_atc=np.where(t == 1, (1 - e) / e, 1.0))
+    true = truth["arrest"][pd.Index(df["person_id"]).get_indexer(units["person_id"])][t == 0].mean()
+    for kw in ({}, {"method": "aipw", "covariates": ["x1", "x2"]}):
+        eff = estimate_effect(units, "arrest", kind="binary", weights="w_atc", estimand="ATC",
+                              propensity=ms.propensity, **kw)
+        assert eff.variance.startswith("M-estimation") and eff.estimand == "ATC"
+        r = eff.term("risk_difference")
+        assert r["conf_low"] < true < r["conf_high"] < 0
+    with pytest.raises(ModelError, match="not the ATT IPTW weights"):
+        estimate_effect(units, "arrest", weights="w_atc", estimand="ATT", propensity=ms.propensity)
