@@ -529,7 +529,7 @@ def estimate_effect(
         e_rows = expit(Z[rows] @ gamma)
         base = _iptw(e_rows, t, estimand)
         if method == "gcomp":
-            scale = np.where(t == 1, 1.0, 0.0)
+            scale = np.empty(len(t))  # the weights' constant per arm (stabilisation)
             for a in (0, 1):
                 ratio = w[t == a] / base[t == a]
                 if not np.allclose(ratio, ratio.mean(), rtol=1e-6):
@@ -542,7 +542,7 @@ def estimate_effect(
         else:
             scale = np.ones(len(t))
         est, V, what = _stacked(ctx, Z, gamma, rows, numeric(units, treatment, "effect"), scale,
-                                estimand, method, clusters, len(units), use)
+                                estimand, method, clusters, len(units))
         how = (
             f"M-estimation: propensity score equations stacked with the {what} equations "
             f"(sandwich with a numerical Jacobian, clustered by {label}, G/(G-1))"
@@ -614,7 +614,7 @@ def _delta(ctx: dict, w: np.ndarray, clusters: list[np.ndarray], hc1: bool):
     return np.array(means), Gm @ Vb @ Gm.T
 
 
-def _stacked(ctx, Z, gamma, rows, t_all, scale, estimand, method, clusters, n_all, use):
+def _stacked(ctx, Z, gamma, rows, t_all, scale, estimand, method, clusters, n_all):
     """IPTW: propensity + outcome model + arm means, one M-estimator; returns the arm means,
     their covariance block and a description."""
     X, X1, X0, y, t, kind, target = (ctx[k] for k in ("X", "X1", "X0", "y", "t", "kind", "target"))
@@ -627,7 +627,7 @@ def _stacked(ctx, Z, gamma, rows, t_all, scale, estimand, method, clusters, n_al
         e = expit(Z[rows] @ gam)
         return e, _iptw(e, t, estimand) * scale
 
-    e, w = weights_of(gamma)
+    w = weights_of(gamma)[1]
     if method == "aipw":
         beta = _fit_glm(X, y, np.ones(len(y)), offset, kind, ctx["outcome"])
         what = "arm-specific outcome model and AIPW"
@@ -657,10 +657,9 @@ def _stacked(ctx, Z, gamma, rows, t_all, scale, estimand, method, clusters, n_al
         gam, b, mus = theta[:p], theta[p:p + k], theta[p + k:]
         out = np.zeros((n_all, p + k + 2))
         out[:, :p] = Z * (t_all - expit(Z @ gam))[:, None]
-        e, w = weights_of(gam)
         mu, _ = _mean(kind, X @ b + off)
+        a1, a0, den, w = arm_terms(gam, b)
         ww = np.ones(len(y)) if method == "aipw" else w
-        a1, a0, den, _ = arm_terms(gam, b)
         out[rows, p:p + k] = X * (ww * (y - mu))[:, None]
         out[rows, p + k] = a1 - den * mus[0]
         out[rows, p + k + 1] = a0 - den * mus[1]
