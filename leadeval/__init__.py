@@ -32,8 +32,10 @@ from leadeval.evaluation import Evaluation, evaluate  # noqa: E402
 from leadeval.extracts import Extracts, load_extracts  # noqa: E402
 from leadeval.matching import MatchedSample, match, plot_balance, plot_overlap, table_one  # noqa: E402
 from leadeval.models import (  # noqa: E402
+    EffectEstimate,
     cumulative_incidence,
     e_value,
+    estimate_effect,
     fit_count,
     fit_count_did,
     fit_cox,
@@ -49,6 +51,8 @@ from leadeval.models import (  # noqa: E402
 from leadeval.report.writer import ReportPaths, write_report  # noqa: E402
 
 __all__ = [
+    "EffectEstimate",
+    "estimate_effect",
     "Evaluation",
     "ReportPaths",
     "evaluate",

@@ -52,7 +52,7 @@ from leadeval.models import (
     fit_within_person_rate,
     logrank_test,
 )
-from leadeval.models.effects import risk_difference, rmst_difference
+from leadeval.models.effects import estimate_effect, rmst_difference
 from leadeval.models.results import ModelResult
 
 Progress = Callable[[str], None]
@@ -216,7 +216,8 @@ def evaluate(
 
     Result keys: ``logistic:<outcome>``, ``gee:<post>``, ``km:<duration>``, ``logrank:<duration>``,
     ``cox:<duration>``, ``rmst:<duration>``, ``effect:<outcome>`` (absolute risk under each
-    arm, :func:`~leadeval.models.effects.risk_difference`), ``cuminc``, ``count:<outcome>``, ``did:<post>``, ``panel:<outcome>``,
+    arm), ``mean:<outcome>`` (a count outcome's mean per 365 days of exposure under each arm; both
+    :func:`~leadeval.models.effects.estimate_effect` on the matched sample), ``cuminc``, ``count:<outcome>``, ``did:<post>``, ``panel:<outcome>``,
     ``within_person``, ``within_person_dose``, ``savings``, ``client_year``, ``cumulative_savings``,
     ``program_curve``, ``benefit_cost``, ``monte_carlo``, ``equity`` (access),
     ``heterogeneity`` (subgroups).
@@ -268,15 +269,17 @@ def evaluate(
                 firth=mc.firth,
                 **common,
             )
+            # the matched sample brings its design: pairs (two-way with replacement) or the
+            # IPTW propensity model (M-estimation)
             run.run(
                 f"effect:{outcome}",
-                risk_difference,
-                sample,
+                estimate_effect,
+                matched,
                 outcome,
+                kind="binary",
                 covariates=mc.covariates,
-                cluster=cluster,
-                estimand="ATE" if config.matching.estimand == "ATE" else "ATT",
-                **common,
+                interaction=False,
+                conf_level=mc.conf_level,
             )
         for spec_pp in mc.prepost_gee:
             key = f"gee:{spec_pp.post}"
@@ -360,6 +363,17 @@ def evaluate(
                 family=mc.count_family,
                 cluster=cluster,
                 **common,
+            )
+            run.run(
+                f"mean:{cnt.outcome}",
+                estimate_effect,
+                matched,
+                cnt.outcome,
+                kind="count",
+                exposure=cnt.exposure,
+                per=365.0,
+                covariates=mc.covariates,
+                conf_level=mc.conf_level,
             )
         for did in mc.count_did:
             key = f"did:{did.post}"

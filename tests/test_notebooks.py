@@ -24,6 +24,7 @@ NAMES = [
     "02_matching_and_balance.ipynb",
     "03_survival_and_odds.ipynb",
     "04_costs_for_funders.ipynb",
+    "05_effects_lalonde.ipynb",
 ]
 CHECK_PREFIX = "import sys; print(sys.prefix)"
 

@@ -10,6 +10,7 @@ sensitivity analysis, with one tidy result vocabulary (``to_frame()``) and plots
 
 from leadeval.models.binary import fit_gee_prepost, fit_logistic
 from leadeval.models.counts import fit_count, fit_count_did
+from leadeval.models.effects import EffectEstimate, estimate_effect
 from leadeval.models.firth import firth_logistic
 from leadeval.models.panel import fit_panel_gee, fit_within_person_rate
 from leadeval.models.plots import (
@@ -31,11 +32,13 @@ from leadeval.models.survival import (
 __all__ = [
     "RESULT_COLUMNS",
     "CurveResult",
+    "EffectEstimate",
     "EValue",
     "ModelResult",
     "TestResult",
     "cumulative_incidence",
     "e_value",
+    "estimate_effect",
     "firth_logistic",
     "fit_count",
     "fit_count_did",

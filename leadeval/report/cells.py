@@ -469,23 +469,26 @@ def _link_equity_to_cohort(p: DisclosureProblem) -> None:
 
 
 def _effects(p: DisclosureProblem, ev: Evaluation) -> None:
-    """Absolute effects (g-computation risks per arm, RMST): model estimates, so taken to reveal
-    the counts of the sample they were computed on (the arms' people and events)."""
-    from leadeval.models.effects import AbsoluteEffect, RmstDifference
+    """Absolute effects (g-computation risks or mean counts per arm, RMST): model estimates, so
+    taken to reveal the counts of the sample they were computed on (the arms' people and events
+    or total counts)."""
+    from leadeval.models.effects import EffectEstimate
 
     for key, res in ev.results.items():
-        if isinstance(res, AbsoluteEffect):
-            ops = [p.count(model_key(key, "n"), res.n), p.count(model_key(key, "events"), res.events)]
-            split = arm_split(ev, res)
-            if split is not None:
-                ops = _arm_cells(p, key, split)
-        elif isinstance(res, RmstDifference):
+        if not isinstance(res, EffectEstimate):
+            continue
+        if res.kind == "survival":
             ops = [p.count(model_key(key, "n"), res.n)]
             cox_events = model_key(key.replace("rmst:", "cox:"), "events")  # the same events
             if cox_events in p.cells:
                 ops.append(cox_events)
         else:
-            continue
+            ops = [p.count(model_key(key, "n"), res.n)]
+            if res.events is not None:
+                ops.append(p.count(model_key(key, "events"), res.events))
+            split = arm_split(ev, res)
+            if split is not None:
+                ops = _arm_cells(p, key, split)
         for term in res.table["term"]:
             p.derive(est_key(key, term), ops, weight=ESTIMATE_WEIGHT)
 

@@ -157,6 +157,11 @@ LABELS: Mapping[str, str] = MappingProxyType(
         "rmst_treated": "mean days without re-arrest, LEAD",
         "rmst_control": "mean days without re-arrest, comparison",
         "rmst_difference": "difference in mean days without re-arrest",
+        "rmst_ratio": "ratio of mean days without re-arrest",
+        "mean_treated": "mean with LEAD",
+        "mean_control": "mean without LEAD",
+        "mean_difference": "difference in means",
+        "mean_ratio": "ratio of means",
         # models
         "logistic": "logistic regression",
         "firth_logistic": "logistic regression (Firth)",
