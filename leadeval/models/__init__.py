@@ -11,6 +11,7 @@ sensitivity analysis, with one tidy result vocabulary (``to_frame()``) and plots
 from leadeval.models.binary import fit_gee_prepost, fit_logistic
 from leadeval.models.counts import fit_count, fit_count_did
 from leadeval.models.firth import firth_logistic
+from leadeval.models.gee import fit_gee
 from leadeval.models.panel import fit_panel_gee, fit_within_person_rate
 from leadeval.models.plots import (
     plot_cumulative_incidence,
@@ -40,6 +41,7 @@ __all__ = [
     "fit_count",
     "fit_count_did",
     "fit_cox",
+    "fit_gee",
     "fit_gee_prepost",
     "fit_km",
     "fit_logistic",
