@@ -91,20 +91,21 @@ def test_count_did_planted_effects_recovered():
 
 
 def test_count_errors_and_warnings(counts):
-    """Zero events in a group, counts with zero exposure, negative or fractional counts are
-    errors; zero-exposure rows are dropped and noted; underdispersed counts in a negative binomial model
-    warn that theta runs to infinity."""
+    """Zero events in a group, negative or fractional counts are errors; zero-exposure rows (no
+    time at risk, even with an event) are left out and counted, never a refused model;
+    underdispersed counts in a negative binomial model warn that theta runs to infinity."""
     with pytest.raises(ModelError, match="no 'y' events where treated = \\[1\\]"):
         fit_count(
             counts.assign(y=np.where(counts["treated"] == 1, 0, counts["y"])), "y", "exposure"
         )
     bad = counts.copy()
-    bad.loc[0, ["y", "exposure"]] = [2, 0]
-    with pytest.raises(ModelError, match="> 0 where 'exposure' is 0"):
-        fit_count(bad, "y", "exposure")
-    ok = counts.copy()
-    ok.loc[0, ["y", "exposure"]] = [0, 0]
-    assert "1 rows with zero 'exposure' dropped" in fit_count(ok, "y", "exposure").notes[0]
+    bad.loc[[0, 1], ["y", "exposure"]] = [[2, 0], [0, 0]]  # in custody for the whole window
+    fit = fit_count(bad, "y", "exposure")
+    assert fit.n == len(bad) - 2
+    assert fit.fit_stats["excluded_zero_exposure"] == 2
+    assert fit.fit_stats["excluded_zero_exposure_events"] == 1
+    assert "2 rows with zero 'exposure' left out" in fit.notes[0]
+    assert "1 of them had 'y' > 0" in fit.notes[0]
     with pytest.raises(ModelError, match="non-negative whole-number"):
         fit_count(counts.assign(y=counts["y"] + 0.5), "y", "exposure")
     with pytest.raises(ModelError, match="family must be one of"):

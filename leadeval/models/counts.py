@@ -108,8 +108,10 @@ def fit_count(
     days and ``per = 365`` make :math:`\exp(\beta_0)` a rate per person-year. NB2's
     :math:`\theta` is the weighted ML estimate (as ``MASS::glm.nb``). SEs: model-based without
     weights or clusters (matching R's ``glm`` / ``glm.nb``), CR1 cluster-robust otherwise (see
-    :func:`leadeval.models.binary.fit_logistic`). Rows with zero exposure carry no information
-    and are dropped (noted).
+    :func:`leadeval.models.binary.fit_logistic`). Rows with zero exposure (no time at risk, e.g.
+    in custody for the whole window) carry no information on a rate and are left out, counted in
+    ``notes`` and ``fit_stats["excluded_zero_exposure"]`` (``..._events``: how many of them had
+    an event, an infinite rate); the model is never refused for them.
 
     ``details["annual_rates"]`` standardises (g-computation) over the treated rows (the ATT
     population a matched sample targets; ``standardise="all"`` for the whole sample): the
@@ -134,18 +136,19 @@ def fit_count(
     notes = list(zero_notes)
     e = _exposure(frame, exposure, model)
     y_all = numeric(frame, outcome, model)
-    impossible = (e == 0) & (y_all > 0)
-    if impossible.any():
-        rows = list(frame.index[impossible][:5])
-        raise ModelError(
-            f"{model}: '{outcome}' > 0 where '{exposure}' is 0 in {int(impossible.sum())} rows "
-            f"(rows {rows}): an infinite rate. E.g. a booking followed by custody for the whole "
-            "window has zero at-risk days; use an exposure that includes incarcerated days "
-            "(observed_days_*) for such outcomes, or drop those rows"
+    zero = e == 0
+    excluded = {"excluded_zero_exposure": int(zero.sum()), "excluded_zero_exposure_events": 0}
+    if zero.any():
+        # no time at risk (e.g. in custody for the whole window): no information on a rate, and
+        # an event there would be an infinite rate; left out and counted, never a refused model
+        with_events = int((zero & (y_all > 0)).sum())
+        excluded["excluded_zero_exposure_events"] = with_events
+        notes.append(
+            f"{int(zero.sum())} rows with zero '{exposure}' left out (no time at risk, e.g. in "
+            "custody for the whole window)"
+            + (f"; {with_events} of them had '{outcome}' > 0" if with_events else "")
         )
-    if (e == 0).any():
-        notes.append(f"{int((e == 0).sum())} rows with zero '{exposure}' dropped")
-        frame = frame.loc[e > 0]
+        frame = frame.loc[~zero]
     y = numeric(frame, outcome, model)
     if (y < 0).any() or not np.allclose(y, np.round(y)):
         raise ModelError(f"{model}: '{outcome}' must be a non-negative whole-number count")
@@ -209,7 +212,22 @@ def fit_count(
         details=details,
         notes=tuple(notes),
         e_value_kind="rate",
+        fit_stats={**_count_stats(y, mu, theta, w_arr, X.shape[1]), **excluded},
     )
+
+
+def _count_stats(y, mu, theta, w, k) -> dict[str, float]:
+    """Log-likelihood, AIC and BIC as R's ``logLik`` / ``AIC`` / ``BIC`` of ``glm(family =
+    poisson)`` and ``MASS::glm.nb`` (theta counts as a parameter) give them."""
+    if theta is None:
+        ll = float(np.sum(w * stats.poisson.logpmf(y, mu)))
+    else:
+        ll = float(_nb_loglik(y, mu, theta, w))
+        k += 1
+    out = {"loglik": ll, "df_model": k, "aic": -2 * ll + 2 * k, "bic": -2 * ll + k * np.log(len(y))}
+    if theta is not None:
+        out["theta"] = float(theta)
+    return out
 
 
 def _standardised_rates(X, names, treatment, beta, V, w, conf_level, standardise="treated"):

@@ -103,5 +103,14 @@ out$km_loglog_weighted <- km_out(survfit(Surv(week, arrest) ~ fin, data = rossi,
                                          cluster = pair, conf.type = "log-log"), wk,
   "survfit(Surv(week, arrest) ~ fin, data = rossi, weights = w, cluster = pair, conf.type = 'log-log')")
 
+# 5. count models: log-likelihood, AIC, BIC (glm.nb counts theta as a parameter)
+cn <- read.csv("counts.csv")
+po <- glm(y ~ treated + pre + offset(log(exposure / 365)), data = cn, family = poisson)
+nb <- glm.nb(y ~ treated + pre + offset(log(exposure / 365)), data = cn)
+out$count_stats <- list(
+  poisson = list(loglik = as.numeric(logLik(po)), aic = AIC(po), bic = BIC(po)),
+  negbin = list(loglik = as.numeric(logLik(nb)), aic = AIC(nb), bic = BIC(nb), theta = nb$theta),
+  call = "glm(y ~ treated + pre + offset(log(exposure / 365)), data = counts, family = poisson) and MASS::glm.nb(same); logLik, AIC, BIC")
+
 writeLines(toJSON(out, digits = NA, auto_unbox = TRUE, pretty = TRUE, null = "null", na = "null"),
            "options_reference.json")
