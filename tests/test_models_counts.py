@@ -135,3 +135,29 @@ def test_standardised_rates_over_treated_with_covariates(counts):
     assert every.details["annual_rates"]["rate_treated"].iloc[0] == pytest.approx(r1_all)
     with pytest.raises(ModelError, match="standardise must be"):
         fit_count(counts, "y", "exposure", standardise="control")
+
+
+def test_pair_bootstrap_interval(counts):
+    """interval='bootstrap': percentile limits of a cluster bootstrap (reference: a direct
+    numpy resampling of the rows with the ratio of the groups' rates, which is the Poisson MLE
+    of an unadjusted rate ratio); seeded, so the same seed gives the same interval."""
+    kw = {"family": "poisson", "weights": None, "cluster": None, "interval": "bootstrap"}
+    fit = fit_count(counts, "y", "exposure", n_boot=100, seed=7, **kw)
+    again = fit_count(counts, "y", "exposure", n_boot=100, seed=7, **kw)
+    pd.testing.assert_frame_equal(fit.table, again.table)
+    rng = np.random.default_rng(7)
+    y, e, t = (counts[c].to_numpy(float) for c in ("y", "exposure", "treated"))
+    logs = []
+    for _ in range(100):
+        m = np.bincount(rng.integers(0, len(y), len(y)), minlength=len(y))
+        logs.append(np.log((m * y * t).sum() / (m * e * t).sum())
+                    - np.log((m * y * (1 - t)).sum() / (m * e * (1 - t)).sum()))
+    row = fit.term("treated")
+    assert row["conf_low"] == pytest.approx(np.quantile(logs, 0.025), abs=1e-8)
+    assert row["conf_high"] == pytest.approx(np.quantile(logs, 0.975), abs=1e-8)
+    assert row["std_error"] == pytest.approx(np.std(logs, ddof=1), abs=1e-8)
+    rates = fit.details["annual_rates"].iloc[0]
+    assert rates["conf_low"] < rates["difference"] < rates["conf_high"]
+    assert "bootstrap" in fit.variance
+    with pytest.raises(ModelError, match="interval must be"):
+        fit_count(counts, "y", "exposure", interval="jackknife")

@@ -99,6 +99,9 @@ def fit_count(
     per: float = 365.0,
     standardise: str = "treated",
     conf_level: float = 0.95,
+    interval: str = "wald",
+    n_boot: int = 999,
+    seed: int = 0,
 ) -> ModelResult:
     r"""Rate ratio of a count outcome per unit of at-risk exposure.
 
@@ -119,6 +122,14 @@ def fit_count(
     difference, and a delta-method CI (conditional on the covariates). Without covariates these
     are simply the two groups' model rates.
 
+    ``interval="bootstrap"`` replaces the Wald intervals (of the terms and of the annual rate
+    difference) by percentile intervals of a cluster (pair) bootstrap: ``n_boot`` resamples of
+    whole clusters (matched pairs; rows without a cluster column), the model refitted on each
+    (NB2 at the full-sample theta), ``std_error`` the bootstrap SD and p-values Wald with it.
+    For heavy-tailed counts such as jail days the CR1 interval undercovers with a few hundred
+    pairs (``benchmarks/models_coverage.py``); the bootstrap does not rely on the sandwich's
+    large-sample normality. Seeded: the same ``seed`` gives the same interval.
+
     Examples
     --------
     >>> import numpy as np, pandas as pd
@@ -130,6 +141,8 @@ def fit_count(
     True
     """
     model = f"count_{family}"
+    if interval not in ("wald", "bootstrap"):
+        raise ModelError(f"{model}: interval must be 'wald' or 'bootstrap'; got {interval!r}")
     frame = as_frame(data, model)
     frame, zero_notes = drop_zero_weights(frame, weights, model)
     require_columns(frame, [outcome, exposure], model)
@@ -200,10 +213,33 @@ def fit_count(
             X, names, treatment, beta, V, w_arr, conf_level, standardise
         )
     se = np.sqrt(np.diag(V))
+    table = coef_table(names, beta, se, conf_level)
+    if interval == "bootstrap":
+        boot_clusters = np.arange(len(y)) if clusters is None else clusters
+        table, rates = _bootstrap(
+            y,
+            X,
+            offset,
+            w_arr,
+            family,
+            theta,
+            boot_clusters,
+            names,
+            treatment,
+            beta,
+            conf_level,
+            standardise,
+            n_boot,
+            seed,
+            table,
+        )
+        if treatment:
+            details["annual_rates"] = rates
+        variance += f"; intervals: cluster bootstrap percentile ({n_boot} resamples, seed {seed})"
     return ModelResult(
         model=model,
         outcome=outcome,
-        table=coef_table(names, beta, se, conf_level),
+        table=table,
         vcov=pd.DataFrame(V, index=names, columns=names),
         n=len(y),
         events=int(y.sum()),
@@ -214,6 +250,73 @@ def fit_count(
         e_value_kind="rate",
         fit_stats={**_count_stats(y, mu, theta, w_arr, X.shape[1]), **excluded},
     )
+
+
+def _bootstrap(
+    y,
+    X,
+    offset,
+    w,
+    family,
+    theta,
+    clusters,
+    names,
+    treatment,
+    beta,
+    conf_level,
+    standardise,
+    n_boot,
+    seed,
+    table,
+):
+    """Cluster bootstrap of the coefficients and the standardised annual rate difference: one
+    refit per resample (a loop over resamples, not persons), percentile intervals."""
+    rng = np.random.default_rng(seed)
+    G = int(clusters.max()) + 1
+    fam = sm.families.Poisson() if theta is None else sm.families.NegativeBinomial(alpha=1 / theta)
+    betas, diffs = [], []
+    for _ in range(n_boot):
+        mult = np.bincount(rng.integers(0, G, G), minlength=G)[clusters].astype(float)
+        keep = mult > 0
+        Xb = X[keep]
+        arm = Xb[:, names.index(treatment)] == 1 if treatment else None
+        if np.linalg.matrix_rank(Xb) < X.shape[1] or (
+            treatment and min(y[keep][arm].sum(), y[keep][~arm].sum()) == 0
+        ):
+            continue  # a resample without one arm's events: not estimable, skipped (counted)
+        b = np.asarray(_glm(y[keep], Xb, offset[keep], (w * mult)[keep], fam).params)
+        betas.append(b)
+        if treatment:
+            r = _standardised_rates(
+                Xb,
+                names,
+                treatment,
+                b,
+                np.zeros((len(b), len(b))),
+                (w * mult)[keep],
+                conf_level,
+                standardise,
+            )
+            diffs.append(float(r["difference"].iloc[0]))
+    B = np.asarray(betas)
+    a = (1 - conf_level) / 2
+    lo, hi = np.quantile(B, [a, 1 - a], axis=0)
+    se = B.std(axis=0, ddof=1)
+    out = coef_table(names, beta, se, conf_level)
+    out["conf_low"], out["conf_high"] = lo, hi
+    ratio = out["ratio"].notna().to_numpy()
+    out.loc[ratio, "ratio_low"] = np.exp(lo[ratio])
+    out.loc[ratio, "ratio_high"] = np.exp(hi[ratio])
+    rates = None
+    if treatment:
+        Vz = np.zeros((len(beta), len(beta)))
+        rates = _standardised_rates(X, names, treatment, beta, Vz, w, conf_level, standardise)
+        d = np.asarray(diffs)
+        rates["std_error"] = float(d.std(ddof=1))
+        rates["conf_low"], rates["conf_high"] = np.quantile(d, [a, 1 - a])
+        rates["bootstrap_resamples"] = len(d)
+        rates = rates.drop(columns=["se_rate_treated", "se_rate_control"])
+    return out, rates
 
 
 def _count_stats(y, mu, theta, w, k) -> dict[str, float]:
