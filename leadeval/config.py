@@ -435,6 +435,10 @@ class CountSpec(_Frozen):
 
     outcome: str
     exposure: str
+    interval: Literal["wald", "bootstrap"] = Field(
+        "wald", description="'bootstrap': pair (cluster) bootstrap percentile intervals, for "
+        "heavy-tailed counts such as jail days (see benchmarks/models_coverage.py)"
+    )
 
 
 class PrePostSpec(_Frozen):

@@ -364,6 +364,7 @@ def evaluate(
                 family=mc.count_family,
                 cluster=cluster,
                 **common,
+                **({"interval": "bootstrap", "seed": seed} if cnt.interval == "bootstrap" else {}),
             )
         for did in mc.count_did:
             key = f"did:{did.post}"
