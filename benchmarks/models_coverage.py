@@ -168,7 +168,7 @@ _JAIL_FITS: dict = {}  # the rr and diff scenarios of one estimator share each r
 
 def _jail(family, interval, what):
     def scenario(rng):
-        kw = {"n_boot": 199, "seed": 1} if interval == "bootstrap" else {}
+        kw = {"n_boot": 99, "seed": 1} if interval == "bootstrap" else {}
         d = _jail_days(rng)
         key = (family, interval, d["jail_days"].to_numpy().tobytes())
         if key not in _JAIL_FITS:
@@ -226,6 +226,7 @@ def main(reps: int = 200, only: list[str] | None = None) -> pd.DataFrame:
                 "seconds": time.perf_counter() - start,
             }
         )
+        print(pd.DataFrame(rows[-1:]).to_string(index=False, header=len(rows) == 1), flush=True)
     return pd.DataFrame(rows)
 
 
