@@ -692,7 +692,8 @@ class SectionBuilder:
             tables.append(
                 self.estimates_table(
                     "panel",
-                    "Odds vs the baseline month (selected months), and per contact (GEE)",
+                    "Odds vs the baseline month (selected months), and per contact (GEE): a "
+                    "description of change, not an effect",
                     res,
                     note="Ratios above 1: more likely than in the baseline month (or per extra "
                     "contact). Every month's odds ratio is in the figures.",
