@@ -2,7 +2,11 @@
 
 Run by hand (not in CI): ``.venv/bin/python benchmarks/models_coverage.py [reps]``.
 Each scenario plants a known effect with numpy (seeded per replicate) and checks how often the
-95% CI covers it; the target is 93-97% for 200+ replicates (Monte Carlo SE ~1.5%).
+95% CI covers it; the target is 93-97% for 200+ replicates (Monte Carlo SE ~1.5%). The jail-days
+scenarios (issue 13) compare the Poisson and NB2 CR1 intervals with the pair bootstrap
+(``fit_count(..., interval="bootstrap")``) for the rate ratio and the annual difference of a
+heavy-tailed count. ``models_coverage.py [reps] [names,...]`` runs a subset and writes
+``models_coverage.csv``.
 """
 
 from __future__ import annotations
@@ -10,6 +14,7 @@ from __future__ import annotations
 import sys
 import time
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -129,6 +134,56 @@ def within_person(rng):
     return fit_within_person_rate(p).term("post"), np.log(0.5)
 
 
+JAIL_PAIRS = 300
+JAIL_RR = 0.6
+# length of stay: geometric, mean 10 days, with 5% long stays of mean 100 days: E[LOS] = 14.5
+JAIL_MEAN_LOS = 0.95 * 10 + 0.05 * 100
+JAIL_BOOKINGS = 1.5  # bookings per person-year without the program (gamma frailty, mean 1)
+JAIL_DIFF = JAIL_BOOKINGS * JAIL_MEAN_LOS * (JAIL_RR - 1)  # jail days per person-year
+
+
+def _jail_days(rng):
+    """Matched pairs; jail days = sum of heavy-tailed stays over Poisson-gamma bookings
+    (frailty shape 0.5), bookings and so jail days x 0.6 under the program; 365 days each."""
+    n = 2 * JAIL_PAIRS
+    treated = np.tile([1, 0], JAIL_PAIRS)
+    frail = rng.gamma(0.5, 2.0, n)
+    k = rng.poisson(JAIL_BOOKINGS * frail * np.where(treated == 1, JAIL_RR, 1.0))
+    long = rng.uniform(size=k.sum()) < 0.05
+    los = np.where(long, rng.geometric(0.01, k.sum()), rng.geometric(0.1, k.sum()))
+    days = np.bincount(np.repeat(np.arange(n), k), weights=los, minlength=n)
+    return pd.DataFrame(
+        {
+            "treated": treated,
+            "subclass": np.repeat(np.arange(JAIL_PAIRS), 2),
+            "weights": 1.0,
+            "jail_days": days,
+            "days": 365,
+        }
+    )
+
+
+_JAIL_FITS: dict = {}  # the rr and diff scenarios of one estimator share each replicate's fit
+
+
+def _jail(family, interval, what):
+    def scenario(rng):
+        kw = {"n_boot": 99, "seed": 1} if interval == "bootstrap" else {}
+        d = _jail_days(rng)
+        key = (family, interval, d["jail_days"].to_numpy().tobytes())
+        if key not in _JAIL_FITS:
+            _JAIL_FITS[key] = fit_count(
+                d, "jail_days", "days", family=family, interval=interval, **kw
+            )
+        fit = _JAIL_FITS[key]
+        if what == "rr":
+            return fit.term("treated"), np.log(JAIL_RR)
+        return fit.details["annual_rates"].iloc[0].rename({"difference": "estimate"}), JAIL_DIFF
+
+    scenario.__doc__ = f"jail days, {family}, {interval} interval, {what}"
+    return scenario
+
+
 SCENARIOS = {
     "cox_hr": cox,
     "logistic_or": logistic,
@@ -136,12 +191,20 @@ SCENARIOS = {
     "negbin_rr": negbin,
     "count_did_rrr": count_did,
     "within_person_rr": within_person,
+    "jail_days_rr_poisson_cr1": _jail("poisson", "wald", "rr"),
+    "jail_days_rr_negbin_cr1": _jail("negbin", "wald", "rr"),
+    "jail_days_rr_negbin_pair_bootstrap": _jail("negbin", "bootstrap", "rr"),
+    "jail_days_diff_poisson_cr1": _jail("poisson", "wald", "diff"),
+    "jail_days_diff_negbin_cr1": _jail("negbin", "wald", "diff"),
+    "jail_days_diff_negbin_pair_bootstrap": _jail("negbin", "bootstrap", "diff"),
 }
 
 
-def main(reps: int = 200) -> pd.DataFrame:
+def main(reps: int = 200, only: list[str] | None = None) -> pd.DataFrame:
     rows = []
     for name, fn in SCENARIOS.items():
+        if only and name not in only:
+            continue
         start = time.perf_counter()
         est, cover, se = [], [], []
         for seed in range(reps):
@@ -163,9 +226,13 @@ def main(reps: int = 200) -> pd.DataFrame:
                 "seconds": time.perf_counter() - start,
             }
         )
+        print(pd.DataFrame(rows[-1:]).to_string(index=False, header=len(rows) == 1), flush=True)
     return pd.DataFrame(rows)
 
 
 if __name__ == "__main__":
-    out = main(int(sys.argv[1]) if len(sys.argv) > 1 else 200)
+    # models_coverage.py [reps] [scenario,scenario,...]; writes models_coverage.csv
+    only = sys.argv[2].split(",") if len(sys.argv) > 2 else None
+    out = main(int(sys.argv[1]) if len(sys.argv) > 1 else 200, only)
     print(out.to_string(index=False, float_format=lambda v: f"{v:.4f}"))
+    out.to_csv(Path(__file__).with_suffix(".csv"), index=False, float_format="%.6g")

@@ -296,6 +296,9 @@ class CostsConfig(_Frozen):
     )
     horizon_months: int = Field(12, gt=0, description="benefit-cost horizon per participant")
     bootstrap_replicates: int = Field(2000, ge=50)
+    complete_windows_only: bool = Field(
+        False, description="cost DiD on people with a complete post window only (counted)"
+    )
     monte_carlo_draws: int = Field(10000, ge=100)
     range_distribution: Literal["triangular", "uniform"] = "triangular"
     conf_level: float = Field(0.95, gt=0, lt=1)
@@ -432,6 +435,10 @@ class CountSpec(_Frozen):
 
     outcome: str
     exposure: str
+    interval: Literal["wald", "bootstrap"] = Field(
+        "wald", description="'bootstrap': pair (cluster) bootstrap percentile intervals, for "
+        "heavy-tailed counts such as jail days (see benchmarks/models_coverage.py)"
+    )
 
 
 class PrePostSpec(_Frozen):

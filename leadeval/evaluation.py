@@ -48,6 +48,7 @@ from leadeval.models import (
     fit_gee_prepost,
     fit_km,
     fit_logistic,
+    fit_panel_contrast,
     fit_panel_gee,
     fit_within_person_rate,
     logrank_test,
@@ -121,6 +122,9 @@ class Evaluation:
 def effect_terms(result: Any) -> list[str]:
     """The terms of a model that carry the program's effect (not intercepts or covariates)."""
     terms = list(result.table["term"])
+    named = getattr(result, "details", {}).get("effect_term")
+    if named in terms and "@" in named:  # a model naming its one effect term (panel contrast)
+        return [named]
     if "treated:post" in terms:  # pre/post designs: the group x period interaction is the effect
         return ["treated:post"]
     wanted = ("treated", "post", "followup", "cumulative_contacts", "contacts")
@@ -363,6 +367,7 @@ def evaluate(
                 family=mc.count_family,
                 cluster=cluster,
                 **common,
+                **({"interval": "bootstrap", "seed": seed} if cnt.interval == "bootstrap" else {}),
             )
             run.run(
                 f"mean:{cnt.outcome}",
@@ -417,6 +422,7 @@ def evaluate(
             corstr=mc.gee_corstr,
             conf_level=mc.conf_level,
         )
+        _run_panel_contrast(run, config, cohort, matched, outcome)
     if mc.within_person:
         run.run(
             "within_person", fit_within_person_rate, participants_panel, conf_level=mc.conf_level
@@ -443,6 +449,40 @@ def evaluate(
         results=run.results,
         skipped=pd.DataFrame(run.skipped, columns=["analysis", "reason"]),
         warnings=tuple(run.warnings),
+    )
+
+
+def _run_panel_contrast(
+    run: _Runner, config: SiteConfig, cohort: Cohort, matched: MatchedSample | None, outcome: str
+) -> None:
+    """LEAD vs the matched comparison over the same months (the monthly outcome's effect); a
+    within-person design has no comparison group, and the panel GEE stays a description."""
+    key = f"panel_contrast:{outcome}"
+    mc = config.models
+    if not config.design.comparison or matched is None:
+        return
+    ids = matched.data.loc[matched.data["weights"] > 0, "person_id"]
+    panel = cohort.panel[cohort.panel["person_id"].isin(ids)]
+    if not (panel["treated"] == 0).any():
+        run.skip(key, "the comparison pool has no person-months in the panel")
+        return
+    arms = [estimable_months(panel[panel["treated"] == t], outcome, mc.panel_baseline_month,
+                             last=12) for t in (0, 1)]
+    if any(a is None for a in arms):
+        run.skip(key, f"{outcome} does not vary after the baseline month in both arms")
+        return
+    months = (mc.panel_baseline_month, min(a[1] for a in arms))
+    run.run(
+        key,
+        fit_panel_contrast,
+        panel,
+        outcome,
+        matched,
+        baseline_month=mc.panel_baseline_month,
+        months=months,
+        contrast_month=months[1],
+        corstr=mc.gee_corstr,
+        conf_level=mc.conf_level,
     )
 
 

@@ -345,3 +345,20 @@ def test_did_is_linear_in_prices_and_blind_to_a_common_shift():
 def _zero_cols(df):
     """Count columns the random fixture lacks (bookings, superior charges), set to 0."""
     return [f"{m}_{p}_365d" for m in ("bookings", "charges_superior") for p in ("pre", "post")]
+
+
+def test_did_restricted_to_complete_windows_by_hand():
+    """complete_windows=True leaves out person a (incomplete 365-day window) and counts them.
+    Window totals, jail days only ($100/day): LEAD is b alone, pre 20 post 10, change -10;
+    comparison (weights c=2, d=0.5) change +3.6 as in the test above: DiD 13.6 days = $1,360.
+    Without the option nobody is left out and the warning says why one might want it."""
+    jail = unit_cost_table({"jail_day": UC["jail_day"]}, 2019, CPI)
+    p = persons().assign(window_complete_post_365d=[False, True, True, True])
+    s = cost_savings(p, jail, scale="window", replicates=200, seed=3, complete_windows=True)
+    assert s.excluded_incomplete == 1 and s.n_lead == 1 and s.n_comparison == 2
+    assert s.savings == pytest.approx(1360)
+    with pytest.warns(CostWarning, match="incomplete"):
+        full = cost_savings(p, jail, scale="window", replicates=200, seed=3)
+    assert full.excluded_incomplete == 0 and full.n_lead == 2
+    with pytest.raises(CostError, match="window_complete_post_365d"):
+        cost_savings(persons(), jail, scale="window", replicates=200, complete_windows=True)

@@ -182,7 +182,7 @@ def test_gee_prepost_errors(prepost_wide):
     with pytest.raises(ModelError, match="'id' is duplicated"):
         fit_gee_prepost(dup, "y_pre", "y_post", id="id", weights=None)
     with pytest.raises(ModelError, match="corstr must be one of"):
-        fit_gee_prepost(prepost_wide, "y_pre", "y_post", id="id", weights=None, corstr="ar1")
+        fit_gee_prepost(prepost_wide, "y_pre", "y_post", id="id", weights=None, corstr="unstructured")
 
 
 def test_gee_prepost_weighted_with_covariate_vs_geepack(prepost_wide):

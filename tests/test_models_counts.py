@@ -91,20 +91,21 @@ def test_count_did_planted_effects_recovered():
 
 
 def test_count_errors_and_warnings(counts):
-    """Zero events in a group, counts with zero exposure, negative or fractional counts are
-    errors; zero-exposure rows are dropped and noted; underdispersed counts in a negative binomial model
-    warn that theta runs to infinity."""
+    """Zero events in a group, negative or fractional counts are errors; zero-exposure rows (no
+    time at risk, even with an event) are left out and counted, never a refused model;
+    underdispersed counts in a negative binomial model warn that theta runs to infinity."""
     with pytest.raises(ModelError, match="no 'y' events where treated = \\[1\\]"):
         fit_count(
             counts.assign(y=np.where(counts["treated"] == 1, 0, counts["y"])), "y", "exposure"
         )
     bad = counts.copy()
-    bad.loc[0, ["y", "exposure"]] = [2, 0]
-    with pytest.raises(ModelError, match="> 0 where 'exposure' is 0"):
-        fit_count(bad, "y", "exposure")
-    ok = counts.copy()
-    ok.loc[0, ["y", "exposure"]] = [0, 0]
-    assert "1 rows with zero 'exposure' dropped" in fit_count(ok, "y", "exposure").notes[0]
+    bad.loc[[0, 1], ["y", "exposure"]] = [[2, 0], [0, 0]]  # in custody for the whole window
+    fit = fit_count(bad, "y", "exposure")
+    assert fit.n == len(bad) - 2
+    assert fit.fit_stats["excluded_zero_exposure"] == 2
+    assert fit.fit_stats["excluded_zero_exposure_events"] == 1
+    assert "2 rows with zero 'exposure' left out" in fit.notes[0]
+    assert "1 of them had 'y' > 0" in fit.notes[0]
     with pytest.raises(ModelError, match="non-negative whole-number"):
         fit_count(counts.assign(y=counts["y"] + 0.5), "y", "exposure")
     with pytest.raises(ModelError, match="family must be one of"):
@@ -134,3 +135,29 @@ def test_standardised_rates_over_treated_with_covariates(counts):
     assert every.details["annual_rates"]["rate_treated"].iloc[0] == pytest.approx(r1_all)
     with pytest.raises(ModelError, match="standardise must be"):
         fit_count(counts, "y", "exposure", standardise="control")
+
+
+def test_pair_bootstrap_interval(counts):
+    """interval='bootstrap': percentile limits of a cluster bootstrap (reference: a direct
+    numpy resampling of the rows with the ratio of the groups' rates, which is the Poisson MLE
+    of an unadjusted rate ratio); seeded, so the same seed gives the same interval."""
+    kw = {"family": "poisson", "weights": None, "cluster": None, "interval": "bootstrap"}
+    fit = fit_count(counts, "y", "exposure", n_boot=100, seed=7, **kw)
+    again = fit_count(counts, "y", "exposure", n_boot=100, seed=7, **kw)
+    pd.testing.assert_frame_equal(fit.table, again.table)
+    rng = np.random.default_rng(7)
+    y, e, t = (counts[c].to_numpy(float) for c in ("y", "exposure", "treated"))
+    logs = []
+    for _ in range(100):
+        m = np.bincount(rng.integers(0, len(y), len(y)), minlength=len(y))
+        logs.append(np.log((m * y * t).sum() / (m * e * t).sum())
+                    - np.log((m * y * (1 - t)).sum() / (m * e * (1 - t)).sum()))
+    row = fit.term("treated")
+    assert row["conf_low"] == pytest.approx(np.quantile(logs, 0.025), abs=1e-8)
+    assert row["conf_high"] == pytest.approx(np.quantile(logs, 0.975), abs=1e-8)
+    assert row["std_error"] == pytest.approx(np.std(logs, ddof=1), abs=1e-8)
+    rates = fit.details["annual_rates"].iloc[0]
+    assert rates["conf_low"] < rates["difference"] < rates["conf_high"]
+    assert "bootstrap" in fit.variance
+    with pytest.raises(ModelError, match="interval must be"):
+        fit_count(counts, "y", "exposure", interval="jackknife")

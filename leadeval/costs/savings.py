@@ -121,6 +121,8 @@ class SavingsResult:
     n_lead, n_comparison, n_clusters : int
         People with weight > 0 in each group; clusters resampled.
     scale, pre_window, post_window, conf_level, seed
+    excluded_incomplete : int
+        People left out because their post window is incomplete (``complete_windows``).
     """
 
     unit_costs: UnitCostTable
@@ -135,6 +137,7 @@ class SavingsResult:
     post_window: int | str
     conf_level: float
     seed: int | None
+    excluded_incomplete: int = 0
 
     @property
     def dollar_year(self) -> int:
@@ -235,6 +238,7 @@ def cost_savings(
     seed: int | None = None,
     conf_level: float | None = None,
     dollar_year: int | None = None,
+    complete_windows: bool | None = None,
 ) -> SavingsResult:
     """Per-participant cost change pre to post in each group and the DiD savings, with a cluster
     bootstrap.
@@ -257,6 +261,10 @@ def cost_savings(
         Bootstrap seed (default ``costs.seed``, else the site seed, else 0).
     conf_level : float
         Default 0.95.
+    complete_windows : bool
+        Only people whose post window is complete (``window_complete_post_<w>d``), e.g. for
+        ``scale='window'`` totals; default ``costs.complete_windows_only`` (False). The people
+        left out (not their matched partners) are counted in ``excluded_incomplete``.
 
     Returns
     -------
@@ -273,6 +281,20 @@ def cost_savings(
     uc = resolve_unit_costs(costs, dollar_year)
 
     df = sort_persons(as_frame(matched, "matched"))
+    complete = complete_windows if complete_windows is not None else bool(
+        cfg and cfg.complete_windows_only
+    )
+    excluded = 0
+    if complete and post_window != "all":
+        wc = f"window_complete_post_{post_window}d"
+        if wc not in df.columns:
+            raise CostError(
+                f"complete_windows needs the cohort column {wc}; add {post_window} to the "
+                "design's post_windows or set costs.complete_windows_only: false"
+            )
+        ok = df[wc].fillna(False).astype(bool).to_numpy()
+        excluded = int((~ok).sum())
+        df = df.loc[ok]
     t = _treated(df)
     w = _check_weights(df, weights)
     if not (w[t == 1].sum() > 0 and w[t == 0].sum() > 0):
@@ -310,6 +332,7 @@ def cost_savings(
         post_window=post_window,
         conf_level=conf_level,
         seed=seed,
+        excluded_incomplete=excluded,
     )
 
 

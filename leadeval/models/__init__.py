@@ -12,7 +12,8 @@ from leadeval.models.binary import fit_gee_prepost, fit_logistic
 from leadeval.models.counts import fit_count, fit_count_did
 from leadeval.models.effects import EffectEstimate, estimate_effect
 from leadeval.models.firth import firth_logistic
-from leadeval.models.panel import fit_panel_gee, fit_within_person_rate
+from leadeval.models.gee import fit_gee
+from leadeval.models.panel import fit_panel_contrast, fit_panel_gee, fit_within_person_rate
 from leadeval.models.plots import (
     plot_cumulative_incidence,
     plot_forest,
@@ -43,9 +44,11 @@ __all__ = [
     "fit_count",
     "fit_count_did",
     "fit_cox",
+    "fit_gee",
     "fit_gee_prepost",
     "fit_km",
     "fit_logistic",
+    "fit_panel_contrast",
     "fit_panel_gee",
     "fit_recurrent_cox",
     "fit_within_person_rate",

@@ -194,3 +194,79 @@ def zph_test(start, stop, event, X, w, beta, efron, names):
     u = np.concatenate([np.zeros(p), u2])
     chisq.append(float(u @ np.linalg.solve(full, u)))
     return list(names) + ["GLOBAL"], np.array(chisq), [1] * p + [p]
+
+
+def stratify_times(start, stop, strata):
+    """Separate strata on the time axis so that one pass of the risk-set sums is a stratified fit.
+
+    Stratum k (0-based codes) is moved to ``[k B, k B + B)`` with B larger than the whole time
+    range; a row of stratum k is then never at risk at an event time of another stratum, and
+    times within a stratum keep their order and ties, so every risk-set sum, the Efron terms and
+    the score residuals are those of R's ``strata()``. Open starts (``-inf``, time-to-first-event
+    data) become ``k B - 1``, just before the stratum's earliest possible time.
+    """
+    counting = np.isfinite(start).any()
+    lo = float(min(start.min(), stop.min()) if counting else min(stop.min(), 0.0)) - 1.0
+    span = float(stop.max()) - lo + 2.0
+    base = strata.astype(float) * span - lo
+    new_start = start + base if counting else base - 1.0
+    return new_start, stop + base
+
+
+def concordance(start, stop, event, eta, w, clusters=None):
+    r"""Harrell's concordance as R's ``coxph`` reports it (survival >= 3: ``concordance()``, ``timewt
+    = "n"``, ties in the predictor count 1/2, tied event times are not comparable).
+
+    Every event at time t is compared with every row at risk at t (start < t <= stop, stratified
+    by :func:`stratify_times` when strata are used) that is not itself an event at t; pairs are
+    weighted by :math:`w_i w_j`. Its standard error is R's infinitesimal jackknife: each row's
+    influence on Somers' d = (concordant - discordant) / comparable, summed within ``clusters``
+    (integer codes; R's ``cluster()``) when given:
+
+    .. math:: C = \frac{\sum (w_i w_j)(1[\eta_i > \eta_j] + \tfrac12 1[\eta_i = \eta_j])}{\sum w_i w_j}
+
+    Returns ``(C, se)``. One vectorised pass over the rows per distinct event time (cumulative
+    weight sums in :math:`\eta` order), never a loop over persons.
+    """
+    dead = np.flatnonzero(event == 1)
+    times = np.unique(stop[dead])
+    # equal predictors must tie exactly: round off floating-point noise (1e-10 of the range)
+    scale = float(np.max(np.abs(eta))) if len(eta) else 0.0
+    if scale > 0:
+        eta = np.round(eta / scale, 10)
+    order = np.argsort(eta, kind="stable")
+    eta_s, w_s = eta[order], w[order]
+    st_s, sp_s, ev_s = start[order], stop[order], event[order]
+    ranks_lo = np.searchsorted(eta_s, eta_s, side="left")
+    ranks_hi = np.searchsorted(eta_s, eta_s, side="right")
+    conc = disc = tied = 0.0
+    infl = np.zeros(len(eta))  # d(concordant - discordant) / d w_i, sorted order
+    infl_n = np.zeros(len(eta))  # d(comparable pairs) / d w_i
+    for t in times:  # one pass per distinct event time, vectorised over rows
+        at = (st_s < t) & (sp_s >= t) & ~((sp_s == t) & (ev_s == 1))
+        dies = (sp_s == t) & (ev_s == 1)
+        if not at.any():
+            continue
+        cw = np.concatenate([[0.0], np.cumsum(np.where(at, w_s, 0.0))])
+        below = cw[ranks_lo]  # weight at risk with eta < eta_i
+        above = cw[-1] - cw[ranks_hi]  # weight at risk with eta > eta_i
+        same = cw[ranks_hi] - cw[ranks_lo]
+        wd = np.where(dies, w_s, 0.0)
+        conc += float(wd @ below)
+        disc += float(wd @ above)
+        tied += float(wd @ same)
+        # each at-risk row j loses to deaths with larger eta, beats those with smaller
+        dw = np.concatenate([[0.0], np.cumsum(wd)])
+        d_above = dw[-1] - dw[ranks_hi]
+        d_below = dw[ranks_lo]
+        infl += np.where(dies, below - above, 0.0) + np.where(at, d_above - d_below, 0.0)
+        infl_n += np.where(dies, cw[-1], 0.0) + np.where(at, dw[-1], 0.0)
+    total = conc + disc + tied
+    if total <= 0:
+        return np.nan, np.nan
+    # C = (Somers' d + 1) / 2 with d = (conc - disc) / total; IJ: sum_i (w_i dd/dw_i)^2
+    dd = (infl * total - (conc - disc) * infl_n) / total**2
+    infl_w = w_s * dd
+    if clusters is not None:  # R: the influence is summed within cluster() before squaring
+        infl_w = np.bincount(clusters[order], weights=infl_w)
+    return (conc + tied / 2) / total, 0.5 * float(np.sqrt(np.sum(infl_w**2)))

@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import statsmodels.api as sm
+from scipy import stats
 from scipy.special import expit
 from statsmodels.tools.sm_exceptions import PerfectSeparationError, PerfectSeparationWarning
 
@@ -23,7 +24,7 @@ from leadeval.models._data import (
     resolve_clusters,
     resolve_weights,
 )
-from leadeval.models.firth import firth_logistic, profile_intervals
+from leadeval.models.firth import FirthFit, firth_logistic, profile_intervals
 from leadeval.models.results import ModelResult, coef_table
 
 
@@ -37,6 +38,20 @@ def cluster_vcov(X, scores_w, bread, clusters, n_params) -> np.ndarray:
     n = X.shape[0]
     adj = G / (G - 1) * (n - 1) / (n - n_params) if G > 1 else 1.0
     return adj * bread @ (S.T @ S) @ bread
+
+
+VARIANCES = ("auto", "model", "HC0", "HC1", "HC3", "CR0", "CR1")
+
+
+def hc_vcov(X, scores_w, bread, kind: str, hat=None) -> np.ndarray:
+    r"""Heteroskedasticity-consistent sandwich of R's ``sandwich::vcovHC(fit, type = kind)``:
+    :math:`B (\sum_i \omega_i s_i s_i^\top) B` with :math:`\omega_i = 1` (HC0),
+    :math:`n/(n-k)` (HC1) or :math:`(1 - h_i)^{-2}` (HC3, h the GLM hat values)."""
+    n, k = X.shape
+    if kind == "HC3":
+        scores_w = scores_w / (1 - hat)[:, None]
+    V = bread @ (scores_w.T @ scores_w) @ bread
+    return V * (n / (n - k)) if kind == "HC1" else V
 
 
 def _separated(y: np.ndarray, X: np.ndarray, beta: np.ndarray) -> bool:
@@ -57,6 +72,8 @@ def fit_logistic(
     cluster: str | None = "subclass",
     firth: bool | str = "auto",
     conf_level: float = 0.95,
+    variance: str = "auto",
+    ci: str = "wald",
 ) -> ModelResult:
     r"""Weighted logistic regression of a 0/1 outcome, odds ratios with cluster-robust SEs.
 
@@ -65,7 +82,14 @@ def fit_logistic(
     ``sandwich::vcovCL(fit, cluster = ~subclass, type = "HC1")``: factor G/(G-1)·(n-1)/(n-k));
     with weights but no clusters each row is its own cluster (same CR1 factor); otherwise the
     model-based inverse information. Rows with a missing outcome (an incomplete window) are
-    dropped and counted in ``notes``.
+    dropped and counted in ``notes``. ``variance`` overrides this choice: ``"model"``, ``"HC0"``,
+    ``"HC1"``, ``"HC3"`` (R's ``sandwich::vcovHC(fit, type = ...)``; HC3 inflates each score by
+    :math:`1/(1-h_i)`, h the hat values, and suits small samples), ``"CR1"`` or ``"CR0"``
+    (clustered by ``cluster``, with and without the small-sample factor). ``ci="profile"`` gives
+    profile-likelihood intervals and likelihood-ratio p-values (as ``MASS::confint(glm)``, solved
+    exactly), the better interval when events are few; ``std_error`` stays the chosen variance's.
+    Fit statistics (log-likelihood, deviance, null deviance, AIC, BIC, likelihood-ratio test)
+    are in ``fit_stats``.
 
     Separation (a covariate pattern predicting the outcome perfectly, e.g. no events in one
     group) makes the ML estimate infinite; with ``firth="auto"`` the fit falls back to Firth's
@@ -82,6 +106,10 @@ def fit_logistic(
     0.667
     """
     model = "logistic"
+    if variance not in VARIANCES:
+        raise ModelError(f"{model}: variance must be one of {list(VARIANCES)}; got {variance!r}")
+    if ci not in ("wald", "profile"):
+        raise ModelError(f"{model}: ci must be 'wald' or 'profile'; got {ci!r}")
     frame = as_frame(data, model)
     frame, zero_notes = drop_zero_weights(frame, weights, model)
     require_columns(frame, [outcome], model)
@@ -148,16 +176,43 @@ def fit_logistic(
         p = expit(X @ beta)
         info = (X * (w_arr * p * (1 - p))[:, None]).T @ X
         bread = np.linalg.inv(info)
-        if clusters is not None:
-            scores = X * (w_arr * (y - p))[:, None]
-            V = cluster_vcov(X, scores, bread, clusters, X.shape[1])
+        scores = X * (w_arr * (y - p))[:, None]
+        kind = variance
+        if kind == "auto":
+            kind = "model" if clusters is None else "CR1"
+        if kind in ("CR0", "CR1"):
+            if clusters is None or cluster not in frame.columns:
+                clusters = np.arange(len(frame))
             by = cluster if cluster in frame.columns and not frame[cluster].isna().all() else "row"
-            variance = f"cluster-robust by {by} (CR1 = vcovCL HC1: G/(G-1)*(n-1)/(n-k))"
-        else:
+            V = cluster_vcov(X, scores, bread, clusters, X.shape[1])
+            if kind == "CR0":
+                G = int(clusters.max()) + 1
+                V = V / (G / (G - 1) * (len(y) - 1) / (len(y) - X.shape[1]))
+                variance_label = f"cluster-robust by {by} (CR0 = vcovCL HC0, no small-sample factor)"
+            else:
+                variance_label = f"cluster-robust by {by} (CR1 = vcovCL HC1: G/(G-1)*(n-1)/(n-k))"
+        elif kind == "model":
             V = bread
-            variance = "model-based (inverse information)"
+            variance_label = "model-based (inverse information)"
+        else:
+            sw = np.sqrt(w_arr * p * (1 - p))
+            hat = np.einsum("ij,jk,ik->i", X * sw[:, None], bread, X * sw[:, None])
+            V = hc_vcov(X, scores, bread, kind, hat)
+            variance_label = f"heteroskedasticity-consistent sandwich ({kind} = vcovHC type {kind})"
+        variance = variance_label
     se = np.sqrt(np.diag(V))
     table = coef_table(names, beta, se, conf_level)
+    fit_stats = {}
+    if not use_firth:
+        fit_stats = _glm_stats(y, X, beta, w_arr)
+        if ci == "profile":
+            ml = FirthFit(beta, np.linalg.inv(info), fit_stats["loglik"], 0, True)
+            low, high, pval = profile_intervals(X, y, ml, w_arr, conf_level, penalty=False)
+            table["conf_low"], table["conf_high"], table["p_value"] = low, high, pval
+            ratio = table["ratio"].notna()
+            table.loc[ratio, "ratio_low"] = np.exp(low[ratio.to_numpy()])
+            table.loc[ratio, "ratio_high"] = np.exp(high[ratio.to_numpy()])
+            variance += "; profile-likelihood intervals and LR p-values"
     if use_firth:
         low, high, pval = profile_intervals(X, y, ff, w_arr, conf_level)
         table["conf_low"], table["conf_high"], table["p_value"] = low, high, pval
@@ -177,33 +232,39 @@ def fit_logistic(
         notes=tuple(notes),
         e_value_kind="or",
         outcome_rare=bool(y.mean() < 0.15),
+        fit_stats=fit_stats,
     )
 
 
-def _gee(y, X, names, groups, w, family, corstr, model, outcome):
-    cs = {"exchangeable": sm.cov_struct.Exchangeable, "independence": sm.cov_struct.Independence}
-    if corstr not in cs:
-        raise ModelError(f"{model}: corstr must be one of {sorted(cs)}; got {corstr!r}")
-    struct = cs[corstr]()
-    notes = []
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        gee = sm.GEE(y, X, groups=groups, family=family, cov_struct=struct, weights=w)
-        # ddof_scale = 0 matches geepack's moment estimators of the scale and correlation
-        res = gee.fit(maxiter=200, cov_type="robust", ddof_scale=0)
-    beta = np.asarray(res.params)
-    nonconv = [c for c in caught if "converge" in str(c.message).lower()]
-    if nonconv or not np.all(np.isfinite(beta)) or not np.all(np.isfinite(res.bse)):
-        msg = f"{model} ({outcome}): GEE did not converge ({nonconv[0].message if nonconv else 'non-finite estimates'})"
-        if not np.all(np.isfinite(beta)):
-            raise ModelError(
-                msg + "; check for separation (an outcome that never or always occurs)"
-            )
-        warnings.warn(msg, ConvergenceWarning, stacklevel=3)
-        notes.append(msg)
-    V = np.asarray(res.cov_robust)
-    alpha = float(np.atleast_1d(struct.dep_params)[0]) if corstr == "exchangeable" else 0.0
-    return beta, V, alpha, notes
+def _glm_stats(y, X, beta, w) -> dict[str, float]:
+    """Binomial GLM fit statistics as R's ``logLik``, ``deviance``, ``AIC`` and ``BIC`` give them
+    (BIC with n = rows of non-zero weight), plus the LR test against the intercept-only model."""
+    eta = X @ beta
+    ll = float(np.sum(w * (y * eta - np.logaddexp(0, eta))))
+    ybar = np.sum(w * y) / np.sum(w)
+    ll0 = float(np.sum(w * (y * np.log(ybar) + (1 - y) * np.log1p(-ybar))))
+    k = X.shape[1]
+    lr = 2 * (ll - ll0)
+    return {
+        "loglik": ll,
+        "loglik_null": ll0,
+        "deviance": -2 * ll,
+        "null_deviance": -2 * ll0,
+        "df_model": k,
+        "aic": -2 * ll + 2 * k,
+        "bic": -2 * ll + k * np.log(len(y)),
+        "lr_test": lr,
+        "lr_p": float(stats.chi2.sf(lr, k - 1)) if k > 1 else np.nan,
+    }
+
+
+def _gee(y, X, names, groups, w, family, corstr, model, outcome, time=None):
+    """One GEE fit with geepack's estimators (:func:`leadeval.models.gee.gee_core`):
+    ``(beta, robust vcov, working correlation, notes)``."""
+    from leadeval.models.gee import gee_core
+
+    res, alpha, _, _, notes = gee_core(y, X, groups, w, family, corstr, model, outcome, time)
+    return np.asarray(res.params), np.asarray(res.cov_robust), alpha, notes
 
 
 def fit_gee_prepost(

@@ -99,6 +99,9 @@ def fit_count(
     per: float = 365.0,
     standardise: str = "treated",
     conf_level: float = 0.95,
+    interval: str = "wald",
+    n_boot: int = 999,
+    seed: int = 0,
 ) -> ModelResult:
     r"""Rate ratio of a count outcome per unit of at-risk exposure.
 
@@ -108,14 +111,24 @@ def fit_count(
     days and ``per = 365`` make :math:`\exp(\beta_0)` a rate per person-year. NB2's
     :math:`\theta` is the weighted ML estimate (as ``MASS::glm.nb``). SEs: model-based without
     weights or clusters (matching R's ``glm`` / ``glm.nb``), CR1 cluster-robust otherwise (see
-    :func:`leadeval.models.binary.fit_logistic`). Rows with zero exposure carry no information
-    and are dropped (noted).
+    :func:`leadeval.models.binary.fit_logistic`). Rows with zero exposure (no time at risk, e.g.
+    in custody for the whole window) carry no information on a rate and are left out, counted in
+    ``notes`` and ``fit_stats["excluded_zero_exposure"]`` (``..._events``: how many of them had
+    an event, an infinite rate); the model is never refused for them.
 
     ``details["annual_rates"]`` standardises (g-computation) over the treated rows (the ATT
     population a matched sample targets; ``standardise="all"`` for the whole sample): the
     weighted mean predicted rate per ``per`` days with treatment set to 1 and to 0, their
     difference, and a delta-method CI (conditional on the covariates). Without covariates these
     are simply the two groups' model rates.
+
+    ``interval="bootstrap"`` replaces the Wald intervals (of the terms and of the annual rate
+    difference) by percentile intervals of a cluster (pair) bootstrap: ``n_boot`` resamples of
+    whole clusters (matched pairs; rows without a cluster column), the model refitted on each
+    (NB2 at the full-sample theta), ``std_error`` the bootstrap SD and p-values Wald with it.
+    For heavy-tailed counts such as jail days the CR1 interval undercovers with a few hundred
+    pairs (``benchmarks/models_coverage.py``); the bootstrap does not rely on the sandwich's
+    large-sample normality. Seeded: the same ``seed`` gives the same interval.
 
     Examples
     --------
@@ -128,24 +141,27 @@ def fit_count(
     True
     """
     model = f"count_{family}"
+    if interval not in ("wald", "bootstrap"):
+        raise ModelError(f"{model}: interval must be 'wald' or 'bootstrap'; got {interval!r}")
     frame = as_frame(data, model)
     frame, zero_notes = drop_zero_weights(frame, weights, model)
     require_columns(frame, [outcome, exposure], model)
     notes = list(zero_notes)
     e = _exposure(frame, exposure, model)
     y_all = numeric(frame, outcome, model)
-    impossible = (e == 0) & (y_all > 0)
-    if impossible.any():
-        rows = list(frame.index[impossible][:5])
-        raise ModelError(
-            f"{model}: '{outcome}' > 0 where '{exposure}' is 0 in {int(impossible.sum())} rows "
-            f"(rows {rows}): an infinite rate. E.g. a booking followed by custody for the whole "
-            "window has zero at-risk days; use an exposure that includes incarcerated days "
-            "(observed_days_*) for such outcomes, or drop those rows"
+    zero = e == 0
+    excluded = {"excluded_zero_exposure": int(zero.sum()), "excluded_zero_exposure_events": 0}
+    if zero.any():
+        # no time at risk (e.g. in custody for the whole window): no information on a rate, and
+        # an event there would be an infinite rate; left out and counted, never a refused model
+        with_events = int((zero & (y_all > 0)).sum())
+        excluded["excluded_zero_exposure_events"] = with_events
+        notes.append(
+            f"{int(zero.sum())} rows with zero '{exposure}' left out (no time at risk, e.g. in "
+            "custody for the whole window)"
+            + (f"; {with_events} of them had '{outcome}' > 0" if with_events else "")
         )
-    if (e == 0).any():
-        notes.append(f"{int((e == 0).sum())} rows with zero '{exposure}' dropped")
-        frame = frame.loc[e > 0]
+        frame = frame.loc[~zero]
     y = numeric(frame, outcome, model)
     if (y < 0).any() or not np.allclose(y, np.round(y)):
         raise ModelError(f"{model}: '{outcome}' must be a non-negative whole-number count")
@@ -197,10 +213,33 @@ def fit_count(
             X, names, treatment, beta, V, w_arr, conf_level, standardise
         )
     se = np.sqrt(np.diag(V))
+    table = coef_table(names, beta, se, conf_level)
+    if interval == "bootstrap":
+        boot_clusters = np.arange(len(y)) if clusters is None else clusters
+        table, rates = _bootstrap(
+            y,
+            X,
+            offset,
+            w_arr,
+            family,
+            theta,
+            boot_clusters,
+            names,
+            treatment,
+            beta,
+            conf_level,
+            standardise,
+            n_boot,
+            seed,
+            table,
+        )
+        if treatment:
+            details["annual_rates"] = rates
+        variance += f"; intervals: cluster bootstrap percentile ({n_boot} resamples, seed {seed})"
     return ModelResult(
         model=model,
         outcome=outcome,
-        table=coef_table(names, beta, se, conf_level),
+        table=table,
         vcov=pd.DataFrame(V, index=names, columns=names),
         n=len(y),
         events=int(y.sum()),
@@ -209,7 +248,89 @@ def fit_count(
         details=details,
         notes=tuple(notes),
         e_value_kind="rate",
+        fit_stats={**_count_stats(y, mu, theta, w_arr, X.shape[1]), **excluded},
     )
+
+
+def _bootstrap(
+    y,
+    X,
+    offset,
+    w,
+    family,
+    theta,
+    clusters,
+    names,
+    treatment,
+    beta,
+    conf_level,
+    standardise,
+    n_boot,
+    seed,
+    table,
+):
+    """Cluster bootstrap of the coefficients and the standardised annual rate difference: one
+    refit per resample (a loop over resamples, not persons), percentile intervals."""
+    rng = np.random.default_rng(seed)
+    G = int(clusters.max()) + 1
+    fam = sm.families.Poisson() if theta is None else sm.families.NegativeBinomial(alpha=1 / theta)
+    betas, diffs = [], []
+    for _ in range(n_boot):
+        mult = np.bincount(rng.integers(0, G, G), minlength=G)[clusters].astype(float)
+        keep = mult > 0
+        Xb = X[keep]
+        arm = Xb[:, names.index(treatment)] == 1 if treatment else None
+        if np.linalg.matrix_rank(Xb) < X.shape[1] or (
+            treatment and min(y[keep][arm].sum(), y[keep][~arm].sum()) == 0
+        ):
+            continue  # a resample without one arm's events: not estimable, skipped (counted)
+        b = np.asarray(_glm(y[keep], Xb, offset[keep], (w * mult)[keep], fam).params)
+        betas.append(b)
+        if treatment:
+            r = _standardised_rates(
+                Xb,
+                names,
+                treatment,
+                b,
+                np.zeros((len(b), len(b))),
+                (w * mult)[keep],
+                conf_level,
+                standardise,
+            )
+            diffs.append(float(r["difference"].iloc[0]))
+    B = np.asarray(betas)
+    a = (1 - conf_level) / 2
+    lo, hi = np.quantile(B, [a, 1 - a], axis=0)
+    se = B.std(axis=0, ddof=1)
+    out = coef_table(names, beta, se, conf_level)
+    out["conf_low"], out["conf_high"] = lo, hi
+    ratio = out["ratio"].notna().to_numpy()
+    out.loc[ratio, "ratio_low"] = np.exp(lo[ratio])
+    out.loc[ratio, "ratio_high"] = np.exp(hi[ratio])
+    rates = None
+    if treatment:
+        Vz = np.zeros((len(beta), len(beta)))
+        rates = _standardised_rates(X, names, treatment, beta, Vz, w, conf_level, standardise)
+        d = np.asarray(diffs)
+        rates["std_error"] = float(d.std(ddof=1))
+        rates["conf_low"], rates["conf_high"] = np.quantile(d, [a, 1 - a])
+        rates["bootstrap_resamples"] = len(d)
+        rates = rates.drop(columns=["se_rate_treated", "se_rate_control"])
+    return out, rates
+
+
+def _count_stats(y, mu, theta, w, k) -> dict[str, float]:
+    """Log-likelihood, AIC and BIC as R's ``logLik`` / ``AIC`` / ``BIC`` of ``glm(family =
+    poisson)`` and ``MASS::glm.nb`` (theta counts as a parameter) give them."""
+    if theta is None:
+        ll = float(np.sum(w * stats.poisson.logpmf(y, mu)))
+    else:
+        ll = float(_nb_loglik(y, mu, theta, w))
+        k += 1
+    out = {"loglik": ll, "df_model": k, "aic": -2 * ll + 2 * k, "bic": -2 * ll + k * np.log(len(y))}
+    if theta is not None:
+        out["theta"] = float(theta)
+    return out
 
 
 def _standardised_rates(X, names, treatment, beta, V, w, conf_level, standardise="treated"):

@@ -1,8 +1,13 @@
-"""Within-subject designs on the person-month panel.
+"""Designs on the person-month panel: within-subject descriptions and the comparison-group
+contrast.
 
 - Clifasefi, Lonczak & Collins (2017): repeated-measures logistic GEE of a monthly 0/1 outcome
   (sheltered, permanent housing, employed, legitimate income) on month vs the baseline month and
-  on case-manager contacts.
+  on case-manager contacts (:func:`fit_panel_gee`). A *description* of change, not an effect:
+  people referred while homeless become housed over time anyway (regression to the mean,
+  secular change).
+- :func:`fit_panel_contrast`: LEAD vs the matched comparison over the same months (group x
+  month GEE), the effect where a comparison group exists.
 - Longmont (city review, ~2020): within-person rate ratio of arrests after vs before first contact
   and the per-contact dose-response, from a conditional (person fixed-effects) Poisson model.
 """
@@ -91,7 +96,7 @@ def fit_panel_gee(
         raise ModelError(f"{model}: no rows for {empty}; restrict `months` to months in the panel")
     groups = pd.factorize(frame[id], sort=True)[0]
     beta, V, alpha, notes = _gee(
-        y, X, names, groups, None, sm.families.Binomial(), corstr, model, outcome
+        y, X, names, groups, None, sm.families.Binomial(), corstr, model, outcome, time=m
     )
     return ModelResult(
         model=model,
@@ -242,4 +247,140 @@ def fit_within_person_rate(
         },
         notes=tuple(notes),
         e_value_kind="rate",
+    )
+
+
+def fit_panel_contrast(
+    panel: Any,
+    outcome: str,
+    matched: Any = None,
+    group: str = "treated",
+    month: str = "month_offset",
+    baseline_month: int = -1,
+    months: tuple[int, int] | None = (-1, 18),
+    contrast_month: int = 12,
+    weights: str | None = "weights",
+    id: str = "person_id",
+    corstr: str = "exchangeable",
+    conf_level: float = 0.95,
+) -> ModelResult:
+    r"""LEAD vs the matched comparison over the same months: group x month logistic GEE on the
+    person-month panel of both arms, weighted by the matching weights, robust SEs by person.
+
+    .. math:: \mathrm{logit}\,P(Y_{im}=1) = \beta_0 + \sum_{m \ne b} \alpha_m 1[m]
+              + \gamma\,G_i + \sum_{m \ne b} \delta_m\,G_i 1[m]
+
+    Terms: ``month=m`` (comparison arm's change vs the baseline month b), ``treated`` (the arms'
+    log odds ratio in the baseline month, ~0 after matching on it), ``treated:month=m`` (the
+    difference in change, a difference in differences), and the derived contrasts
+    ``treated@month=m`` = :math:`\gamma + \delta_m`, the log odds ratio between the matched arms
+    in month m with its delta-method SE. The headline (``details["effect_term"]``) is
+    ``treated@month={contrast_month}``: both arms were selected at an eligible event and matched
+    on the pre-period, so regression to the mean and secular change move them alike and this
+    contrast, unlike the within-person odds ratio of :func:`fit_panel_gee`, is an effect.
+
+    ``matched`` (a MatchedSample or a person-level frame with ``id``, ``group`` and ``weights``)
+    restricts the panel to the matched persons and supplies their weights; persons with weight 0
+    are left out. Without it the panel's own ``group`` column is used, unweighted.
+
+    Examples
+    --------
+    >>> import numpy as np, pandas as pd
+    >>> rng = np.random.default_rng(4)
+    >>> n = 400
+    >>> p = pd.DataFrame({"person_id": np.repeat(range(n), 4), "month_offset": np.tile([-1, 1, 6, 12], n),
+    ...                   "treated": np.repeat(np.arange(n) % 2, 4)})
+    >>> p["sheltered"] = (rng.uniform(size=4 * n) < np.where(p.month_offset < 0, 0.2, 0.4)).astype(int)
+    >>> fit = fit_panel_contrast(p, "sheltered", months=None)
+    >>> fit.details["effect_term"]
+    'treated@month=12'
+    """
+    model = "panel_contrast"
+    frame = as_frame(panel, model)
+    require_columns(frame, [outcome, month, id], model)
+    notes: list[str] = []
+    if matched is not None:
+        persons = getattr(matched, "data", matched)
+        require_columns(persons, [id, group], model)
+        cols = [id, group] + ([weights] if weights and weights in persons.columns else [])
+        persons = persons[cols].drop_duplicates(id)
+        if len(cols) == 3:
+            dropped = int((persons[weights] <= 0).sum())
+            persons = persons[persons[weights] > 0]
+            if dropped:
+                notes.append(f"{dropped} persons with zero weight left out")
+        frame = frame.drop(columns=[c for c in cols[1:] if c in frame.columns]).merge(
+            persons, on=id, how="inner"
+        )
+        if frame.empty:
+            raise ModelError(f"{model}: no panel rows for the matched persons; check '{id}'")
+    require_columns(frame, [group], model)
+    frame = frame.dropna(subset=[outcome])
+    if months is not None:
+        frame = frame[(frame[month] >= months[0]) & (frame[month] <= months[1])]
+    frame = frame.assign(_m=numeric(frame, month, model).astype(int)).sort_values(
+        [id, "_m"], kind="stable"
+    )
+    m = frame["_m"].to_numpy()
+    g = binary(frame, group, model)
+    if g.min() == g.max():
+        raise ModelError(
+            f"{model}: '{group}' is {int(g[0])} in every panel row; the contrast needs both arms "
+            "(a within-person design has no comparison group: use fit_panel_gee, a description)"
+        )
+    levels = sorted(set(m.tolist()) - {baseline_month})
+    if not (m == baseline_month).any() or contrast_month not in levels:
+        raise ModelError(
+            f"{model}: the panel needs the baseline month {baseline_month} and the contrast month "
+            f"{contrast_month}; months present: {sorted(set(m.tolist()))[:30]}"
+        )
+    y = binary(frame, outcome, model)
+    D = np.column_stack([(m == lv).astype(float) for lv in levels])
+    X = np.column_stack([np.ones(len(m)), D, g, D * g[:, None]])
+    names = (
+        ["(Intercept)"]
+        + [f"month={lv}" for lv in levels]
+        + [group]
+        + [f"{group}:month={lv}" for lv in levels]
+    )
+    check_rank(X, names, model)
+    w = numeric(frame, weights, model) if weights and weights in frame.columns else None
+    groups = pd.factorize(frame[id], sort=True)[0]
+    beta, V, alpha, more = _gee(
+        y, X, names, groups, w, sm.families.Binomial(), corstr, model, outcome, time=m
+    )
+    # between-arm contrasts by month: gamma (+ delta_m)
+    k = len(levels)
+    L = np.zeros((k + 1, len(names)))
+    L[:, 1 + k] = 1.0
+    L[1:, 2 + k :] = np.eye(k)
+    c_names = [f"{group}@month={baseline_month}"] + [f"{group}@month={lv}" for lv in levels]
+    est = np.r_[beta, L @ beta]
+    full_V = np.block([[V, V @ L.T], [L @ V, L @ V @ L.T]])
+    all_names = names + c_names
+    persons_n = frame.groupby(group)[id].nunique()
+    return ModelResult(
+        model=model,
+        outcome=outcome,
+        table=coef_table(all_names, est, np.sqrt(np.diag(full_V)), conf_level),
+        vcov=pd.DataFrame(full_V, index=all_names, columns=all_names),
+        n=len(y),
+        events=int(y.sum()),
+        ratio_name="odds ratio",
+        variance=f"robust sandwich clustered by {id} (GEE, {corstr})"
+        + (", matching weights" if w is not None else ""),
+        details={
+            "effect_term": f"{group}@month={contrast_month}",
+            "baseline_month": baseline_month,
+            "working_correlation": alpha,
+        },
+        notes=tuple(notes + more),
+        e_value_kind="or",
+        outcome_rare=bool(y.mean() < 0.15),
+        fit_stats={
+            "persons": int(groups.max() + 1),
+            "persons_treated": int(persons_n.get(1, 0)),
+            "persons_comparison": int(persons_n.get(0, 0)),
+            "working_correlation": alpha,
+        },
     )

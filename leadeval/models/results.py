@@ -101,6 +101,13 @@ class ModelResult:
         Model-specific extras (log-likelihood, concordance, PH test, working correlation...).
     notes : tuple of str
         Warnings and fallbacks that happened while fitting.
+    fit_stats : Mapping of str to float
+        Scalar fit statistics where the model has them, under one set of names: ``loglik``,
+        ``loglik_null``, ``deviance``, ``null_deviance``, ``aic``, ``bic``, ``df_model``,
+        ``lr_test`` / ``lr_p``, ``score_test`` / ``score_p`` (Cox: R's "Score (logrank) test"),
+        ``wald_test`` / ``wald_p``, ``concordance`` / ``concordance_se``, ``scale``,
+        ``working_correlation``, ``persons``, ``clusters``, ``strata``. See
+        :meth:`fit_statistics`.
     """
 
     model: str
@@ -115,10 +122,23 @@ class ModelResult:
     notes: tuple[str, ...] = ()
     e_value_kind: str = "rr"
     outcome_rare: bool = True
+    fit_stats: Mapping[str, float] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "details", _freeze(self.details))
+        object.__setattr__(self, "fit_stats", _freeze(self.fit_stats))
         object.__setattr__(self, "table", self.table.reset_index(drop=True))
+
+    def fit_statistics(self) -> pd.DataFrame:
+        """Fit statistics as a tidy frame: ``model, outcome, statistic, value``."""
+        return pd.DataFrame(
+            {
+                "model": self.model,
+                "outcome": self.outcome,
+                "statistic": list(self.fit_stats),
+                "value": [float(v) for v in self.fit_stats.values()],
+            }
+        )
 
     @property
     def params(self) -> pd.Series:
@@ -187,6 +207,10 @@ class ModelResult:
                 lines.append(
                     f"{key}: {value:.6g}" if isinstance(value, float) else f"{key}: {value}"
                 )
+        if self.fit_stats:
+            lines.append(
+                "fit: " + ", ".join(f"{k} = {v:.6g}" for k, v in self.fit_stats.items())
+            )
         lines.extend(f"note: {n}" for n in self.notes)
         return "\n".join(lines)
 

@@ -80,8 +80,9 @@ def _ij_variance(influence, n: int, clusters=None, chunk_rows: int = 2048) -> np
     return np.asarray(total)
 
 
-def _km_one(time, event, w, z, robust=False, clusters=None):
-    """Weighted KM at every distinct time with a log-scale interval (R's ``conf.type = "log"``).
+def _km_one(time, event, w, z, robust=False, clusters=None, conf_type="log"):
+    """Weighted KM at every distinct time with a log-scale (R's default ``conf.type = "log"``),
+    log-log or plain interval.
 
     Variance of log S: Greenwood with weighted counts (R's ``robust = FALSE``) or the
     infinitesimal jackknife (R's default with weights, ``robust = TRUE``), optionally summing
@@ -109,8 +110,16 @@ def _km_one(time, event, w, z, robust=False, clusters=None):
         else:
             gw = np.where(n_event > 0, n_event / (n_risk * (n_risk - n_event)), 0.0)
             se_log = np.sqrt(np.cumsum(gw))
-        low = surv * np.exp(-z * se_log)
-        high = np.minimum(1.0, surv * np.exp(z * se_log))
+        if conf_type == "log":
+            low = surv * np.exp(-z * se_log)
+            high = np.minimum(1.0, surv * np.exp(z * se_log))
+        elif conf_type == "log-log":  # R: exp(-exp(log(-log S) -/+ z se / log S)); 1 at S = 1
+            shift = z * se_log / np.log(surv)
+            low = np.where(surv < 1, np.exp(-np.exp(np.log(-np.log(surv)) - shift)), 1.0)
+            high = np.where(surv < 1, np.exp(-np.exp(np.log(-np.log(surv)) + shift)), 1.0)
+        else:  # plain: S -/+ z se(S), clipped to [0, 1]
+            low = np.maximum(0.0, surv - z * surv * se_log)
+            high = np.minimum(1.0, surv + z * surv * se_log)
     with np.errstate(invalid="ignore"):  # 0 * inf once the curve reaches 0: NaN, as in R
         std_error = np.where(surv > 0, surv * se_log, np.nan)
     return pd.DataFrame(
@@ -150,6 +159,7 @@ def fit_km(
     cluster: str | None = "subclass",
     variance: str = "auto",
     conf_level: float = 0.95,
+    conf_type: str = "log",
 ) -> CurveResult:
     r"""Kaplan-Meier survival curves by group, weighted by matching or IPTW weights.
 
@@ -161,7 +171,10 @@ def fit_km(
     infinitesimal jackknife :math:`\sum_g (\sum_{i \in g} w_i\,\partial \log \hat S / \partial w_i)^2`,
     clustered by ``cluster`` (matched pairs) when that column is present, else by row;
     ``variance="greenwood"`` or ``"robust"`` forces one. The interval is
-    :math:`\hat S \exp(\pm z\,\mathrm{se})` (R's default ``conf.type = "log"``). ``at_risk``
+    :math:`\hat S \exp(\pm z\,\mathrm{se})` (R's default ``conf.type = "log"``);
+    ``conf_type="log-log"`` gives :math:`\exp\{-\exp(\log(-\log \hat S) \mp z\,\mathrm{se} /
+    \log \hat S)\}`, which stays inside (0, 1) (Kalbfleisch & Prentice; Stata's and SAS's default),
+    ``"plain"`` :math:`\hat S \pm z\,\hat S\,\mathrm{se}` clipped to [0, 1]. ``at_risk``
     counts persons (unweighted), for the at-risk table under a plot. Medians (with R's rule for a
     curve flat at 0.5) and their intervals are in ``details["medians"]``.
 
@@ -182,6 +195,10 @@ def fit_km(
         raise ModelError(
             f"{model}: variance must be 'auto', 'greenwood' or 'robust'; got {variance!r}"
         )
+    if conf_type not in ("log", "log-log", "plain"):
+        raise ModelError(
+            f"{model}: conf_type must be 'log', 'log-log' or 'plain'; got {conf_type!r}"
+        )
     robust = variance == "robust" or (variance == "auto" and not np.all(w == 1))
     clusters = resolve_clusters(frame, cluster, model) if robust else None
     g = _groups(frame, group, model)
@@ -190,7 +207,7 @@ def fit_km(
     for level in sorted(g.unique()):
         m = (g == level).to_numpy()
         cl = None if clusters is None else clusters[m]
-        c = _km_one(time[m], ev[m], w[m], z, robust, cl)
+        c = _km_one(time[m], ev[m], w[m], z, robust, cl, conf_type)
         c.insert(0, "group", level)
         parts.append(c)
         medians.append(
@@ -215,6 +232,7 @@ def fit_km(
             "medians": pd.DataFrame(medians),
             "duration": duration,
             "event": event,
+            "conf_type": conf_type,
             "variance": (
                 "infinitesimal jackknife"
                 + (f" clustered by {cluster}" if clusters is not None else "")
@@ -309,15 +327,21 @@ def _cox_fit(
     cluster_label,
     ph_test: bool,
     extra_notes=(),
+    strata=None,
+    fit_stats=None,
 ):
     if ev.sum() == 0:
         raise ModelError(f"{model}: no events in '{outcome}'; a hazard ratio cannot be estimated")
     efron = ties == "efron"
     Xc = X - X.mean(axis=0)
-    weighted = w is not None
     w_arr = np.ones(len(stop)) if w is None else w
-    beta, pc, converged, iters, loglik0 = _cox.newton(start_arr, stop, ev, Xc, w_arr, efron)
     notes = list(extra_notes)
+    if strata is not None:
+        start_arr, stop = _cox.stratify_times(start_arr, stop, strata)
+        if ph_test:
+            ph_test = False
+            notes.append("no proportional-hazards test for a stratified fit")
+    beta, pc, converged, iters, loglik0 = _cox.newton(start_arr, stop, ev, Xc, w_arr, efron)
     if not np.all(np.isfinite(beta)):
         raise ModelError(f"{model}: the fit produced non-finite coefficients; check for separation")
     if not converged or np.max(np.abs(beta)) > 15:
@@ -346,10 +370,32 @@ def _cox_fit(
         "iterations": iters,
         "naive_std_error": pd.Series(naive_se, index=names),
     }
-    if not np.isfinite(start_arr).any() and not weighted:
-        from lifelines.utils import concordance_index
-
-        details["concordance"] = float(concordance_index(stop, -(Xc @ beta), ev))
+    conc, conc_se = _cox.concordance(start_arr, stop, ev, Xc @ beta, w_arr, clusters)
+    details["concordance"] = conc
+    pc0 = _cox.cox_pieces(start_arr, stop, ev, Xc, w_arr, np.zeros(len(beta)), efron)
+    score = float(pc0.score @ np.linalg.lstsq(pc0.info, pc0.score, rcond=None)[0])
+    wald = float(beta @ np.linalg.lstsq(V, beta, rcond=None)[0])
+    k = len(beta)
+    stats_: dict[str, float] = {
+        "loglik": pc.loglik,
+        "loglik_null": loglik0,
+        "df_model": k,
+        "aic": -2 * pc.loglik + 2 * k,
+        "bic": -2 * pc.loglik + k * np.log(ev.sum()),  # R: nobs(coxph) = events
+        "lr_test": 2 * (pc.loglik - loglik0),
+        "lr_p": float(stats.chi2.sf(2 * (pc.loglik - loglik0), k)),
+        "score_test": score,
+        "score_p": float(stats.chi2.sf(score, k)),
+        "wald_test": wald,
+        "wald_p": float(stats.chi2.sf(wald, k)),
+        "concordance": conc,
+        "concordance_se": conc_se,
+    }
+    if clusters is not None:
+        stats_["clusters"] = int(len(np.unique(clusters)))
+    if strata is not None:
+        stats_["strata"] = int(len(np.unique(strata)))
+    stats_.update(fit_stats or {})
     if ph_test:
         terms, chisq, dfs = _cox.zph_test(start_arr, stop, ev, Xc, w_arr, beta, efron, names)
         details["ph_test"] = pd.DataFrame(
@@ -375,7 +421,25 @@ def _cox_fit(
         notes=tuple(notes),
         e_value_kind="hr",
         outcome_rare=bool(ev.mean() < 0.15),
+        fit_stats=stats_,
     )
+
+
+def _strata_codes(frame: pd.DataFrame, strata, model: str) -> np.ndarray | None:
+    """Integer codes of the strata column(s) (R's ``strata(a, b)``), ``None`` for no strata."""
+    if strata is None:
+        return None
+    cols = [strata] if isinstance(strata, str) else list(strata)
+    require_columns(frame, cols, model)
+    bad = frame[cols].isna().any(axis=1)
+    if bad.any():
+        rows = list(frame.index[bad.to_numpy()][:5])
+        raise ModelError(
+            f"{model}: strata column(s) {cols} missing in {int(bad.sum())} row(s) (rows {rows}); "
+            "give every row a stratum"
+        )
+    key = frame[cols].astype(str).agg("\x1f".join, axis=1) if len(cols) > 1 else frame[cols[0]]
+    return pd.factorize(key.astype(str), sort=True)[0]
 
 
 def _check_group_events(frame, treatment, ev, model, outcome):
@@ -405,6 +469,7 @@ def fit_cox(
     robust: bool | None = None,
     conf_level: float = 0.95,
     ph_test: bool = True,
+    strata: str | Sequence[str] | None = None,
 ) -> ModelResult:
     r"""Cox proportional hazards for time to first event, weighted, with cluster-robust SEs.
 
@@ -415,6 +480,12 @@ def fit_cox(
     small-sample factor). With weights but no cluster column each row is its own cluster
     (``robust = TRUE``). The scaled Schoenfeld test of proportional hazards (R's ``cox.zph``,
     KM time scale) is in ``details["ph_test"]`` and a note is added when its global p < 0.05.
+
+    ``strata`` gives each stratum its own baseline hazard (R's ``+ strata(s)``): risk sets hold
+    only rows of the event's stratum. ``strata="subclass"`` is the pair-stratified Cox after
+    matching, which compares each treated person only with their own matches. Fit statistics
+    (log-likelihoods, AIC/BIC, likelihood-ratio, score (log-rank) and Wald tests, concordance and
+    its SE as R's ``coxph`` reports them) are in ``fit_stats``.
 
     Parameters
     ----------
@@ -430,6 +501,8 @@ def fit_cox(
     ties : {"efron", "breslow"}
     robust : bool, optional
         Force the sandwich by row (``True``) or the model-based variance (``False``).
+    strata : str or sequence of str, optional
+        Column(s) defining strata with separate baseline hazards.
 
     Examples
     --------
@@ -437,6 +510,8 @@ def fit_cox(
     >>> fit = fit_cox(load_rossi(), "week", "arrest", treatment="fin", covariates=["age", "prio"])
     >>> round(float(fit.term("fin")["ratio"]), 3)
     0.707
+    >>> round(fit.fit_stats["concordance"], 3)
+    0.63
     """
     model = "cox"
     if ties not in ("efron", "breslow"):
@@ -471,7 +546,33 @@ def fit_cox(
         label,
         ph_test,
         extra_notes=zero_notes,
+        strata=_strata_codes(frame, strata, model),
     )
+
+
+RECURRENT_METHODS = ("ag", "pwp", "wlw")
+
+
+def _wlw_rows(frame: pd.DataFrame, start: str, stop: str, event: str, id: str, k_max):
+    """Counting-process rows -> Wei-Lin-Weissfeld rows: per person and k = 1..K, the time from
+    the origin to the k-th event (event 1) or, after the last event, to the end of follow-up
+    (event 0). Per-person columns are taken from the person's first row."""
+    frame = frame.sort_values([id, stop], kind="stable")
+    first = frame.groupby(id, sort=True).head(1).set_index(id)
+    first = first.assign(_end=frame.groupby(id, sort=True)[stop].max())
+    ev = frame.loc[frame[event] == 1, [id, stop]]
+    ev = ev.assign(_k=ev.groupby(id).cumcount() + 1)
+    k_max = int(ev["_k"].max()) if k_max is None else int(k_max)
+    ev = ev[ev["_k"] <= k_max]
+    grid = pd.DataFrame(
+        {id: np.repeat(first.index.to_numpy(), k_max), "_k": np.tile(np.arange(1, k_max + 1), len(first))}
+    )
+    grid = grid.merge(ev.rename(columns={stop: "_t"}), on=[id, "_k"], how="left")
+    out = first.drop(columns=[start, stop, event]).reindex(grid[id]).reset_index()
+    out[stop] = np.where(grid["_t"].notna(), grid["_t"], first["_end"].reindex(grid[id]).to_numpy())
+    out[event] = grid["_t"].notna().astype(int).to_numpy()
+    out["_k"] = grid["_k"].to_numpy()
+    return out.drop(columns=["_end"]), k_max
 
 
 def fit_recurrent_cox(
@@ -486,15 +587,29 @@ def fit_recurrent_cox(
     cluster: str | None = None,
     ties: str = "efron",
     conf_level: float = 0.95,
+    method: str = "ag",
+    max_events: int | None = None,
 ) -> ModelResult:
-    r"""Andersen-Gill model for recurrent re-arrests: counting-process rows (start, stop] per
-    person, one row per gap between events, robust sandwich clustered by person (or by
-    ``cluster``, e.g. matched pair, which nests persons).
+    r"""Cox models for recurrent re-arrests from counting-process rows (start, stop] per person,
+    one row per gap between events, robust sandwich clustered by person (or by ``cluster``,
+    e.g. matched pair, which nests persons).
 
-    Same partial likelihood as :func:`fit_cox` with risk sets :math:`\{i: start_i < t \le stop_i\}`
-    (R: ``coxph(Surv(start, stop, event) ~ x, cluster = id)``). The hazard ratio is a ratio of
-    event rates, assuming events within a person are independent given covariates; the robust
-    SE protects inference against within-person dependence.
+    ``method``:
+
+    - ``"ag"`` (Andersen-Gill): risk sets :math:`\{i: start_i < t \le stop_i\}`, one baseline
+      hazard (R: ``coxph(Surv(start, stop, event) ~ x + cluster(id))``). The hazard ratio is a
+      ratio of event rates, events within a person independent given covariates.
+    - ``"pwp"`` (Prentice-Williams-Peterson, total time): the same rows stratified by event
+      number, so the k-th event is compared only among persons at risk of a k-th event
+      (R: ``+ strata(enum)``, enum = 1 + events before the row).
+    - ``"wlw"`` (Wei-Lin-Weissfeld marginal model): for k = 1..K (``max_events``, default the
+      largest count), the time from the origin to the k-th event, censored at the end of
+      follow-up, stratified by k, every person in every stratum (R:
+      ``coxph(Surv(stop, event) ~ x + strata(enum) + cluster(id))`` on the WLW layout, e.g.
+      survival's ``bladder``). Covariates and weights are per person (first row).
+
+    The robust SE protects inference against within-person dependence. ``fit_stats["persons"]``
+    is the number of persons.
 
     Examples
     --------
@@ -504,12 +619,30 @@ def fit_recurrent_cox(
     ...                   "treated": [1, 1, 1, 0, 0, 0]})
     >>> fit_recurrent_cox(d).n
     6
+    >>> fit_recurrent_cox(d, method="wlw").fit_stats["persons"]
+    4
     """
-    model = "andersen_gill"
+    if method not in RECURRENT_METHODS:
+        raise ModelError(
+            f"recurrent_cox: method must be one of {list(RECURRENT_METHODS)}; got {method!r}"
+        )
+    model = {"ag": "andersen_gill", "pwp": "pwp_total_time", "wlw": "wei_lin_weissfeld"}[method]
     frame = as_frame(data, model)
     frame, zero_notes = drop_zero_weights(frame, weights, model)
     require_columns(frame, [id], model)
     start_arr, stop_arr, ev = _time_event(frame, stop, event, model, start=start)
+    strata = None
+    persons = int(frame[id].nunique())
+    if method == "pwp":
+        frame = frame.assign(_ev=ev, _stop=stop_arr).sort_values([id, "_stop"], kind="stable")
+        prior = frame.groupby(id, sort=False)["_ev"].cumsum() - frame["_ev"]
+        strata = pd.factorize(prior, sort=True)[0]
+        start_arr, stop_arr, ev = _time_event(frame, stop, event, model, start=start)
+    elif method == "wlw":
+        frame, k = _wlw_rows(frame, start, stop, event, id, max_events)
+        start_arr, stop_arr, ev = _time_event(frame, stop, event, model)
+        strata = frame["_k"].to_numpy() - 1
+        zero_notes = [*zero_notes, f"{k} event strata (WLW)"]
     terms = ([treatment] if treatment else []) + list(covariates)
     X, names = design_matrix(frame, terms, model, intercept=False)
     _check_group_events(frame, treatment, ev, model, event)
@@ -531,7 +664,9 @@ def fit_recurrent_cox(
         conf_level,
         by,
         ph_test=False,
-        extra_notes=(f"{frame[id].nunique()} persons", *zero_notes),
+        extra_notes=(f"{persons} persons", *zero_notes),
+        strata=strata,
+        fit_stats={"persons": persons},
     )
 
 

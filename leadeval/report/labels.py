@@ -172,6 +172,7 @@ LABELS: Mapping[str, str] = MappingProxyType(
         "count_did_negbin": "negative binomial, before/after",
         "count_did_poisson": "Poisson, before/after",
         "panel_gee": "GEE by month",
+        "panel_contrast": "GEE by month and group (matched)",
         "within_person_rate": "conditional Poisson (within person)",
         # costs
         "category": "cost category",
@@ -241,7 +242,8 @@ def label(name: object) -> str:
 
 
 ANALYSIS_PREFIXES = frozenset(
-    {"logistic", "cox", "km", "logrank", "count", "panel", "effect", "rmst", "gee", "did"}
+    {"logistic", "cox", "km", "logrank", "count", "panel", "panel_contrast", "effect", "rmst",
+     "gee", "did"}
 )
 
 
@@ -252,6 +254,8 @@ def _label(key: str) -> str:
         return LABELS[key]
     if key.startswith("month="):
         return f"month {key.removeprefix('month=')} vs baseline"
+    if key.startswith("treated@month="):
+        return f"LEAD vs comparison in month {key.removeprefix('treated@month=')}"
     m = _WINDOW.match(key)
     if m and m["measure"] in MEASURE_WORDS:
         words, window = MEASURE_WORDS[m["measure"]], m["window"]

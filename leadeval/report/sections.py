@@ -173,6 +173,8 @@ class SectionBuilder:
                 continue
             if ev.matched is None and key.startswith("within_person") and term == "post":
                 continue  # already a key finding
+            if key.startswith("panel:") and f"panel_contrast:{res.outcome}" in ev.results:
+                continue  # a description; the matched contrast is the outcome's effect
             ratio_lines.append(_plain(key, res, term, r, self.program, self.comparison))
         if ratio_lines:
             paras.append("On the ratio scale (the models behind the tables below):")
@@ -690,7 +692,8 @@ class SectionBuilder:
             tables.append(
                 self.estimates_table(
                     "panel",
-                    "Odds vs the baseline month (selected months), and per contact (GEE)",
+                    "Odds vs the baseline month (selected months), and per contact (GEE): a "
+                    "description of change, not an effect",
                     res,
                     note="Ratios above 1: more likely than in the baseline month (or per extra "
                     "contact). Every month's odds ratio is in the figures.",
@@ -715,6 +718,20 @@ class SectionBuilder:
                             ),
                         )
                     )
+        contrasts = self._results("panel_contrast:")
+        if contrasts:
+            tables.append(
+                self.estimates_table(
+                    "panel_contrast",
+                    f"{self.program} vs matched {self.comparison} over the same months (GEE, "
+                    "group x month, matching weights)",
+                    contrasts,
+                    note="The effect on the monthly outcomes: odds ratio between the matched "
+                    "groups in the month shown. The odds ratios vs the baseline month above "
+                    "describe change within participants, not an effect: people referred while "
+                    "homeless become housed over time anyway.",
+                )
+            )
         if wp:
             tables.append(
                 self.estimates_table(
@@ -1003,10 +1020,16 @@ class SectionBuilder:
             panel = self._results("panel:")
             if panel:
                 out.append(
-                    "The monthly housing and income odds ratios compare participants with "
-                    "themselves before the index date; they include regression to the mean and "
-                    "change that would have happened anyway, so they describe change, not the "
-                    "program's effect."
+                    "The monthly housing and income odds ratios vs the baseline month compare "
+                    "participants with themselves before the index date; they include regression "
+                    "to the mean and change that would have happened anyway, so they are a "
+                    "description, not the program's effect"
+                    + (
+                        "; the effect is the contrast with the matched comparison group over the "
+                        "same months."
+                        if self._results("panel_contrast:")
+                        else "."
+                    )
                 )
         else:
             out.append(
@@ -1184,9 +1207,18 @@ def _plain(
     if key.startswith("panel:"):
         month = term.removeprefix("month=")
         return (
-            f"{_cap(label(key))} (a within-person change, not an effect): {program} "
+            f"{_cap(label(key))} (a description, not an effect): {program} "
             f"participants' odds in month {month} were {ratio:.2f} times those in the baseline "
             f"month ({ci}){'' if clear else '; no clear change'}."
+        )
+    if key.startswith("panel_contrast:"):
+        month = term.partition("@month=")[2]
+        lead = f"{_cap(label(key))}, month {month} ({program} vs the matched {comparison} group)"
+        if not clear:
+            return f"{lead}: no clear difference (odds ratio {ratio:.2f}, {ci})."
+        return (
+            f"{lead}: {program} participants' odds were {ratio:.2f} times the comparison "
+            f"group's in the same month ({ci})."
         )
     if key.startswith("within_person"):
         if "contacts" in term:
