@@ -12,6 +12,12 @@ process through :func:`leadeval.write_report`; the stage timings are those its m
 (``run.stages``, see :mod:`leadeval.progress`), grouped into the report's stages, each with its
 share of the run, plus the process's peak memory (ru_maxrss).
 
+Measured 2026-12-01 on the shared 2-core machine under a load of ~15 (so read the shares, not the
+seconds: match() ran 10x slower in wall time than its CPU time that hour): whole run 1,005 s,
+peak 4.0 GB; extracts 9 %, cohort 19 %, matching (with the propensity fit) 5 %, models 16 %,
+equity + heterogeneity 37 % (and the step where the peak goes from 2.2 to 4.0 GB), costs 3 %,
+disclosure 0.9 %, writing the report 10 %.
+
 Target (issue 15): the whole report in 30 s or less and 3 GB or less peak on 2 cores. There is no
 outside reference for a whole report; the stage shares say where the time goes (load, cohort and
 panel: ``benchmarks/bench_load.py`` and ``bench_cohort.py`` time those against raw DuckDB).

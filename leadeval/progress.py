@@ -38,14 +38,14 @@ from typing import Any
 #: the report's stages, in order, with the share of the run each typically takes (county-size
 #: site, benchmarks/bench_report.py); the console's estimate of the time left is weighted by them
 STAGES: dict[str, float] = {
-    "extracts": 0.16,
-    "cohort": 0.30,
-    "matching": 0.04,
-    "models": 0.22,
-    "equity": 0.10,
-    "costs": 0.08,
-    "disclosure": 0.08,
-    "report": 0.02,
+    "extracts": 0.09,
+    "cohort": 0.19,
+    "matching": 0.05,
+    "models": 0.16,
+    "equity": 0.37,
+    "costs": 0.03,
+    "disclosure": 0.01,
+    "report": 0.10,
 }
 _MODELS = ("logistic", "effect", "gee", "km", "logrank", "cox", "rmst", "cuminc", "count", "did",
            "panel", "within_person", "within_person_dose")  # fmt: skip
