@@ -1,44 +1,57 @@
-"""Benchmark: 1:1 greedy nearest-neighbour matching with a caliper, without replacement.
+"""Benchmark: 1:1 greedy nearest-neighbour matching with a caliper, without replacement,
+leadeval and R's MatchIt side by side in the same run.
 
 Run by hand (not in CI)::
 
     .venv/bin/python benchmarks/bench_matching.py                 # 10k x 100k, 10k x 1M, 50k x 5M
-    .venv/bin/python benchmarks/bench_matching.py --sizes 10000:1000000
+    .venv/bin/python benchmarks/bench_matching.py --sizes 10000:1000000 --repeat 5
+    .venv/bin/python benchmarks/bench_matching.py --r-sizes none  # leadeval only
     .venv/bin/python benchmarks/bench_matching.py --psmpy /tmp/psmpy_venv/bin/python
 
-Each size runs in a fresh process, which reports wall times and its peak resident memory
-(ru_maxrss):
+Each size runs in a fresh process, which reports wall times (best of ``--repeat``), the CPU time
+of the best run and its peak resident memory (ru_maxrss):
 
-* ``match_core``: the matching itself (``match_nearest_arrays``: sort, insertion positions,
-  union-find greedy loop over treated units) on a given logit score;
-* ``match_full``: ``leadeval.matching.match()`` end to end (checks, statsmodels logistic fit on
-  4 covariates, matching, weights, balance table).
+* ``given_s``: ``leadeval.matching.match()`` end to end with a given distance
+  (``distance_column``, the issue-15 target: 10k x 1M <= 1 s, 50k x 5M <= 15 s): input checks,
+  ordering by person_id, caliper matching, weights, subclass, the balance table (means, SMD,
+  variance ratios, eCDF statistics before and after on 4 covariates and the distance) and the
+  matched frame. Rows come in person_id order, as a Cohort's ``persons`` do;
+* ``given_shuffled_s``: the same with the rows shuffled (the order is then restored by a sort and
+  a take of every column, which costs about as much as the rest);
+* ``core_s``: the matching alone (``match_nearest_arrays`` on arrays);
+* ``fit_s``: ``match()`` with the propensity score fitted (statsmodels logistic, 4 covariates).
 
-With ``--psmpy PYTHON`` the same problem is run with psmpy 0.3.16 (``PsmPy.kdtree_matched``,
-which fits its own logistic model and queries a KDTree for *all* controls of every treated unit,
-``k = n_controls``, i.e. dense treated x control distance and index arrays, then loops in Python)
-in that interpreter, under a time limit; it is only attempted where those arrays fit in memory.
-Target (issue 4): 10k x 1M in about a second on this 2-core machine.
+R (``--r-sizes``, by default 10k x 100k and 10k x 1M): the same rows are written to CSV and
+``MatchIt::matchit(treated ~ <4 covariates>, distance = <the same score>, method = "nearest",
+caliper = 0.2)`` is timed with ``system.time()`` (the CSV read is not timed; nor is
+``summary()``, whose balance table leadeval's figure includes). The ratio printed is
+MatchIt / leadeval ``given_s``. MatchIt is used for timing only: Debian's 4.5.1 ignores calipers
+(see tests/reference/matching/make_reference.R), so its pairs are never a reference; it is run
+once per size (about 2 minutes at 10k x 1M; 50k x 5M would take hours).
+
+With ``--psmpy PYTHON`` the problem is also run with psmpy 0.3.16 (``PsmPy.kdtree_matched``,
+dense treated x control arrays, a Python loop) where those arrays fit in memory.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import resource
+import shutil
 import subprocess
 import sys
-import time
+import tempfile
+from pathlib import Path
 
 CHILD = r"""
 import json, resource, sys, time
 import numpy as np, pandas as pd
 import leadeval.matching as lm
-n1, n0 = int(sys.argv[1]), int(sys.argv[2])
+n1, n0, repeat, csv = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
 rng = np.random.default_rng(1)
 n = n1 + n0
 df = pd.DataFrame({
-    "person_id": np.char.add("P", np.arange(n).astype(str)),
+    "person_id": np.char.add("P", np.char.zfill(np.arange(n).astype(str), 9)).astype(object),
     "treated": np.r_[np.ones(n1, int), np.zeros(n0, int)],
 })
 t = df.treated.to_numpy() == 1
@@ -47,22 +60,46 @@ df["arrests_pre_365d"] = rng.poisson(np.where(t, 2.5, 1.2))
 df["jail_days_pre_365d"] = rng.gamma(1.0, np.where(t, 15, 8))
 df["prison_pre_365d"] = rng.binomial(1, np.where(t, 0.2, 0.1))
 covs = ["age", "arrests_pre_365d", "jail_days_pre_365d", "prison_pre_365d"]
+df["score"] = (-4 + 0.5 * df.arrests_pre_365d - 0.03 * df.age + 0.02 * df.jail_days_pre_365d)
+given = {"covariates": covs, "caliper": 0.2, "distance_column": "score"}
 out = {"n_treated": n1, "n_controls": n0}
-# core: on a fixed logit score, already in person_id order
-lin = -4 + 0.5 * df.arrests_pre_365d.to_numpy() - 0.03 * df.age.to_numpy() + 0.02 * df.jail_days_pre_365d.to_numpy()
-order = np.argsort(df.person_id.to_numpy(), kind="stable")
-d, tt = lin[order], t[order]
+
+def best(f):
+    runs = []
+    for _ in range(repeat):
+        w, c = time.perf_counter(), time.process_time()
+        r = f()
+        runs.append((time.perf_counter() - w, time.process_time() - c))
+    wall, cpu = min(runs)
+    return r, round(wall, 3), round(cpu, 3)
+
+m, out["given_s"], out["given_cpu_s"] = best(lambda: lm.match(df, given, warn=False))
+out["given_matched"] = int((m.data.treated == 1).sum())
+shuffled = df.sample(frac=1.0, random_state=2)
+m2, out["given_shuffled_s"], _ = best(lambda: lm.match(shuffled, given, warn=False))
+assert m2.pairs.equals(m.pairs) and m2.data.equals(m.data), "row order changed the result"
+d, tt = df.score.to_numpy(), t
 width = 0.2 * d.std(ddof=1)
-t0 = time.perf_counter()
-pairs, un, reasons = lm.match_nearest_arrays(d, tt, np.zeros(n, bool), np.zeros(n, int), 1, False, width)
-out["match_core_s"] = round(time.perf_counter() - t0, 3)
-out["core_matched"] = int(pairs.treated_row.nunique())
-t0 = time.perf_counter()
-m = lm.match(df, {"covariates": covs, "caliper": 0.2}, warn=False)
-out["match_full_s"] = round(time.perf_counter() - t0, 3)
-out["full_matched"] = int((m.data.treated == 1).sum())
+core = lambda: lm.match_nearest_arrays(d, tt, np.zeros(n, bool), np.zeros(n, int), 1, False, width)
+(pairs, _, _), out["core_s"], _ = best(core)
+assert len(pairs) == len(m.pairs)
+m3, out["fit_s"], _ = best(lambda: lm.match(df, {"covariates": covs, "caliper": 0.2}, warn=False))
+out["fit_matched"] = int((m3.data.treated == 1).sum())
 out["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+if csv != "-":
+    df[["treated", *covs, "score"]].to_csv(csv, index=False)
 print(json.dumps(out))
+"""
+
+R_SCRIPT = r"""
+suppressPackageStartupMessages(library(MatchIt))
+d <- read.csv(commandArgs(TRUE)[1])
+tm <- system.time(m <- matchit(treated ~ age + arrests_pre_365d + jail_days_pre_365d +
+                                 prison_pre_365d, data = d, distance = d$score,
+                               method = "nearest", caliper = 0.2))
+cat(sprintf('{"matchit_s": %.3f, "matchit_matched": %d, "matchit_version": "%s"}\n',
+            tm[["elapsed"]], sum(!is.na(m$match.matrix[, 1])),
+            as.character(packageVersion("MatchIt"))))
 """
 
 PSMPY = r"""
@@ -104,6 +141,14 @@ def main() -> None:
     ap.add_argument(
         "--sizes", nargs="+", default=["10000:100000", "10000:1000000", "50000:5000000"]
     )
+    ap.add_argument("--repeat", type=int, default=3, help="leadeval runs per size (best kept)")
+    ap.add_argument(
+        "--r-sizes",
+        nargs="+",
+        default=["10000:100000", "10000:1000000"],
+        help="sizes also timed with R MatchIt ('none' for none)",
+    )
+    ap.add_argument("--r-timeout", type=float, default=1800)
     ap.add_argument("--psmpy", help="python interpreter with psmpy installed")
     ap.add_argument("--psmpy-timeout", type=float, default=600)
     ap.add_argument(
@@ -113,21 +158,35 @@ def main() -> None:
         help="skip psmpy when treated x controls exceeds this",
     )
     args = ap.parse_args()
-    for size in args.sizes:
-        n1, n0 = (int(x) for x in size.split(":"))
-        res = run([sys.executable, "-c", CHILD, str(n1), str(n0)], timeout=1800)
-        if args.psmpy:
-            if n1 * n0 > args.psmpy_max_cells:
-                res["psmpy"] = (
-                    f"not attempted: its dense {n1} x {n0} distance + index arrays "
-                    f"need ~{n1 * n0 * 16 / 1e9:.0f} GB"
-                )
-            else:
-                res["psmpy"] = run(
-                    [args.psmpy, "-c", PSMPY, str(n1), str(n0)], timeout=args.psmpy_timeout
-                )
-        print(json.dumps(res), flush=True)
-    _ = resource, time
+    rscript = shutil.which("Rscript")
+    with tempfile.TemporaryDirectory() as tmp:
+        for size in args.sizes:
+            n1, n0 = (int(x) for x in size.split(":"))
+            with_r = size in args.r_sizes and rscript is not None
+            csv = str(Path(tmp) / f"match_{size.replace(':', '_')}.csv") if with_r else "-"
+            res = run(
+                [sys.executable, "-c", CHILD, str(n1), str(n0), str(args.repeat), csv],
+                timeout=1800,
+            )
+            if with_r and "error" not in res:
+                r_file = Path(tmp) / "matchit_time.R"
+                r_file.write_text(R_SCRIPT)
+                res |= run([rscript, str(r_file), csv], timeout=args.r_timeout)
+                if "matchit_s" in res:
+                    res["ratio_matchit_over_leadeval"] = round(res["matchit_s"] / res["given_s"], 1)
+            elif size in args.r_sizes:
+                res["matchit"] = "not run: Rscript not found"
+            if args.psmpy:
+                if n1 * n0 > args.psmpy_max_cells:
+                    res["psmpy"] = (
+                        f"not attempted: its dense {n1} x {n0} distance + index arrays "
+                        f"need ~{n1 * n0 * 16 / 1e9:.0f} GB"
+                    )
+                else:
+                    res["psmpy"] = run(
+                        [args.psmpy, "-c", PSMPY, str(n1), str(n0)], timeout=args.psmpy_timeout
+                    )
+            print(json.dumps(res), flush=True)
 
 
 if __name__ == "__main__":

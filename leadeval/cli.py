@@ -93,6 +93,19 @@ def load_notes(extracts: Any) -> list[str]:
     return [f"{r.extract}: {r.notes}" for r in q.itertuples(index=False) if r.notes]
 
 
+Quiet = Annotated[
+    bool, typer.Option("--quiet", "-q", help="No progress display (it is off anyway when stderr "
+                       "is not a terminal).")
+]
+
+
+def console_progress(title: str, stages: list[str], quiet: bool) -> Any:
+    """The progress display on stderr (see :mod:`leadeval.progress`)."""
+    from leadeval.progress import ConsoleProgress
+
+    return ConsoleProgress(title, stages, err_console, enabled=err_console.is_terminal and not quiet)
+
+
 @app.command()
 @user_errors_exit_2
 def validate(
@@ -104,6 +117,7 @@ def validate(
             help="Write the quarantined rows here (restricted data: a private folder, never shared).",
         ),
     ] = None,
+    quiet: Quiet = False,
 ) -> None:
     """Load and validate a site's extracts and print the data-quality table.
 
@@ -114,7 +128,9 @@ def validate(
     from leadeval.extracts import load_extracts, quarantine_messages, write_quarantine
 
     cfg = load_config(config)
-    extracts = load_extracts(cfg)
+    with console_progress(cfg.site, ["extracts"], quiet) as bar:
+        bar.progress("extracts")
+        extracts = load_extracts(cfg, on_extract=bar.on_extract)
     console.print(quality_table(extracts, f"Data quality: {cfg.site} (data end {cfg.data_end_date})"))
     n_quarantined = int(extracts.quality["quarantined"].sum())
     for line in load_notes(extracts):
@@ -214,23 +230,19 @@ def report(
             help="Also write person-level outputs into OUT/restricted/ (never share that folder).",
         ),
     ] = False,
+    quiet: Quiet = False,
 ) -> None:
     """Run a site's whole evaluation and write its report (HTML, tables/, manifest.json)."""
-    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
-
     from leadeval.config import load_config
+    from leadeval.progress import report_stages
     from leadeval.report.writer import write_report
 
     cfg = load_config(config)
     formats = [f.strip() for f in format.split(",") if f.strip()] if format else None
-    with Progress(
-        SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
-        console=err_console, transient=True, disable=not err_console.is_terminal,
-    ) as bar:
-        task = bar.add_task(f"{cfg.site}: starting", total=None)
+    with console_progress(cfg.site, report_stages(cfg.design.comparison), quiet) as bar:
         paths = write_report(
             cfg, out=out, seed=seed, formats=formats, restricted=restricted or None,
-            progress=lambda stage: bar.update(task, description=f"{cfg.site}: {stage}"),
+            progress=bar.progress, on_extract=bar.on_extract,
         )
     ev, d = paths.evaluation, paths.disclosure
 
@@ -319,13 +331,16 @@ def monitor(
     out: Annotated[
         Path | None, typer.Option("--out", help="Output folder (default: reports/<site>-monitor).")
     ] = None,
+    quiet: Quiet = False,
 ) -> None:
     """Write the quarterly program-monitoring page (monitor.html, tables/, manifest.json)."""
     from leadeval.config import load_config
     from leadeval.report.monitor_page import write_monitor
 
     cfg = load_config(config)
-    paths = write_monitor(cfg, out=out, period=period, start=start, end=end)
+    with console_progress(f"{cfg.site} monitor", ["extracts", "disclosure", "report"], quiet) as bar:
+        paths = write_monitor(cfg, out=out, period=period, start=start, end=end,
+                              progress=bar.progress, on_extract=bar.on_extract)
     r = paths.result
     console.print(
         f"{cfg.site}: {len(r.to_frame()['quarter'].unique())} quarters ({r.start} to {r.end}), "

@@ -36,7 +36,7 @@ Example
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -352,9 +352,11 @@ def monitor_site(
     period: str | None = None,
     start: str | None = None,
     end: str | None = None,
+    on_extract: Callable[[str, dict], None] | None = None,
 ) -> MonitorResult:
     """Load a site's roster, contacts and program ledger (only those) and compute its quarterly
-    figures for ``period`` ('2024Q1') or ``start``..``end`` (default: every quarter)."""
+    figures for ``period`` ('2024Q1') or ``start``..``end`` (default: every quarter);
+    ``on_extract`` as for :func:`leadeval.load_extracts`."""
     from leadeval.config import load_config
     from leadeval.extracts import load_extracts
 
@@ -367,7 +369,7 @@ def monitor_site(
     q0 = parse_quarter(start, freq, "--from" if period is None else "--period") if start else None
     q1 = parse_quarter(end, freq, "--to" if period is None else "--period") if end else None
     sub = monitor_config(cfg)
-    extracts = load_extracts(sub)
+    extracts = load_extracts(sub, on_extract=on_extract)
     roster = extracts.to_pandas("roster")
     contacts = extracts.to_pandas("contacts") if "contacts" in extracts else None
     ledger = extracts.to_pandas("program_ledger") if "program_ledger" in extracts else None

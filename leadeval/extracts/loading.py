@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -248,6 +248,7 @@ def _likely_fix(name: str, src, reason: str, column: str | None, examples: list[
 def load_extracts(
     config: SiteConfig | str | os.PathLike[str],
     backend: ibis.BaseBackend | None = None,
+    on_extract: Callable[[str, dict], None] | None = None,
 ) -> Extracts:
     """Read, map, parse and validate every configured extract.
 
@@ -259,6 +260,9 @@ def load_extracts(
         Where the loaded tables live (``extract_<name>``); a new in-memory DuckDB by default. Pass
         ``ibis.duckdb.connect("work.duckdb")`` for extracts larger than memory. Loading again
         into the same backend replaces its ``extract_<name>`` tables.
+    on_extract : callable, optional
+        Called as ``on_extract(name, row)`` after each extract is loaded, with its data-quality
+        row (``read``, ``loaded``, ``quarantined``... counts): progress displays use it.
 
     Returns
     -------
@@ -297,6 +301,8 @@ def load_extracts(
             _check_population(name, row, rows, config, share=not config.strict)
             quality.append(row)
             quarantined[name] = rows
+            if on_extract is not None:
+                on_extract(name, row)
     finally:
         attachments.detach_all()
     reasons = [

@@ -50,9 +50,12 @@ def prepare(obj: Any, spec: MatchingConfig) -> pd.DataFrame:
             "exact/...) and the frame must have person_id and treated"
         )
         raise MatchingError("cannot match: " + "; ".join(problems))
-    if frame[KEY].isna().any():
-        problems.append(f"{int(frame[KEY].isna().sum())} rows have no person_id")
-    dup = frame[KEY][frame[KEY].duplicated()]
+    ids = frame[KEY].to_numpy()
+    n_na = 0 if _all_strings(ids) else int(pd.isna(ids).sum())
+    if n_na:
+        problems.append(f"{n_na} rows have no person_id")
+    order = None if n_na else _id_order(frame[KEY])
+    dup = frame[KEY][frame[KEY].duplicated()] if order is None else frame[KEY][:0]
     if len(dup):
         problems.append(
             f"person_id is not unique: {len(dup)} duplicates (e.g. {list(dup.astype(str)[:3])}); "
@@ -84,14 +87,42 @@ def prepare(obj: Any, spec: MatchingConfig) -> pd.DataFrame:
             )
     if problems:
         raise MatchingError("cannot match:\n" + "\n".join(f"  - {p}" for p in problems))
-    if not bad_t.any() and t.nunique() < 2:
+    if not bad_t.any() and t.min() == t.max():
         raise MatchingError(
             f"treated has only the value {int(t.iloc[0])}: matching needs treated (1) and control (0)"
             " units"
         )
-    out = frame.assign(**{TREAT: frame[TREAT].astype(int)})
+    if order is None:  # categorical or mixed-type ids: pandas' order, else by their text
+        out = frame.assign(**{TREAT: frame[TREAT].astype(int)})
+        try:
+            return out.sort_values(KEY, kind="stable").reset_index(drop=True)
+        except TypeError:
+            order = np.argsort(out[KEY].astype(str).to_numpy(), kind="stable")
+            return out.iloc[order].reset_index(drop=True)
+    out = frame.copy() if isinstance(order, slice) else frame.take(order)
+    out.index = pd.RangeIndex(len(out))
+    out[TREAT] = out[TREAT].astype(int)
+    return out
+
+
+def _all_strings(ids: np.ndarray) -> bool:
+    """True when every id is a str (so none is missing): one C-level pass."""
+    return ids.dtype == object and pd.api.types.infer_dtype(ids, skipna=False) == "string"
+
+
+def _id_order(key: pd.Series) -> np.ndarray | slice | None:
+    """The stable order of ``key`` when its ids are unique: ``slice(None)`` when the rows are
+    already in person_id order (as a Cohort's are), else an argsort (a sort plus one pass over
+    neighbours replaces a hash-based duplicate check); None when the ids repeat, are categorical
+    or cannot be compared (mixed types): the caller then takes the general path."""
+    if isinstance(key.dtype, pd.CategoricalDtype):
+        return None
+    ids = key.to_numpy()
     try:
-        return out.sort_values(KEY, kind="stable").reset_index(drop=True)
-    except TypeError:  # mixed id types: order by their text
-        order = np.argsort(out[KEY].astype(str).to_numpy(), kind="stable")
-        return out.iloc[order].reset_index(drop=True)
+        if len(ids) < 2 or bool((ids[1:] > ids[:-1]).all()):
+            return slice(None)
+        order = np.argsort(ids, kind="stable")
+    except TypeError:
+        return None
+    s = ids[order]
+    return None if bool((s[1:] == s[:-1]).any()) else order

@@ -20,13 +20,14 @@ class MethodResult:
     """Per-unit output of one method, aligned with the prepared frame (sorted by person_id).
 
     weights : float array, 0 for units left out
-    subclass : object array of int ids or None (no subclass: IPTW, matching with replacement)
+    subclass : int ids (an object array with None, or an Int64 array with NA) or None (no
+        subclass: IPTW, matching with replacement)
     pairs : DataFrame ``treated_row, control_row, round`` (row positions) or None
     unmatched_rows : positions of treated units left unmatched, with ``reasons``
     """
 
     weights: np.ndarray
-    subclass: np.ndarray | None
+    subclass: np.ndarray | pd.api.extensions.ExtensionArray | None
     pairs: pd.DataFrame | None
     unmatched_rows: np.ndarray
     reasons: np.ndarray

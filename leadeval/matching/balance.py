@@ -94,7 +94,11 @@ class Balance:
         return "\n".join(lines)
 
 
-def _wvar(x: np.ndarray, w: np.ndarray, binary: bool) -> float:
+def _wvar(x: np.ndarray, w: np.ndarray | None, binary: bool) -> float:
+    """Weighted variance (see module docstring); ``w`` None = unit weights (n - 1 denominator)."""
+    if w is None:
+        m = float(x.mean())
+        return m * (1 - m) if binary else float(np.var(x, ddof=1))
     w = w / w.sum()
     m = float(np.sum(w * x))
     if binary:
@@ -112,26 +116,49 @@ def _pooled_sd_proportional(x: np.ndarray, t: np.ndarray, binary: bool) -> float
 
 
 def _sd_denominator(x: np.ndarray, t: np.ndarray, binary: bool, estimand: str) -> float:
-    ones = np.ones(len(x))
     if estimand == "ATT":
-        sd = np.sqrt(_wvar(x[t], ones[t], binary))
+        sd = np.sqrt(_wvar(x[t], None, binary))
     else:
-        sd = np.sqrt((_wvar(x[t], ones[t], binary) + _wvar(x[~t], ones[~t], binary)) / 2)
+        sd = np.sqrt((_wvar(x[t], None, binary) + _wvar(x[~t], None, binary)) / 2)
     if not np.isfinite(sd) or sd < _EPS:
         sd = _pooled_sd_proportional(x, t, binary)
     return float(sd)
 
 
+def distinct_values(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The sorted distinct values of ``x`` and how many values of ``x`` are at most each one."""
+    xs = np.sort(x)
+    last = np.append(xs[1:] != xs[:-1], True)
+    return xs[last], np.flatnonzero(last) + 1
+
+
 def _ecdf_stats(
-    x: np.ndarray, t: np.ndarray, w: np.ndarray, o: np.ndarray | None = None
+    x: np.ndarray,
+    t: np.ndarray,
+    w: np.ndarray | None,
+    distinct: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> tuple[float, float]:
-    w = np.where(t, w / w[t].sum(), -w / w[~t].sum())
-    if o is None:
-        o = np.argsort(x, kind="stable")
-    xs, cs = x[o], np.abs(np.cumsum(w[o]))
-    last = np.append(np.diff(xs) != 0, True)
-    e = cs[last]
-    return float(e.mean()), float(e.max())
+    """Mean and max over the distinct values u of x of |F_1(u) - F_0(u)| (``w`` None = before).
+
+    No sort of all units: before matching (unit weights) the treated are counted at each u and
+    the controls are the complement; after, the difference of the two weighted eCDFs is a step
+    function that moves only at the values of the units with a weight, so it is summed over
+    those steps (each step's |F_1 - F_0| times the number of distinct values it covers).
+    """
+    u, n_le = distinct_values(x) if distinct is None else distinct
+    if w is None:
+        n1 = int(t.sum())
+        c1 = np.cumsum(np.bincount(np.searchsorted(u, np.sort(x[t])), minlength=len(u)))
+        e = np.abs(c1 / n1 - (n_le - c1) / (len(x) - n1))
+        return float(e.mean()), float(e.max())
+    keep = w != 0
+    sw = np.where(t, w / w[t].sum(), -w / w[~t].sum())[keep]
+    o = np.argsort(x[keep], kind="stable")
+    pos = np.searchsorted(u, x[keep][o])
+    last = np.append(pos[1:] != pos[:-1], True)  # one step per distinct value with weight
+    steps = np.abs(np.cumsum(sw[o])[last])
+    covers = np.diff(np.append(pos[last], len(u)))
+    return float(np.sum(steps * covers) / len(u)), float(steps.max())
 
 
 def balance_stats(
@@ -140,17 +167,23 @@ def balance_stats(
     w: np.ndarray | None,
     sd: float,
     binary: bool,
-    order: np.ndarray | None = None,
+    distinct: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> dict[str, float]:
-    """The six statistics of one variable (``w`` None = before matching; ``order`` an argsort
-    of ``x``, computed if not given)."""
-    w = np.ones(len(x)) if w is None else np.asarray(w, dtype=float)
+    """The six statistics of one variable (``w`` None = before matching; ``distinct`` the result
+    of :func:`distinct_values` of ``x``, computed if not given)."""
     out = dict.fromkeys(STATS, np.nan)
-    w1, w0 = w[t], w[~t]
-    out["mean_treated"] = float(np.sum(w1 * x[t]) / w1.sum())
-    out["mean_control"] = float(np.sum(w0 * x[~t]) / w0.sum())
+    x1, x0 = x[t], x[~t]
+    if w is None:
+        w1 = w0 = None
+        out["mean_treated"], out["mean_control"] = float(x1.mean()), float(x0.mean())
+        too_small = len(x1) < 2 and len(x0) < 2
+    else:
+        w = np.asarray(w, dtype=float)
+        w1, w0 = w[t], w[~t]
+        out["mean_treated"] = float(np.sum(w1 * x1) / w1.sum())
+        out["mean_control"] = float(np.sum(w0 * x0) / w0.sum())
+        too_small = (w1 != 0).sum() < 2 and (w0 != 0).sum() < 2
     mdiff = out["mean_treated"] - out["mean_control"]
-    too_small = (w1 != 0).sum() < 2 and (w0 != 0).sum() < 2
     if abs(mdiff) <= _EPS:
         out["smd"] = mdiff
     elif not too_small:
@@ -158,8 +191,8 @@ def balance_stats(
     if binary:
         out["ecdf_mean"] = out["ecdf_max"] = abs(mdiff)
     elif not too_small:
-        out["var_ratio"] = _wvar(x[t], w1, False) / _wvar(x[~t], w0, False)
-        out["ecdf_mean"], out["ecdf_max"] = _ecdf_stats(x, t, w, order)
+        out["var_ratio"] = _wvar(x1, w1, False) / _wvar(x0, w0, False)
+        out["ecdf_mean"], out["ecdf_max"] = _ecdf_stats(x, t, w, distinct)
     return out
 
 
@@ -209,14 +242,15 @@ def compute_balance(
     X = balance_matrix(frame, list(covariates), list(categorical), distance)
     t = frame["treated"].to_numpy() == 1
     w = np.asarray(weights, dtype=float)
+    kept = w != 0  # units without weight change no statistic: "after" is computed on the rest
     rows = []
     for v in X.columns:
         x = X[v].to_numpy()
         binary = bool(np.all((x == 0) | (x == 1)))
         sd = _sd_denominator(x, t, binary, estimand)
-        order = None if binary else np.argsort(x, kind="stable")
-        before = balance_stats(x, t, None, sd, binary, order)
-        after = balance_stats(x, t, w, sd, binary, order)
+        distinct = None if binary else distinct_values(x)
+        before = balance_stats(x, t, None, sd, binary, distinct)
+        after = balance_stats(x[kept], t[kept], w[kept], sd, binary, distinct)
         rows.append(
             {"variable": v, "binary": binary}
             | {f"{k}_before": before[k] for k in STATS}

@@ -196,12 +196,6 @@ def match(
             + "); widen the caliper, drop exact strata or use discard: none"
         )
 
-    all_units = frame.copy()
-    all_units["weights"] = result.weights
-    sub = result.subclass if result.subclass is not None else np.full(len(frame), None)
-    all_units["subclass"] = pd.array(sub, dtype="Int64")
-    all_units["distance"] = distance if distance is not None else np.nan
-    data = all_units[all_units["weights"] > 0].reset_index(drop=True)
     ids = frame[KEY].to_numpy()
     unmatched = pd.DataFrame(
         {KEY: ids[result.unmatched_rows], "reason": result.reasons.astype(str)}
@@ -231,4 +225,16 @@ def match(
         frame, covs, result.weights, cats, distance, spec.estimand, spec.balance_threshold, warn
     )
     width = caliper_width(distance, discarded, spec.caliper) if spec.method == "nearest" else None
+    all_units = frame  # prepare() returned a private copy: add the columns in place
+    all_units["weights"] = result.weights
+    all_units["subclass"] = _int64(result.subclass, len(frame))
+    all_units["distance"] = distance if distance is not None else np.nan
+    data = all_units[all_units["weights"].to_numpy() > 0].reset_index(drop=True)
     return MatchedSample(data, all_units, propensity, unmatched, pairs, spec, bal, width)
+
+
+def _int64(subclass: Any, n: int) -> pd.api.extensions.ExtensionArray:
+    """A method's subclass ids as an Int64 array (all NA when it has none)."""
+    if subclass is None:
+        return pd.arrays.IntegerArray(np.zeros(n, dtype=np.int64), np.ones(n, dtype=bool))
+    return pd.array(subclass, dtype="Int64")

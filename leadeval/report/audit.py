@@ -226,15 +226,81 @@ def certificate(problem: DisclosureProblem, d: Disclosure, cell: str, upper: boo
     return {sy["cells"][j] for j in binding if sy["cells"][j] != cell}
 
 
+def _component_intervals(
+    sub: sparse.csr_array,
+    rl: np.ndarray,
+    rh: np.ndarray,
+    bounds: Bounds,
+    goal: list[int],
+    names: list[str],
+    cache: dict | None,
+) -> list[tuple[float, float]]:
+    """Exact integer [min, max] of each ``goal`` variable of one component.
+
+    Every integer solution found is a witness: a goal variable seen at its own lower (upper)
+    bound in any witness has that bound as its optimum, so its integer program is not solved.
+    Two programs (min and max of the goals' sum) find such witnesses for most cells at once; the
+    rest get their own programs, whose solutions join the witnesses. The intervals are exactly
+    those of solving every program; a component met again (the same rows, right-hand sides and
+    bounds, e.g. in the next round of complementary suppression) is answered from ``cache``.
+    """
+    key = None
+    if cache is not None:
+        key = (sub.shape, sub.data.tobytes(), sub.indices.tobytes(), sub.indptr.tobytes(),
+               rl.tobytes(), rh.tobytes(), bounds.lb.tobytes(), bounds.ub.tobytes(), tuple(goal))
+        if key in cache:
+            return cache[key]
+    nv = sub.shape[1]
+    cons = [LinearConstraint(sub, rl, rh)] if sub.shape[0] else []
+    lb, ub = bounds.lb, bounds.ub
+    witnesses: list[np.ndarray] = []
+
+    def solve(cobj: np.ndarray, name: str) -> float:
+        res = milp(cobj, constraints=cons, integrality=np.ones(nv), bounds=bounds)
+        if res.x is None:
+            raise DisclosureError(
+                f"audit: the published numbers around {name!r} are inconsistent ({res.message})"
+            )
+        witnesses.append(res.x)
+        return float(res.fun)
+
+    def at_bound(t: int, sign: float) -> bool:
+        if sign > 0:
+            return any(x[t] <= lb[t] + 1e-6 for x in witnesses)
+        return any(x[t] >= ub[t] - (1.0 if ub[t] >= BIG else 1e-6) for x in witnesses)
+
+    if len(goal) > 1:
+        total = np.zeros(nv)
+        total[goal] = 1.0
+        for sign in (1.0, -1.0):
+            solve(sign * total, names[0])
+    out = []
+    for t, name in zip(goal, names, strict=True):
+        ends = []
+        for sign in (1.0, -1.0):
+            if at_bound(t, sign):
+                ends.append(float(lb[t] if sign > 0 else ub[t]))
+                continue
+            cobj = np.zeros(nv)
+            cobj[t] = sign
+            ends.append(sign * solve(cobj, name))
+        out.append((ends[0], ends[1]))
+    if key is not None:
+        cache[key] = out
+    return out
+
+
 def audit(
     problem: DisclosureProblem,
     d: Disclosure,
     also: Iterable[str] = (),
     only: Iterable[str] | None = None,
+    cache: dict | None = None,
 ) -> AuditResult:
     """Derive the tightest interval of every small (primary) count, and of the cells in ``also``
     (e.g. complementary ones, for a privacy officer), from what ``d`` publishes; ``only``
-    restricts the work to those cells (used to probe a candidate suppression)."""
+    restricts the work to those cells (used to probe a candidate suppression); ``cache`` (a dict
+    kept across calls) reuses the intervals of components already solved."""
     also = set(also)
     only = None if only is None else set(only)
     k = d.k
@@ -278,27 +344,10 @@ def audit(
             rl = r_lo[used][sub_rows] - shift[used][sub_rows]
             rh = r_hi[used][sub_rows] - shift[used][sub_rows]
             bounds = Bounds(lo[free_idx[members]], hi[free_idx[members]])
-            cons = [LinearConstraint(sub, rl, rh)] if sub.shape[0] else []
-            local = {int(j): t for t, j in enumerate(members)}
-            for j in goal:
-                t = local[int(j)]
-                cobj = np.zeros(len(members))
-                out = []
-                for sign in (1.0, -1.0):
-                    cobj[t] = sign
-                    res = milp(
-                        cobj,
-                        constraints=cons,
-                        integrality=np.ones(len(members)),
-                        bounds=bounds,
-                    )
-                    if res.x is None:
-                        raise DisclosureError(
-                            f"audit: the published numbers around {cells[free_idx[j]]!r} are "
-                            f"inconsistent ({res.message})"
-                        )
-                    out.append(sign * res.fun)
-                intervals[cells[free_idx[j]]] = (out[0], out[1])
+            local = [int(np.flatnonzero(members == j)[0]) for j in goal]
+            names = [cells[free_idx[j]] for j in goal]
+            found = _component_intervals(sub, rl, rh, bounds, local, names, cache)
+            intervals.update(zip(names, found, strict=True))
     rows_out = []
     for key in targets:
         i = idx[key]

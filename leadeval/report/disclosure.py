@@ -269,6 +269,7 @@ def protect(
     cuts: list[frozenset[str]] = []
     rounds = 0
     problem = _copy(problem)
+    solved: dict = {}  # the audit's components already solved, reused in later rounds
     while True:
         rounds += 1
         if complementary:
@@ -288,7 +289,7 @@ def protect(
             None,
             MappingProxyType(dict(problem.derived)),
         )
-        result = run_audit(problem, d)
+        result = run_audit(problem, d, cache=solved)
         if result.passed or not complementary:
             break
         new_cuts = _cuts(problem, d, result)

@@ -1,7 +1,9 @@
 """The report's manifest: what made it, so anyone can check a rerun gives the same tables.
 
 Everything in ``manifest.json`` is a function of the config, its inputs, the seed and the installed
-versions, except the ``run`` block (start time and duration).
+versions, except the ``run`` block: start time, duration and the stage timings (``stages``: seconds
+and peak memory per stage, ``extracts``: rows read per extract, ``peak_rss_mb``; see
+:mod:`leadeval.progress`). Compare two runs' manifests without it.
 """
 
 from __future__ import annotations

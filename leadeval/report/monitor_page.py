@@ -16,6 +16,7 @@ import datetime as dt
 import hashlib
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,6 +35,7 @@ from leadeval.monitor import (
     monitor_config,
     monitor_site,
 )
+from leadeval.progress import StageClock, fan_out
 from leadeval.report.disclosure import Disclosure, DisclosureProblem, protect
 from leadeval.report.document import (
     ReportDocument,
@@ -300,15 +302,24 @@ def write_monitor(
     period: str | None = None,
     start: str | None = None,
     end: str | None = None,
+    progress: Callable[[str], None] | None = None,
+    on_extract: Callable[[str, dict], None] | None = None,
 ) -> MonitorPaths:
     """Compute and write the monitoring page into ``out`` (default ``reports/<site>-monitor``):
     ``monitor.html``, ``tables/*.csv`` (one per area, the site table, and the tidy
-    ``monitor_by_area.csv``) and ``manifest.json``."""
+    ``monitor_by_area.csv``) and ``manifest.json`` (stage timings in its ``run`` block);
+    ``progress``/``on_extract``: see :mod:`leadeval.progress`."""
     cfg = config if isinstance(config, SiteConfig) else load_config(config)
     started = time.perf_counter()
     started_at = dt.datetime.now(dt.UTC).replace(microsecond=0)
-    result = monitor_site(cfg, period=period, start=start, end=end)
+    clock = StageClock()
+    progress = fan_out(clock, progress)
+    progress("extracts")
+    result = monitor_site(cfg, period=period, start=start, end=end,
+                          on_extract=fan_out(clock.extract_loaded, on_extract))
+    progress("disclosure control")
     d = monitor_disclosure(result, cfg.report.small_cell_threshold)  # before anything is written
+    progress("report")
     doc, by_area = monitor_document(result, cfg, d)
     folder = Path(out) if out is not None else Path("reports") / f"{cfg.site}-monitor"
     folder.mkdir(parents=True, exist_ok=True)
@@ -324,6 +335,8 @@ def write_monitor(
     outputs = {"monitor.html": hashlib.sha256(html.encode()).hexdigest()}
     run = {"started_utc": started_at.isoformat(),
            "seconds": round(time.perf_counter() - started, 2)}
+    clock.finish()  # not reproducible by design, like the start time
+    run |= clock.to_dict()
     manifest = build_manifest(monitor_config(cfg), cfg.seed, hashes, run, outputs)
     manifest["period"] = {"from": str(result.start), "to": str(result.end)}
     manifest["disclosure"] = d.audit.to_dict()

@@ -16,14 +16,15 @@ import os
 import shutil
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from leadeval.config import SiteConfig, load_config
 from leadeval.errors import LeadevalError
 from leadeval.evaluation import Evaluation, Progress, evaluate
-from leadeval.extracts import write_quarantine
+from leadeval.extracts import load_extracts, write_quarantine
+from leadeval.progress import StageClock, fan_out
 from leadeval.report.audit import check
 from leadeval.report.cells import declare
 from leadeval.report.disclosure import Disclosure, protect
@@ -143,8 +144,13 @@ def write_report(
     formats: Sequence[str] | None = None,
     restricted: bool | None = None,
     progress: Progress | None = None,
+    on_extract: Callable[[str, dict], None] | None = None,
 ) -> ReportPaths:
-    """Run the evaluation and write its report into ``out`` (default ``reports/<site>``)."""
+    """Run the evaluation and write its report into ``out`` (default ``reports/<site>``).
+
+    ``progress(stage)`` is called as each stage starts and ``on_extract(name, row)`` after each
+    extract is loaded (see :mod:`leadeval.progress`); the seconds and peak memory of every
+    stage go into the manifest's ``run`` block either way."""
     cfg = config if isinstance(config, SiteConfig) else load_config(config)
     formats = tuple(formats or cfg.report.formats)
     unknown = sorted(set(formats) - {"html", "pdf"})
@@ -156,20 +162,24 @@ def write_report(
     started = time.perf_counter()
     started_at = dt.datetime.now(dt.UTC).replace(microsecond=0)
 
-    ev = evaluate(cfg, seed=seed, progress=progress)
-    if progress:
-        progress("disclosure control")
+    clock = StageClock()
+    progress = fan_out(clock, progress)
+    progress("extracts")
+    extracts = load_extracts(cfg, on_extract=fan_out(clock.extract_loaded, on_extract))
+    ev = evaluate(cfg, seed=seed, extracts=extracts, progress=progress)
+    progress("disclosure control")
     disclosure_started = time.perf_counter()
     disclosure = disclose(ev)  # fails before anything is written
     seconds = round(time.perf_counter() - disclosure_started, 3)  # declare + suppress + audit
     disclosure = dataclasses.replace(disclosure, seconds=seconds)
-    if progress:
-        progress("report")
+    progress("report")
     doc = build_document(ev, disclosure)
     folder.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.new-", dir=folder.parent))
     try:
-        paths = _write_all(cfg, ev, doc, disclosure, tmp, formats, restricted, started, started_at)
+        paths = _write_all(
+            cfg, ev, doc, disclosure, tmp, formats, restricted, started, started_at, clock
+        )
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
@@ -188,7 +198,7 @@ def write_report(
 
 
 def _write_all(
-    cfg, ev, doc, disclosure, folder: Path, formats, restricted, started, started_at
+    cfg, ev, doc, disclosure, folder: Path, formats, restricted, started, started_at, clock
 ) -> dict:
     """Write every output into ``folder`` (the temporary folder) and the manifest last."""
     person_ids = ev.extracts.to_pandas("roster")["person_id"].astype(str)
@@ -214,6 +224,8 @@ def _write_all(
         "seconds": round(time.perf_counter() - started, 2),
     }
     run["disclosure_seconds"] = disclosure.seconds  # declare + suppress + audit
+    clock.finish()  # stage timings: like the start time, not part of what a rerun reproduces
+    run |= clock.to_dict()
     manifest = build_manifest(cfg, ev.seed, table_hashes, run, _output_hashes(folder))
     manifest["disclosure"] = disclosure.audit.to_dict()
     if cfg.report.small_cell_warning:
