@@ -15,6 +15,7 @@ from statsmodels.tools.sm_exceptions import PerfectSeparationError, PerfectSepar
 
 from leadeval.errors import ConvergenceWarning, ModelError
 from leadeval.models._data import (
+    DEFAULT_WEIGHTS,
     as_frame,
     binary,
     design_matrix,
@@ -22,6 +23,7 @@ from leadeval.models._data import (
     require_columns,
     resolve_clusters,
     resolve_weights,
+    weights_column,
 )
 from leadeval.models.firth import firth_logistic, profile_intervals
 from leadeval.models.results import ModelResult, coef_table
@@ -53,7 +55,7 @@ def fit_logistic(
     outcome: str,
     treatment: str | None = "treated",
     covariates: Sequence[str] = (),
-    weights: str | None = "weights",
+    weights: str | None = DEFAULT_WEIGHTS,
     cluster: str | None = "subclass",
     firth: bool | str = "auto",
     conf_level: float = 0.95,
@@ -212,7 +214,7 @@ def fit_gee_prepost(
     post: str,
     treatment: str = "treated",
     covariates: Sequence[str] = (),
-    weights: str | None = "weights",
+    weights: str | None = DEFAULT_WEIGHTS,
     id: str = "person_id",
     corstr: str = "exchangeable",
     any_event: bool = False,
@@ -276,7 +278,7 @@ def fit_gee_prepost(
     X, names = design_matrix(long, [treatment, "post", "treated:post", *covariates], model, True)
     names = [n if n != "treated:post" else f"{treatment}:post" for n in names]
     groups = pd.factorize(long[id], sort=True)[0]
-    w_long = None if w is None else resolve_weights(long, weights, model)
+    w_long = None if w is None else resolve_weights(long, weights_column(frame, weights, model), model)
     beta, V, alpha, more = _gee(
         y, X, names, groups, w_long, sm.families.Binomial(), corstr, model, f"{pre}/{post}"
     )

@@ -15,6 +15,7 @@ from scipy import optimize, special, stats
 
 from leadeval.errors import ConvergenceWarning, ModelError
 from leadeval.models._data import (
+    DEFAULT_WEIGHTS,
     as_frame,
     design_matrix,
     drop_zero_weights,
@@ -94,7 +95,7 @@ def fit_count(
     treatment: str | None = "treated",
     covariates: Sequence[str] = (),
     family: str = "poisson",
-    weights: str | None = "weights",
+    weights: str | None = DEFAULT_WEIGHTS,
     cluster: str | None = "subclass",
     per: float = 365.0,
     standardise: str = "treated",
@@ -251,7 +252,7 @@ def fit_count_did(
     post_exposure: str,
     treatment: str = "treated",
     family: str = "poisson",
-    weights: str | None = "weights",
+    weights: str | None = DEFAULT_WEIGHTS,
     id: str = "person_id",
     cluster: str | None = None,
     per: float = 365.0,

@@ -38,7 +38,14 @@ from scipy import stats
 from scipy.special import expit
 
 from leadeval.errors import ModelError
-from leadeval.models._data import as_frame, binary, design_matrix, require_columns
+from leadeval.models._data import (
+    DEFAULT_WEIGHTS,
+    as_frame,
+    binary,
+    design_matrix,
+    require_columns,
+    weights_column,
+)
 from leadeval.models.binary import fit_logistic
 
 __all__ = ["AbsoluteEffect", "RmstDifference", "risk_difference", "rmst_difference"]
@@ -143,7 +150,7 @@ def risk_difference(
     outcome: str,
     treatment: str = "treated",
     covariates: Sequence[str] = (),
-    weights: str | None = "weights",
+    weights: str | None = DEFAULT_WEIGHTS,
     cluster: str | None = "subclass",
     estimand: Literal["ATT", "ATE"] = "ATT",
     conf_level: float = 0.95,
@@ -172,7 +179,8 @@ def risk_difference(
         raise ModelError(f"risk_difference: estimand must be 'ATT' or 'ATE'; got {estimand!r}")
     frame = as_frame(data, "risk_difference")
     require_columns(frame, [outcome, treatment], "risk_difference")
-    if weights is not None and weights in frame.columns:
+    weights = weights_column(frame, weights, "risk_difference")
+    if weights is not None:
         frame = frame[pd.to_numeric(frame[weights], errors="coerce") > 0]
     frame = frame[frame[outcome].notna()]
     fit = fit_logistic(
@@ -194,7 +202,7 @@ def risk_difference(
     V = fit.vcov.loc[names, names].to_numpy(float)
     w = (
         pd.to_numeric(frame[weights], errors="coerce").to_numpy(float)
-        if weights is not None and weights in frame.columns
+        if weights is not None
         else np.ones(len(frame))
     )
     target = (X[:, 1] == 1) if estimand == "ATT" else np.ones(len(frame), dtype=bool)
@@ -287,7 +295,7 @@ def rmst_difference(
     event: str,
     tau: float,
     treatment: str = "treated",
-    weights: str | None = "weights",
+    weights: str | None = DEFAULT_WEIGHTS,
     cluster: str | None = "subclass",
     replicates: int = 500,
     seed: int = 0,
@@ -302,12 +310,13 @@ def rmst_difference(
     frame = as_frame(data, "rmst_difference")
     require_columns(frame, [duration, event, treatment], "rmst_difference")
     frame = frame[frame[duration].notna() & frame[event].notna()]
+    weights = weights_column(frame, weights, "rmst_difference")
     t = pd.to_numeric(frame[duration], errors="coerce").to_numpy(float)
     d = pd.to_numeric(frame[event], errors="coerce").to_numpy(float)
     a = pd.to_numeric(frame[treatment], errors="coerce").to_numpy(float)
     w = (
         pd.to_numeric(frame[weights], errors="coerce").to_numpy(float)
-        if weights is not None and weights in frame.columns
+        if weights is not None
         else np.ones(len(frame))
     )
     if not (tau > 0 and np.isfinite(tau)):
