@@ -404,7 +404,7 @@ def test_tables_keep_machine_names_with_a_label_column(reports):
     row = t.set_index("outcome").loc["logistic:arrest_post_182d"]
     assert row["outcome_label"] == "any arrest within 6 months"
     bal = pd.read_csv(reports["seattle"].tables / "balance.csv")
-    assert "area_south_seattle" in set(bal["variable"])
+    assert "area[south_seattle]" in set(bal["variable"])
     assert "area: south seattle" in set(bal["variable_label"])
 
 

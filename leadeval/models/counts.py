@@ -23,6 +23,7 @@ from leadeval.models._data import (
     require_columns,
     resolve_clusters,
     resolve_weights,
+    weights_column,
 )
 from leadeval.models.binary import cluster_vcov
 from leadeval.models.results import ModelResult, coef_table
@@ -91,7 +92,7 @@ def _exposure(frame, exposure, model):
 def fit_count(
     data: Any,
     outcome: str,
-    exposure: str,
+    exposure: str | None = None,
     treatment: str | None = "treated",
     covariates: Sequence[str] = (),
     family: str = "poisson",
@@ -105,7 +106,8 @@ def fit_count(
 
     .. math:: \log E[Y_i] = \log(e_i / \mathrm{per}) + x_i^\top \beta
 
-    with Poisson or NB2 (:math:`\mathrm{Var}\,Y = \mu + \mu^2/\theta`) errors; ``exposure`` in
+    (without ``exposure`` there is no offset: :math:`e_i/\mathrm{per} = 1`, a ratio of mean
+    counts per person) with Poisson or NB2 (:math:`\mathrm{Var}\,Y = \mu + \mu^2/\theta`) errors; ``exposure`` in
     days and ``per = 365`` make :math:`\exp(\beta_0)` a rate per person-year. NB2's
     :math:`\theta` is the weighted ML estimate (as ``MASS::glm.nb``). SEs: model-based without
     weights or clusters (matching R's ``glm`` / ``glm.nb``), CR1 cluster-robust otherwise (see
@@ -131,8 +133,11 @@ def fit_count(
     model = f"count_{family}"
     frame = as_frame(data, model)
     frame, zero_notes = drop_zero_weights(frame, weights, model)
-    require_columns(frame, [outcome, exposure], model)
+    require_columns(frame, [outcome] + ([exposure] if exposure else []), model)
     notes = list(zero_notes)
+    if exposure is None:  # no offset: a ratio of mean counts (rates per person)
+        frame = frame.assign(_one_unit=float(per))
+        exposure = "_one_unit"
     e = _exposure(frame, exposure, model)
     y_all = numeric(frame, outcome, model)
     impossible = (e == 0) & (y_all > 0)
@@ -282,6 +287,7 @@ def fit_count_did(
     """
     model = f"count_did_{family}"
     frame = as_frame(data, model)
+    weights = weights_column(frame, weights, model)  # the long frame below is not match()'s
     frame, zero_notes = drop_zero_weights(frame, weights, model)
     require_columns(frame, [pre, post, pre_exposure, post_exposure, treatment, id], model)
     if frame[id].duplicated().any():
