@@ -10,7 +10,7 @@ sorted level, a stable reference), ``log1p`` replaces the linear term of a count
 :math:`\\log(1 + x)`, ``squares`` add :math:`x^2`, ``splines`` replace the linear term of a
 covariate by a natural cubic regression spline (formulaic ``cr(x, df, constraints="center")``),
 ``formula`` adds any formulaic terms (see :mod:`leadeval.formulas`). The design is built once by
-formulaic as a numpy array and fitted by ``statsmodels.Logit`` (Newton), vectorised throughout:
+formulaic as a numpy array and fitted by a vectorised Newton loop (:func:`_logit_newton`):
 about 1 s for a million rows and ten covariates (benchmarks/bench_matching.py).
 
 Example
@@ -27,12 +27,11 @@ Example
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-import statsmodels.api as sm
+from scipy import stats
 
 from leadeval.config import MatchingConfig
 from leadeval.errors import MatchingError
@@ -94,6 +93,40 @@ def score_terms(spec: MatchingConfig, frame: pd.DataFrame) -> list[str]:
 def score_formula(spec: MatchingConfig, frame: pd.DataFrame) -> str:
     """The formulaic formula of the score model of ``spec``."""
     return f"{TREAT} ~ " + " + ".join(score_terms(spec, frame))
+
+
+def _logit_newton(
+    X: np.ndarray, y: np.ndarray, maxiter: int = 100, tol: float = 1e-9
+) -> tuple[np.ndarray, np.ndarray, bool]:
+    """Logistic ML by Newton-Raphson: :math:`\\beta \\leftarrow \\beta + (X^\\top W X)^{-1}
+    X^\\top (y - p)`, :math:`W = p(1-p)`; returns the estimate, the inverse information and
+    whether the step converged. Our own loop (about 15 lines) rather than ``statsmodels.Logit``,
+    which spends most of a million-row fit on a QR rank check and a slow Hessian; the estimates
+    equal R's ``glm(binomial)`` (tests/test_matching_reference.py)."""
+    beta = np.zeros(X.shape[1])
+    converged = False
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        for _ in range(maxiter):
+            p = 1 / (1 + np.exp(-(X @ beta)))
+            xs = X * np.sqrt(p * (1 - p))[:, None]
+            info = xs.T @ xs
+            try:
+                step = np.linalg.solve(info, X.T @ (y - p))
+            except np.linalg.LinAlgError:
+                break
+            beta = beta + step
+            if not np.all(np.isfinite(beta)):
+                break
+            if np.max(np.abs(step)) < tol * (1 + np.max(np.abs(beta))):
+                converged = True
+                break
+        p = 1 / (1 + np.exp(-(X @ beta)))
+        info = (X * (p * (1 - p))[:, None]).T @ X
+        try:
+            cov = np.linalg.inv(info)
+        except np.linalg.LinAlgError:
+            cov = np.full_like(info, np.nan)
+    return beta, cov, converged
 
 
 def _separation_check(frame: pd.DataFrame, spec: MatchingConfig) -> None:
@@ -166,43 +199,39 @@ def fit_propensity(
         X, names = design(frame, score_terms(spec, frame), intercept=True)
     except FormulaTermError as err:
         raise MatchingError(f"matching (score model {formula!r}): {err}") from None
-    r = np.linalg.qr(X / np.maximum(np.abs(X).max(axis=0), 1e-300), mode="r")
-    rank = int((np.abs(np.diag(r)) > 1e-9 * np.abs(np.diag(r)).max()).sum())
+    scale = np.maximum(np.abs(X).max(axis=0), 1e-300)
+    gram = (X / scale).T @ (X / scale)  # rank from the small Gram matrix, not a QR of X
+    ev = np.linalg.eigvalsh(gram)
+    rank = int((ev > 1e-10 * ev.max()).sum())
     if rank < X.shape[1]:
         raise MatchingError(
             f"the propensity model's covariates are collinear (rank {rank} < {X.shape[1]} terms: "
             f"{names}); drop a redundant covariate"
         )
     y = frame[TREAT].to_numpy(dtype=float)
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        try:
-            res = sm.Logit(y, X).fit(method="newton", maxiter=100, disp=False)
-        except (np.linalg.LinAlgError, ValueError) as err:
-            raise MatchingError(f"the propensity model could not be fitted: {err}") from None
-    sep = [w for w in caught if "separation" in str(w.message).lower()]
-    params = np.asarray(res.params, dtype=float)
+    params, cov, converged = _logit_newton(X, y)
     lp = X @ params
     t = y == 1
     separated = lp[t].min() > lp[~t].max() or lp[~t].min() > lp[t].max()
-    if sep or separated or np.abs(lp).max() > 30:
-        worst = pd.Series(params, index=names).drop("Intercept", errors="ignore").abs().idxmax()
+    if not np.all(np.isfinite(params)) or separated or np.abs(lp).max() > 30:
+        finite = np.where(np.isfinite(params), params, np.inf)
+        worst = pd.Series(finite, index=names).drop("Intercept", errors="ignore").abs().idxmax()
         raise MatchingError(
             "perfect separation in the propensity model: some units are predicted treated or "
             f"control with certainty; the largest coefficient is on {worst}. Drop or coarsen it, "
             "or match exactly on it (matching.exact)"
         )
     score = 1 / (1 + np.exp(-lp))
-    ci = np.asarray(res.conf_int())
+    se = np.sqrt(np.diag(cov))
+    z = stats.norm.ppf(0.975)
     coefs = pd.DataFrame(
         {
             "term": names,
             "estimate": params,
-            "std_error": np.asarray(res.bse),
-            "conf_low": ci[:, 0],
-            "conf_high": ci[:, 1],
-            "p_value": np.asarray(res.pvalues),
+            "std_error": se,
+            "conf_low": params - z * se,
+            "conf_high": params + z * se,
+            "p_value": 2 * stats.norm.sf(np.abs(params / se)),
         }
     )
-    converged = bool(res.mle_retvals.get("converged", True))
     return PropensityResult(formula, coefs, score, lp, int(len(frame)), converged)

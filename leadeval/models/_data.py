@@ -26,7 +26,8 @@ DEFAULT_CLUSTER = "subclass"
 
 
 def as_frame(data: Any, model: str) -> pd.DataFrame:
-    """The analysis frame: ``data`` itself, or ``data.data`` for a matched sample."""
+    """The analysis frame: ``data`` itself, or ``data.data`` for a matched sample (whose
+    ``weights`` column the default ``weights=`` argument then means)."""
     frame = getattr(data, "data", data)
     if not isinstance(frame, pd.DataFrame):
         raise ModelError(
@@ -35,6 +36,9 @@ def as_frame(data: Any, model: str) -> pd.DataFrame:
         )
     if frame.empty:
         raise ModelError(f"{model}: the data have no rows; check the cohort and matching steps")
+    if frame is not data and MATCHED_WEIGHTS_ATTR not in frame.attrs:  # a matched sample's .data
+        frame = frame.copy(deep=False)
+        frame.attrs[MATCHED_WEIGHTS_ATTR] = str.__str__(DEFAULT_WEIGHTS)
     return frame
 
 
