@@ -151,8 +151,9 @@ def design_matrix(
     ``log1p(arrests_pre_365d)``, ``C(race, contr.treatment('white'))`` or ``age:log1p(x)``.
     """
     covariates = list(covariates)
+    # a plain name must be a column (the usual error); anything else is a formula term
+    require_columns(frame, [c for c in covariates if c in frame.columns or c.isidentifier()], model)
     terms = [c for c in covariates if c not in frame.columns]
-    require_columns(frame, [c for c in covariates if c in frame.columns], model)
     parts: list[pd.DataFrame] = []
     for c in covariates:
         if c in terms:
