@@ -366,6 +366,7 @@ def test_site_without_an_extract_skips_its_outcomes_and_says_so(tmp_path):
     data = yaml.safe_load(config.read_text())
     del data["extracts"]["ems"]
     data["matching"]["covariates"].remove("ems_calls_pre_365d")  # else a MatchingError (exit 2)
+    data["matching"]["log1p"].remove("ems_calls_pre_365d")
     config.write_text(yaml.safe_dump(data))
     p = write_report(config, tmp_path / "out")
     skipped = p.evaluation.skipped.set_index("analysis")["reason"]
