@@ -27,6 +27,7 @@ from leadeval.errors import (  # noqa: E402
     LeadevalWarning,
     MatchingError,
     ModelError,
+    SpecificationWarning,
 )
 from leadeval.evaluation import Evaluation, evaluate  # noqa: E402
 from leadeval.extracts import Extracts, load_extracts  # noqa: E402
@@ -69,6 +70,7 @@ __all__ = [
     "LeadevalError",
     "LeadevalWarning",
     "MatchedSample",
+    "SpecificationWarning",
     "MatchingError",
     "ModelError",
     "SiteConfig",

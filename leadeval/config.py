@@ -315,12 +315,35 @@ class CostsConfig(_Frozen):
         return v
 
 
+class BalanceTerms(_Frozen):
+    """Extra balance rows, as cobalt's ``addl`` / ``int = TRUE`` / ``poly = 2``: where a
+    misspecified score (e.g. a count entered linearly) shows its imbalance."""
+
+    addl: list[str] = Field(
+        default_factory=list, description="formulaic terms, e.g. 'log1p(arrests_pre_365d)'"
+    )
+    interactions: bool = Field(False, description="all pairwise products of the covariates")
+    squares: bool = Field(False, description="squares of the non-binary covariates")
+
+    @field_validator("addl")
+    @classmethod
+    def _addl(cls, v: list[str]) -> list[str]:
+        from leadeval.formulas import check_terms
+
+        if problems := check_terms(v):
+            raise ValueError("; ".join(problems))
+        return v
+
+
 class MatchingConfig(_Frozen):
     """Matching or weighting specification (see docs/matching.md; MatchIt's semantics).
 
-    ``covariates`` enter the propensity model as numbers, ``categorical`` as dummies against the
-    first sorted level, ``squares`` add x**2 terms, ``splines`` natural cubic regression splines
-    (patsy ``cr(x, df)``). Balance is assessed on ``covariates`` + ``categorical`` (+ ``exact``).
+    ``covariates`` enter the propensity model as numbers, ``categorical`` as dummies against
+    ``reference[column]`` (default the first sorted level), ``log1p`` replaces the linear term of a
+    (count) covariate by log(1 + x), ``squares`` add x**2 terms, ``splines`` natural cubic
+    regression splines (formulaic ``cr(x, df)``), ``formula`` adds further formulaic terms
+    (interactions, ``C(x, contr.treatment('ref'))``...). Balance is assessed on ``covariates`` +
+    ``categorical`` (+ ``exact``), plus ``balance`` terms (see leadeval.formulas).
     """
 
     method: Literal["nearest", "exact", "cem", "iptw"] = "nearest"
@@ -329,6 +352,22 @@ class MatchingConfig(_Frozen):
     squares: list[str] = Field(default_factory=list, description="add x**2 to the score model")
     splines: dict[str, int] = Field(
         default_factory=dict, description="column -> df of a natural cubic spline in the score model"
+    )
+    log1p: list[str] = Field(
+        default_factory=list,
+        description="count covariates entered as log(1 + x) instead of linearly in the score model",
+    )
+    reference: dict[str, str] = Field(
+        default_factory=dict, description="categorical column -> its reference level"
+    )
+    formula: str | None = Field(
+        None,
+        description="further formulaic terms for the score model, e.g. "
+        "'log1p(arrests_pre_365d):age_at_index'",
+    )
+    balance: BalanceTerms = Field(
+        default_factory=lambda: BalanceTerms(),
+        description="extra balance rows: transformed terms and pairwise interactions",
     )
     distance: Literal["logit", "ps"] = Field(
         "logit", description="match on the logit of the score (default) or the score itself"
@@ -360,8 +399,23 @@ class MatchingConfig(_Frozen):
             raise ValueError(f"trim is two percentiles 0 <= low < high <= 100; got {list(v)}")
         return v
 
+    @field_validator("formula")
+    @classmethod
+    def _formula(cls, v: str | None) -> str | None:
+        from leadeval.formulas import check_terms
+
+        if v is not None and (problems := check_terms([v])):
+            raise ValueError("; ".join(problems))
+        return v
+
     @model_validator(mode="after")
     def _consistent(self) -> MatchingConfig:
+        both = sorted(set(self.log1p) & set(self.splines))
+        if both:
+            raise ValueError(f"{both} are under both log1p and splines: choose one transform")
+        bad_ref = sorted(set(self.reference) - set(self.categorical) - set(self.exact))
+        if bad_ref:
+            raise ValueError(f"reference levels given for {bad_ref}, which are not categorical")
         if self.method == "nearest" and self.estimand != "ATT":
             raise ValueError("nearest-neighbour matching estimates the ATT; use estimand: ATT")
         if self.order == "random" and self.seed is None:
@@ -457,7 +511,11 @@ class ModelsConfig(_Frozen):
     conf_level: float = Field(0.95, gt=0.5, lt=1)
     weights: str | None = "weights"
     cluster: str | None = "subclass"
-    covariates: list[str] = Field(default_factory=list, description="adjustment covariates")
+    covariates: list[str] = Field(
+        default_factory=list,
+        description="adjustment covariates: columns or formulaic terms ('log1p(x)', "
+        "\"C(race, contr.treatment('white'))\", 'a:b')",
+    )
     binary_outcomes: list[str] = Field(
         default_factory=lambda: ["arrest_post_182d", "arrest_post_365d", "prison_post_365d"]
     )
@@ -483,6 +541,15 @@ class ModelsConfig(_Frozen):
     panel_baseline_month: int = -1
     within_person: bool = False
     rosenbaum_gammas: list[float] = Field(default_factory=lambda: [1.0, 1.5, 2.0, 3.0])
+
+    @field_validator("covariates")
+    @classmethod
+    def _covariate_terms(cls, v: list[str]) -> list[str]:
+        from leadeval.formulas import check_terms
+
+        if problems := check_terms(v):
+            raise ValueError("; ".join(problems))
+        return v
 
     @field_validator("rosenbaum_gammas")
     @classmethod

@@ -53,6 +53,7 @@ from statsmodels.stats.proportion import proportion_confint
 
 from leadeval.config import EquityConfig
 from leadeval.errors import ModelError
+from leadeval.models._data import DEFAULT_WEIGHTS, weights_column
 
 UNKNOWN = "unknown"
 RATE_COLUMNS = [
@@ -512,7 +513,7 @@ def subgroup_effects(
     data: pd.DataFrame,
     outcomes: Sequence[str],
     variables: Sequence[str],
-    weights: str | None = "weights",
+    weights: str | None = DEFAULT_WEIGHTS,
     cluster: str | None = "subclass",
     covariates: Sequence[str] = (),
     min_people: int = 11,
@@ -551,7 +552,7 @@ def subgroup_effects(
     from leadeval.models import fit_logistic
 
     alpha = 1 - conf_level
-    weights = weights if weights and weights in data else None
+    weights = weights_column(data, weights, "equity")
     cluster = cluster if cluster and cluster in data and data[cluster].notna().any() else None
     rows, tests, overall, notes = [], [], [], []
     samples = dict(samples or {})

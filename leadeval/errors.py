@@ -53,6 +53,10 @@ class BalanceWarning(LeadevalWarning):
     """Covariate balance after matching or weighting exceeds the threshold."""
 
 
+class SpecificationWarning(LeadevalWarning):
+    """A model specification likely to leave bias (e.g. a count covariate entered linearly)."""
+
+
 class ConvergenceWarning(LeadevalWarning):
     """A model did not converge, or fell back to a penalised fit."""
 

@@ -192,7 +192,7 @@ def test_subgroup_effect_equals_the_crude_pair_odds_ratio_and_risk_difference():
             rows.append({"treated": 1, "subclass": pair, "g": lv, "y": int(i < et), "weights": 1.0})
             rows.append({"treated": 0, "subclass": pair, "g": lv, "y": int(i < ec), "weights": 1.0})
     d = pd.DataFrame(rows)
-    res = subgroup_effects(d, ["y"], ["g"])
+    res = subgroup_effects(d, ["y"], ["g"], weights="weights")
     t = res.table.set_index("level")
     assert t.loc["x", "ratio"] == pytest.approx(0.375, rel=1e-6)
     assert t.loc["x", "risk_difference"] == pytest.approx(-0.20, abs=1e-9)
@@ -213,7 +213,7 @@ def test_published_subgroup_table_protects_small_cells():
             pair += 1
             rows.append({"treated": 1, "subclass": pair, "g": lv, "y": int(i < et), "weights": 1.0})
             rows.append({"treated": 0, "subclass": pair, "g": lv, "y": int(i < ec), "weights": 1.0})
-    res = subgroup_effects(pd.DataFrame(rows), ["y"], ["g"], min_events=1)
+    res = subgroup_effects(pd.DataFrame(rows), ["y"], ["g"], weights="weights", min_events=1)
     d, b = _published({"heterogeneity": res})
     t = subgroup_table(res, b, lambda s: s).set_index("level")
     cells = ["events_lead", "no_event_lead", "events_comparison", "no_event_comparison"]

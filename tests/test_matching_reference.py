@@ -26,7 +26,7 @@ BASE = {
     "covariates": ["age", "educ", "married", "nodegree", "re74", "re75"],
     "categorical": ["race"],
 }
-RACE = {"race_black": "raceblack", "race_hispan": "racehispan", "race_white": "racewhite"}
+RACE = {"race[black]": "raceblack", "race[hispan]": "racehispan", "race[white]": "racewhite"}
 STAT_COLS = [
     f"{s}_{w}"
     for w in ("before", "after")
@@ -92,7 +92,7 @@ def test_propensity_coefficients_equal_glm(lalonde):
     ps = lm.fit_propensity(lalonde.sort_values("person_id").reset_index(drop=True), spec)
     ref = pd.read_csv(REF / "ps_coefficients.csv")
     ref["term"] = ref["term"].replace(
-        {"(Intercept)": "Intercept", "racehispan": "race[T.hispan]", "racewhite": "race[T.white]"}
+        {"(Intercept)": "Intercept", "racehispan": "race[hispan]", "racewhite": "race[white]"}
     )
     got = ps.coefficients.set_index("term").loc[ref["term"]]
     np.testing.assert_allclose(got["estimate"], ref["estimate"], rtol=1e-6, atol=1e-9)

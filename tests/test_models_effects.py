@@ -48,7 +48,7 @@ def test_unadjusted_risk_difference_equals_linear_probability_model():
     """Reference: statsmodels WLS of y on treated, cluster-robust by pair (CR1)."""
     df = pairs()
     df.loc[df.index[:40], "weights"] = 2.0  # unequal weights
-    eff = risk_difference(df, "y")
+    eff = risk_difference(df, "y", weights="weights")
     X = sm.add_constant(df[["treated"]].astype(float))
     ols = sm.WLS(df["y"], X, weights=df["weights"]).fit(
         cov_type="cluster", cov_kwds={"groups": df["subclass"]}
@@ -67,7 +67,7 @@ def test_adjusted_risk_difference_matches_statsmodels_glm_and_numerical_delta_me
     differences of the averaged predictions over the treated (as marginaleffects'
     ``avg_comparisons(fit, variables='treated', vcov=~subclass, newdata=subset(treated==1))``)."""
     df = pairs()
-    eff = risk_difference(df, "y", covariates=["age", "prior"])
+    eff = risk_difference(df, "y", weights="weights", covariates=["age", "prior"])
     X = sm.add_constant(df[["treated", "age", "prior"]].astype(float))
     glm = sm.GLM(df["y"], X, family=sm.families.Binomial()).fit(
         cov_type="cluster", cov_kwds={"groups": df["subclass"]}
@@ -99,19 +99,19 @@ def test_interval_covers_a_planted_effect():
         df = pairs(n_pairs=250, seed=seed)
         t = df[df["treated"] == 1]
         truth = t["y1"].mean() - t["y0"].mean()
-        r = risk_difference(df, "y", covariates=["age", "prior"]).term("risk_difference")
+        r = risk_difference(df, "y", weights="weights", covariates=["age", "prior"]).term("risk_difference")
         covered += r["conf_low"] < truth < r["conf_high"]
     assert covered >= 34  # 95% nominal: P(fewer than 34 of 40 | 0.95) < 1%
 
 
 def test_per_100_and_clear():
     df = pairs(effect=-1.2)
-    eff = risk_difference(df, "y")
+    eff = risk_difference(df, "y", weights="weights")
     p = eff.per_100()
     assert p["averted"] == pytest.approx(p["control"] - p["treated"])
     assert p["averted_low"] < p["averted"] < p["averted_high"]
     assert eff.clear
-    null = risk_difference(pairs(effect=0.0, seed=11), "y")
+    null = risk_difference(pairs(effect=0.0, seed=11), "y", weights="weights")
     r = null.term("risk_difference")
     assert null.clear == (r["conf_low"] > 0 or r["conf_high"] < 0)
     assert list(eff.to_frame().columns[:6]) == [
@@ -122,12 +122,12 @@ def test_per_100_and_clear():
 def test_missing_outcome_rows_are_left_out_and_errors():
     df = pairs()
     df.loc[df.index[:10], "y"] = np.nan
-    eff = risk_difference(df, "y")
+    eff = risk_difference(df, "y", weights="weights")
     assert eff.n == len(df) - 10
     with pytest.raises(ModelError, match="estimand"):
-        risk_difference(df, "y", estimand="ATC")
+        risk_difference(df, "y", weights="weights", estimand="ATC")
     with pytest.raises(ModelError, match="nope"):
-        risk_difference(df, "nope")
+        risk_difference(df, "nope", weights="weights")
 
 
 @pytest.mark.filterwarnings("ignore::scipy.integrate.IntegrationWarning")  # lifelines' quad

@@ -157,6 +157,7 @@ def test_skipped_analyses_are_listed_on_the_console_with_reasons(tmp_path):
     def no_ems(d):
         del d["extracts"]["ems"]
         d["matching"]["covariates"].remove("ems_calls_pre_365d")
+        d["matching"]["log1p"].remove("ems_calls_pre_365d")
 
     cfg = config_copy(tmp_path, "santa_fe", no_ems)
     result = run("report", cfg, "--out", tmp_path / "out")

@@ -82,8 +82,8 @@ def test_the_stress_site_has_the_planted_small_cells(stress):
     p = stress["problem"]
     assert p.cells[C.flow_key("excluded", "died before index date", "lead")].value == 4
     assert 1 <= p.cells["unmatched/caliper"].value < K
-    assert p.cells["cov/area_georgetown/treated/before"].value == 4
-    assert p.cells["cov/area_georgetown/control/before"].value == 3
+    assert p.cells["cov/area[georgetown]/treated/before"].value == 4
+    assert p.cells["cov/area[georgetown]/control/before"].value == 3
     ev = stress["ev"]
     split = C.arm_split(ev, ev.get(RARE))
     assert split is not None and min(split[a]["events"] for a in split) < K
@@ -172,7 +172,7 @@ def test_leak_4_rate_times_person_years(stress):
 def test_leak_5_categorical_level_by_subtraction(stress):
     """One hidden area in Table 1 while the other areas' shares and N are printed: 100% minus the
     rest. Without the step the audit recovers the 3 pool members; now it cannot."""
-    key = "cov/area_georgetown/control/before"
+    key = "cov/area[georgetown]/control/before"
     assert stress["bare"].audit.interval(key) == (3, 3)
     _covers(stress["d"], key)
     one = _table(stress, "table_one")
@@ -187,13 +187,13 @@ def test_leak_6_balance_before_means_and_love_plot(stress):
     """balance.csv 'before' means x N gave the small area's counts exactly; now they, and the
     SMDs the love plot draws, are withheld."""
     bal = _table(stress, "balance").set_index("variable")
-    row = bal.loc["area_georgetown"]
+    row = bal.loc["area[georgetown]"]
     assert (row[["mean_treated_before", "mean_control_before", "smd_before"]] == "*").all()
     builder = SectionBuilder(stress["ev"], stress["d"])
     m = stress["ev"].matched
     _, shown = builder._balance_shown(m.balance().to_frame(), m.balance())
     t = shown.to_frame().set_index("variable")
-    assert np.isnan(t.loc["area_georgetown", "smd_before"])
+    assert np.isnan(t.loc["area[georgetown]", "smd_before"])
     assert np.isfinite(t.loc["age_at_index", "smd_after"])
 
 

@@ -24,6 +24,11 @@ from leadeval.report.sections import _annual_sentence, _plain
         ("arrests_post_all", "arrests, whole follow-up"),
         ("area_south_seattle", "area: south seattle"),
         ("race_ethnicity=hispanic", "race/ethnicity: hispanic"),
+        ("area[south_seattle]", "area: south seattle"),  # the one dummy scheme
+        ("race_ethnicity[hispanic]", "race/ethnicity: hispanic"),
+        ("log1p(arrests_pre_365d)", "log(1 + arrests, 12 months before)"),
+        ("age_at_index ** 2", "age at the index date squared"),
+        ("sex[M]:log1p(jail_days_pre_730d)", "sex: M × log(1 + jail days, 24 months before)"),
         ("cox:days_to_arrest", "time to first re-arrest"),
         ("gee:arrest_post_182d", "any arrest within 6 months (pre/post GEE)"),
         ("month=6", "month 6 vs baseline"),
@@ -41,6 +46,7 @@ def test_config_overrides_apply_inside_use_labels_only():
                     program="LEAD", comparison="booked as usual"):
         assert label("arrest_post_182d") == "re-arrested in 6 months"
         assert label("area_belltown") == "neighbourhood: belltown"
+        assert label("area[belltown]") == "neighbourhood: belltown"
         assert label("pool") == "booked as usual"
         assert label("treated") == "LEAD vs booked as usual"
     assert label("arrest_post_182d") == "any arrest within 6 months"

@@ -51,6 +51,7 @@ from leadeval.costs.person_costs import (
 from leadeval.costs.savings import _check_weights, _treated
 from leadeval.costs.unit_costs import UnitCostTable
 from leadeval.errors import CostError
+from leadeval.models._data import DEFAULT_WEIGHTS
 
 __all__ = ["CumulativeSavings", "cumulative_savings"]
 
@@ -91,7 +92,7 @@ def cumulative_savings(
     costs: SiteConfig | CostsConfig | UnitCostTable | dict,
     *,
     max_month: int | None = None,
-    weights: str | None = "weights",
+    weights: str | None = DEFAULT_WEIGHTS,
     cluster: str | None = "subclass",
     replicates: int | None = None,
     seed: int | None = None,

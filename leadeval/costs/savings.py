@@ -54,6 +54,7 @@ from leadeval.costs.person_costs import (
 )
 from leadeval.costs.unit_costs import UnitCostTable
 from leadeval.errors import CostError, CostWarning
+from leadeval.models._data import DEFAULT_WEIGHTS, weights_column
 
 __all__ = ["ClientYearCosts", "SavingsResult", "client_year_costs", "cost_savings"]
 
@@ -72,7 +73,8 @@ RESULT_COLUMNS = [
 
 
 def _check_weights(df: pd.DataFrame, weights: str | None) -> np.ndarray:
-    if weights is None or weights not in df.columns:
+    weights = weights_column(df, weights, "costs")
+    if weights is None:
         return np.ones(len(df))
     w = pd.to_numeric(df[weights], errors="coerce").to_numpy(float, na_value=np.nan)
     bad = ~np.isfinite(w) | (w < 0)
@@ -232,7 +234,7 @@ def cost_savings(
     pre_window: int | None = None,
     post_window: int | str | None = None,
     scale: Scale | None = None,
-    weights: str | None = "weights",
+    weights: str | None = DEFAULT_WEIGHTS,
     cluster: str | None = "subclass",
     replicates: int | None = None,
     seed: int | None = None,

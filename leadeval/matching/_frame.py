@@ -16,6 +16,9 @@ from leadeval.errors import MatchingError
 
 KEY = "person_id"
 TREAT = "treated"
+#: ``frame.attrs`` key match() sets on its output frames: the name of its weights column (the
+#: outcome models use it by default, never a user column that merely has that name)
+MATCHED_WEIGHTS_ATTR = "leadeval_matching_weights"
 
 
 def persons_frame(obj: Any) -> pd.DataFrame:
@@ -30,7 +33,9 @@ def persons_frame(obj: Any) -> pd.DataFrame:
 
 def spec_columns(spec: MatchingConfig) -> list[str]:
     """All columns a spec reads, in a stable order without duplicates."""
-    cols = [*spec.covariates, *spec.categorical, *spec.squares, *spec.splines, *spec.exact]
+    cols = [
+        *spec.covariates, *spec.categorical, *spec.log1p, *spec.squares, *spec.splines, *spec.exact
+    ]
     if spec.distance_column:
         cols.append(spec.distance_column)
     return list(dict.fromkeys(cols))
@@ -76,7 +81,7 @@ def prepare(obj: Any, spec: MatchingConfig) -> pd.DataFrame:
                 f"column {c!r} has {n_na} missing values (person_id {rows}); impute or drop them "
                 "before matching"
             )
-    numeric = [*spec.covariates, *spec.squares, *spec.splines]
+    numeric = [*spec.covariates, *spec.log1p, *spec.squares, *spec.splines]
     if spec.distance_column:
         numeric.append(spec.distance_column)
     for c in dict.fromkeys(numeric):

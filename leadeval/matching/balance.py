@@ -18,7 +18,9 @@ For a covariate *x*, treatment *T* and weights *w* (all 1 before matching):
   mean, as MatchIt does); for binary variables both equal :math:`|\\bar x_1 - \\bar x_0|`.
 * **Effective sample size** (Kish): :math:`(\\sum w)^2 / \\sum w^2` per group.
 
-Categorical covariates are expanded into one 0/1 indicator per level (all levels).
+Categorical covariates are expanded into one 0/1 indicator per level (all levels), named
+``variable[level]`` (the one scheme of :mod:`leadeval.formulas`); ``addl``, ``squares`` and
+``interactions`` add rows for transformed terms and pairwise products.
 Reference: tests/reference/matching/ (MatchIt 4.5.1 ``bal1var``, checked against ``summary()``).
 
 Example
@@ -38,7 +40,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from leadeval.errors import BalanceWarning
+from leadeval.errors import BalanceWarning, MatchingError
+from leadeval.formulas import FormulaTermError, design
 
 _EPS = np.sqrt(np.finfo(float).eps)
 STATS = ("mean_treated", "mean_control", "smd", "var_ratio", "ecdf_mean", "ecdf_max")
@@ -201,17 +204,44 @@ def balance_matrix(
     covariates: list[str],
     categorical: list[str] = (),
     distance: np.ndarray | None = None,
+    addl: list[str] = (),
+    interactions: bool = False,
+    squares: bool = False,
 ) -> pd.DataFrame:
-    """Numeric matrix of the balance variables: distance, numeric covariates, level indicators."""
-    cols = {}
-    if distance is not None:
-        cols["distance"] = np.asarray(distance, dtype=float)
+    """Numeric matrix of the balance variables: distance, numeric covariates, level indicators
+    ``var[level]``, then the extra rows: ``addl`` formulaic terms (``log1p(x)``...), squares
+    ``x ** 2`` of non-binary covariates and pairwise products ``a:b`` (not of two levels of one
+    variable), as cobalt's ``addl``, ``poly = 2`` and ``int = TRUE``."""
+    base: dict[str, np.ndarray] = {}
+    owner: dict[str, str] = {}
     for c in covariates:
-        cols[c] = frame[c].to_numpy(dtype=float)
+        base[c] = frame[c].to_numpy(dtype=float)
+        owner[c] = c
     for c in categorical:
         v = frame[c].astype(str)
         for lvl in sorted(v.unique()):
-            cols[f"{c}_{lvl}"] = (v == lvl).to_numpy(dtype=float)
+            base[f"{c}[{lvl}]"] = (v == lvl).to_numpy(dtype=float)
+            owner[f"{c}[{lvl}]"] = c
+    cols = {"distance": np.asarray(distance, dtype=float)} if distance is not None else {}
+    cols |= base
+    if addl:
+        try:
+            X, names = design(frame, list(addl), intercept=False)
+        except FormulaTermError as err:
+            raise MatchingError(f"matching.balance.addl: {err}") from None
+        cols |= {n: X[:, j] for j, n in enumerate(names) if n not in cols}
+    if squares:
+        for c in covariates:
+            x = base[c]
+            if not np.all((x == 0) | (x == 1)):
+                cols.setdefault(f"{c} ** 2", x**2)
+    if interactions:
+        keys = list(base)
+        for i, a in enumerate(keys):
+            for b in keys[i + 1 :]:
+                prod = base[a] * base[b]
+                if owner[a] != owner[b] and np.ptp(prod) > 0:
+                    cols.setdefault(f"{a}:{b}", prod)
     return pd.DataFrame(cols, index=frame.index)
 
 
@@ -224,6 +254,9 @@ def compute_balance(
     estimand: str = "ATT",
     threshold: float = 0.1,
     warn: bool = True,
+    addl: list[str] = (),
+    interactions: bool = False,
+    squares: bool = False,
 ) -> Balance:
     """Balance of ``frame`` (all units, with ``treated``) before and after ``weights``.
 
@@ -234,12 +267,18 @@ def compute_balance(
     weights : matching/weighting weights for every row (0 = not in the matched sample)
     distance : optional distance/score, reported as the first row ``distance``
     estimand : "ATT" (treated SD) or "ATE" (pooled SD) in the SMD denominator
+    addl, interactions, squares : extra rows (see :func:`balance_matrix`): formulaic terms such
+        as ``log1p(arrests_pre_365d)``, pairwise products, squares. A score that enters a count
+        linearly can look balanced on the raw covariate while ``log1p`` of it or its products
+        are not (cobalt's advice: check balance on the terms the outcome may depend on).
 
     Warns
     -----
     BalanceWarning when any |SMD| after matching exceeds ``threshold``.
     """
-    X = balance_matrix(frame, list(covariates), list(categorical), distance)
+    X = balance_matrix(
+        frame, list(covariates), list(categorical), distance, list(addl), interactions, squares
+    )
     t = frame["treated"].to_numpy() == 1
     w = np.asarray(weights, dtype=float)
     kept = w != 0  # units without weight change no statistic: "after" is computed on the rest

@@ -28,7 +28,7 @@ from pydantic import ValidationError
 
 from leadeval.config import MatchingConfig, _format_validation_error
 from leadeval.errors import ConfigError, MatchingError
-from leadeval.matching._frame import KEY, TREAT, prepare
+from leadeval.matching._frame import KEY, MATCHED_WEIGHTS_ATTR, TREAT, persons_frame, prepare
 from leadeval.matching._result import MethodResult
 from leadeval.matching.balance import Balance, compute_balance
 from leadeval.matching.exact import cem, exact
@@ -112,6 +112,22 @@ def _spec(spec: MatchingConfig | Mapping[str, Any] | None, overrides: dict) -> M
         ) from None
 
 
+def _renames(frame: pd.DataFrame, id: str, treatment: str) -> dict[str, str]:  # noqa: A002
+    """Column renames to the canonical ``person_id``/``treated`` (empty when already so)."""
+    renames = {c: to for c, to in ((id, KEY), (treatment, TREAT)) if c != to}
+    missing = [c for c in renames if c not in frame.columns]
+    clash = [to for c, to in renames.items() if to in frame.columns]
+    if missing or clash:
+        raise MatchingError(
+            "cannot match: "
+            + "; ".join(
+                [f"column {c!r} (given as id/treatment) not found" for c in missing]
+                + [f"the frame also has a column {c!r}; drop or rename it" for c in clash]
+            )
+        )
+    return renames
+
+
 def check_overlap(distance: np.ndarray, treated: np.ndarray, name: str) -> None:
     """Raise when the treated and control distance ranges do not overlap at all."""
     if not np.isfinite(distance).all():
@@ -141,6 +157,8 @@ def match(
     obj: Any,
     spec: MatchingConfig | Mapping[str, Any] | None = None,
     *,
+    id: str = KEY,  # noqa: A002 - the column name, as users call it
+    treatment: str = TREAT,
     warn: bool = True,
     **overrides: Any,
 ) -> MatchedSample:
@@ -148,11 +166,15 @@ def match(
 
     Parameters
     ----------
-    obj : a DataFrame with ``person_id``, ``treated`` (0/1) and the covariates, or a Cohort
+    obj : a DataFrame with an id column, a 0/1 treatment column and the covariates, or a Cohort
         (its ``.persons`` is used)
     spec : a :class:`~leadeval.config.MatchingConfig` (e.g. ``cfg.matching``) or a dict of its
         fields; keyword ``overrides`` replace fields
+    id, treatment : the names of the id and 0/1 treatment columns (default ``person_id`` and
+        ``treated``); ``data``, ``all_units`` and ``unmatched`` keep these names, ``pairs`` has
+        ``treated_id, control_id``
     warn : issue a :class:`~leadeval.errors.BalanceWarning` when balance after is above threshold
+        and a :class:`~leadeval.errors.SpecificationWarning` when a count enters linearly
 
     Returns
     -------
@@ -164,17 +186,18 @@ def match(
     tie is broken by it. See docs/matching.md for the methods and conventions.
     """
     spec = _spec(spec, overrides)
-    frame = prepare(obj, spec)
+    renames = _renames(persons_frame(obj), id, treatment)
+    frame = prepare(persons_frame(obj).rename(columns=renames) if renames else obj, spec)
     treated = frame[TREAT].to_numpy() == 1
     propensity = None
     distance = None
     if spec.distance_column:
         distance = frame[spec.distance_column].to_numpy(dtype=float)
     elif spec.method in _NEEDS_DISTANCE:
-        propensity = fit_propensity(frame, spec)
+        propensity = fit_propensity(frame, spec, warn)
     elif spec.covariates or spec.categorical:
         try:  # exact/CEM do not need a score; fit it for the diagnostics when possible
-            propensity = fit_propensity(frame, spec)
+            propensity = fit_propensity(frame, spec, warn)
         except MatchingError:
             propensity = None
     if propensity is not None and distance is None:
@@ -222,7 +245,8 @@ def match(
         if not pd.api.types.is_numeric_dtype(frame[c])
     ]
     bal = compute_balance(
-        frame, covs, result.weights, cats, distance, spec.estimand, spec.balance_threshold, warn
+        frame, covs, result.weights, cats, distance, spec.estimand, spec.balance_threshold, warn,
+        spec.balance.addl, spec.balance.interactions, spec.balance.squares,
     )
     width = caliper_width(distance, discarded, spec.caliper) if spec.method == "nearest" else None
     all_units = frame  # prepare() returned a private copy: add the columns in place
@@ -230,6 +254,11 @@ def match(
     all_units["subclass"] = _int64(result.subclass, len(frame))
     all_units["distance"] = distance if distance is not None else np.nan
     data = all_units[all_units["weights"].to_numpy() > 0].reset_index(drop=True)
+    if renames:
+        back = {v: k for k, v in renames.items()}
+        data, all_units, unmatched = (d.rename(columns=back) for d in (data, all_units, unmatched))
+    for d in (data, all_units):  # the models use these weights by default (only these)
+        d.attrs[MATCHED_WEIGHTS_ATTR] = "weights"
     return MatchedSample(data, all_units, propensity, unmatched, pairs, spec, bal, width)
 
 

@@ -83,7 +83,7 @@ def table_one(matched: Any, digits: int = 1) -> pd.DataFrame:
             row = {"variable": c, "level": lvl, "statistic": "%"}
             for k, (m, w) in groups.items():
                 row[k] = f"{100 * _wmean(x[m], w[m]):.{digits}f}"
-            name = f"{c}_{lvl}"
+            name = f"{c}[{lvl}]"
             rows.append(
                 row
                 | {

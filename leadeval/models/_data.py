@@ -3,20 +3,31 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from leadeval.errors import ModelError
+from leadeval.errors import LeadevalWarning, ModelError
+from leadeval.formulas import FormulaTermError, design
+from leadeval.matching._frame import MATCHED_WEIGHTS_ATTR
 
-DEFAULT_WEIGHTS = "weights"
+
+class _MatchWeights(str):
+    """The default ``weights`` argument: the matching weights of a ``MatchedSample`` (a frame
+    that :func:`leadeval.match` marked), never a user column that merely has that name."""
+
+
+#: the default of every ``weights=`` argument; pass a column name (a plain str) to weight by it
+DEFAULT_WEIGHTS: str = _MatchWeights("weights")
 DEFAULT_CLUSTER = "subclass"
 
 
 def as_frame(data: Any, model: str) -> pd.DataFrame:
-    """The analysis frame: ``data`` itself, or ``data.data`` for a matched sample."""
+    """The analysis frame: ``data`` itself, or ``data.data`` for a matched sample (whose
+    ``weights`` column the default ``weights=`` argument then means)."""
     frame = getattr(data, "data", data)
     if not isinstance(frame, pd.DataFrame):
         raise ModelError(
@@ -25,6 +36,9 @@ def as_frame(data: Any, model: str) -> pd.DataFrame:
         )
     if frame.empty:
         raise ModelError(f"{model}: the data have no rows; check the cohort and matching steps")
+    if frame is not data and MATCHED_WEIGHTS_ATTR not in frame.attrs:  # a matched sample's .data
+        frame = frame.copy(deep=False)
+        frame.attrs[MATCHED_WEIGHTS_ATTR] = str.__str__(DEFAULT_WEIGHTS)
     return frame
 
 
@@ -65,15 +79,38 @@ def binary(frame: pd.DataFrame, column: str, model: str) -> np.ndarray:
     return y
 
 
-def resolve_weights(frame: pd.DataFrame, weights: str | None, model: str) -> np.ndarray | None:
-    """Weights column as float, ``None`` when unweighted.
+def weights_column(frame: pd.DataFrame, weights: str | None, model: str) -> str | None:
+    """The weights column to use, ``None`` when unweighted.
 
-    The default name ``"weights"`` is used when present and silently skipped when absent (an
-    unmatched cohort has no weights); an explicitly named column must exist.
+    Weights come only from an explicit argument: a named column must exist. The default
+    (:data:`DEFAULT_WEIGHTS`) means the matching weights of a matched sample, used only when
+    ``frame`` comes from :func:`leadeval.match` (which marks it); a user column that happens to be
+    called ``weights`` is not used (with a warning saying how to use it).
     """
-    if weights is None or (weights == DEFAULT_WEIGHTS and weights not in frame.columns):
+    if weights is None:
+        return None
+    if isinstance(weights, _MatchWeights):
+        name = str.__str__(weights)
+        if name not in frame.columns:
+            return None
+        if frame.attrs.get(MATCHED_WEIGHTS_ATTR) == name:
+            return name
+        warnings.warn(
+            f"{model}: the column '{name}' does not come from match(), so it is not used as "
+            f"weights; pass weights='{name}' to weight by it (or weights=None to silence this)",
+            LeadevalWarning,
+            stacklevel=4,
+        )
         return None
     require_columns(frame, [weights], model)
+    return weights
+
+
+def resolve_weights(frame: pd.DataFrame, weights: str | None, model: str) -> np.ndarray | None:
+    """Weights column as float, ``None`` when unweighted (see :func:`weights_column`)."""
+    weights = weights_column(frame, weights, model)
+    if weights is None:
+        return None
     w = numeric(frame, weights, model)
     if (w < 0).any():
         raise ModelError(f"{model}: weights '{weights}' has negative values; weights must be >= 0")
@@ -107,12 +144,20 @@ def resolve_clusters(frame: pd.DataFrame, cluster: str | None, model: str) -> np
 def design_matrix(
     frame: pd.DataFrame, covariates: Sequence[str], model: str, intercept: bool
 ) -> tuple[np.ndarray, list[str]]:
-    """Numeric design matrix; categorical covariates become treatment-coded dummies (first level
-    in sorted order is the reference)."""
+    """Numeric design matrix of columns or formulaic terms (:mod:`leadeval.formulas`).
+
+    A column enters as itself when numeric, as treatment-coded dummies ``column[level]`` (first
+    sorted level the reference) otherwise; any other entry is a formula term such as
+    ``log1p(arrests_pre_365d)``, ``C(race, contr.treatment('white'))`` or ``age:log1p(x)``.
+    """
     covariates = list(covariates)
-    require_columns(frame, covariates, model)
+    # a plain name must be a column (the usual error); anything else is a formula term
+    require_columns(frame, [c for c in covariates if c in frame.columns or c.isidentifier()], model)
+    terms = [c for c in covariates if c not in frame.columns]
     parts: list[pd.DataFrame] = []
     for c in covariates:
+        if c in terms:
+            continue
         col = frame[c]
         if pd.api.types.is_bool_dtype(col) or pd.api.types.is_numeric_dtype(col):
             parts.append(pd.DataFrame({c: numeric(frame, c, model)}, index=frame.index))
@@ -122,10 +167,21 @@ def design_matrix(
                     f"{model}: covariate '{c}' has {int(col.isna().sum())} missing values"
                 )
             cat = pd.Categorical(col.astype(str), categories=sorted(col.astype(str).unique()))
-            dummies = pd.get_dummies(cat, prefix=c, prefix_sep="=", drop_first=True, dtype=float)
+            dummies = pd.get_dummies(cat, drop_first=True, dtype=float)
+            dummies.columns = [f"{c}[{lvl}]" for lvl in dummies.columns]
             dummies.index = frame.index
             parts.append(dummies)
+    if terms:
+        try:
+            M, names = design(frame, terms, intercept=True)  # reduced dummy coding
+            M, names = M[:, 1:], names[1:]
+        except FormulaTermError as err:
+            raise ModelError(
+                f"{model}: covariate {err}; use a column of the data or a formulaic term"
+            ) from None
+        parts.append(pd.DataFrame(M, columns=names, index=frame.index))
     X = pd.concat(parts, axis=1) if parts else pd.DataFrame(index=frame.index)
+    X = X.loc[:, ~X.columns.duplicated()]
     if intercept:
         X.insert(0, "(Intercept)", 1.0)
     names = list(X.columns)
@@ -155,6 +211,7 @@ def drop_zero_weights(
 ) -> tuple[pd.DataFrame, list[str]]:
     """Rows with weight 0 (e.g. unmatched units kept by a matching method) contribute nothing;
     drop them up front so that tie counts, cluster counts and ``n`` only count used rows."""
+    weights = weights_column(frame, weights, model)
     w = resolve_weights(frame, weights, model)
     if w is None or (w > 0).all():
         return frame, []

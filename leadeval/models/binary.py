@@ -16,6 +16,7 @@ from statsmodels.tools.sm_exceptions import PerfectSeparationError, PerfectSepar
 
 from leadeval.errors import ConvergenceWarning, ModelError
 from leadeval.models._data import (
+    DEFAULT_WEIGHTS,
     as_frame,
     binary,
     design_matrix,
@@ -23,6 +24,7 @@ from leadeval.models._data import (
     require_columns,
     resolve_clusters,
     resolve_weights,
+    weights_column,
 )
 from leadeval.models.firth import FirthFit, firth_logistic, profile_intervals
 from leadeval.models.results import ModelResult, coef_table
@@ -68,7 +70,7 @@ def fit_logistic(
     outcome: str,
     treatment: str | None = "treated",
     covariates: Sequence[str] = (),
-    weights: str | None = "weights",
+    weights: str | None = DEFAULT_WEIGHTS,
     cluster: str | None = "subclass",
     firth: bool | str = "auto",
     conf_level: float = 0.95,
@@ -273,7 +275,7 @@ def fit_gee_prepost(
     post: str,
     treatment: str = "treated",
     covariates: Sequence[str] = (),
-    weights: str | None = "weights",
+    weights: str | None = DEFAULT_WEIGHTS,
     id: str = "person_id",
     corstr: str = "exchangeable",
     any_event: bool = False,
@@ -337,7 +339,7 @@ def fit_gee_prepost(
     X, names = design_matrix(long, [treatment, "post", "treated:post", *covariates], model, True)
     names = [n if n != "treated:post" else f"{treatment}:post" for n in names]
     groups = pd.factorize(long[id], sort=True)[0]
-    w_long = None if w is None else resolve_weights(long, weights, model)
+    w_long = None if w is None else resolve_weights(long, weights_column(frame, weights, model), model)
     beta, V, alpha, more = _gee(
         y, X, names, groups, w_long, sm.families.Binomial(), corstr, model, f"{pre}/{post}"
     )

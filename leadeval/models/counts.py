@@ -15,6 +15,7 @@ from scipy import optimize, special, stats
 
 from leadeval.errors import ConvergenceWarning, ModelError
 from leadeval.models._data import (
+    DEFAULT_WEIGHTS,
     as_frame,
     design_matrix,
     drop_zero_weights,
@@ -22,6 +23,7 @@ from leadeval.models._data import (
     require_columns,
     resolve_clusters,
     resolve_weights,
+    weights_column,
 )
 from leadeval.models.binary import cluster_vcov
 from leadeval.models.results import ModelResult, coef_table
@@ -90,11 +92,11 @@ def _exposure(frame, exposure, model):
 def fit_count(
     data: Any,
     outcome: str,
-    exposure: str,
+    exposure: str | None = None,
     treatment: str | None = "treated",
     covariates: Sequence[str] = (),
     family: str = "poisson",
-    weights: str | None = "weights",
+    weights: str | None = DEFAULT_WEIGHTS,
     cluster: str | None = "subclass",
     per: float = 365.0,
     standardise: str = "treated",
@@ -107,7 +109,8 @@ def fit_count(
 
     .. math:: \log E[Y_i] = \log(e_i / \mathrm{per}) + x_i^\top \beta
 
-    with Poisson or NB2 (:math:`\mathrm{Var}\,Y = \mu + \mu^2/\theta`) errors; ``exposure`` in
+    (without ``exposure`` there is no offset: :math:`e_i/\mathrm{per} = 1`, a ratio of mean
+    counts per person) with Poisson or NB2 (:math:`\mathrm{Var}\,Y = \mu + \mu^2/\theta`) errors; ``exposure`` in
     days and ``per = 365`` make :math:`\exp(\beta_0)` a rate per person-year. NB2's
     :math:`\theta` is the weighted ML estimate (as ``MASS::glm.nb``). SEs: model-based without
     weights or clusters (matching R's ``glm`` / ``glm.nb``), CR1 cluster-robust otherwise (see
@@ -145,8 +148,11 @@ def fit_count(
         raise ModelError(f"{model}: interval must be 'wald' or 'bootstrap'; got {interval!r}")
     frame = as_frame(data, model)
     frame, zero_notes = drop_zero_weights(frame, weights, model)
-    require_columns(frame, [outcome, exposure], model)
+    require_columns(frame, [outcome] + ([exposure] if exposure else []), model)
     notes = list(zero_notes)
+    if exposure is None:  # no offset: a ratio of mean counts (rates per person)
+        frame = frame.assign(_one_unit=float(per))
+        exposure = "_one_unit"
     e = _exposure(frame, exposure, model)
     y_all = numeric(frame, outcome, model)
     zero = e == 0
@@ -372,7 +378,7 @@ def fit_count_did(
     post_exposure: str,
     treatment: str = "treated",
     family: str = "poisson",
-    weights: str | None = "weights",
+    weights: str | None = DEFAULT_WEIGHTS,
     id: str = "person_id",
     cluster: str | None = None,
     per: float = 365.0,
@@ -402,6 +408,7 @@ def fit_count_did(
     """
     model = f"count_did_{family}"
     frame = as_frame(data, model)
+    weights = weights_column(frame, weights, model)  # the long frame below is not match()'s
     frame, zero_notes = drop_zero_weights(frame, weights, model)
     require_columns(frame, [pre, post, pre_exposure, post_exposure, treatment, id], model)
     if frame[id].duplicated().any():

@@ -80,7 +80,16 @@ from scipy import stats
 from scipy.special import expit
 
 from leadeval.errors import ModelError
-from leadeval.models._data import as_frame, binary, design_matrix, numeric, require_columns
+from leadeval.formulas import design
+from leadeval.models._data import (
+    DEFAULT_WEIGHTS,
+    as_frame,
+    binary,
+    design_matrix,
+    numeric,
+    require_columns,
+    weights_column,
+)
 
 __all__ = [
     "AbsoluteEffect",
@@ -300,8 +309,6 @@ def _expand_pairs(ms: Any) -> pd.DataFrame:
 def _propensity_design(source: Any, frame: pd.DataFrame):
     """Propensity design matrix over every unit the score was fitted on, from a MatchedSample
     (its ``all_units``) or a PropensityResult with ``frame`` holding those units."""
-    import patsy
-
     if _is_matched_sample(source):
         units, ps = source.all_units, source.propensity
         if ps is None:
@@ -322,8 +329,7 @@ def _propensity_design(source: Any, frame: pd.DataFrame):
                 f"{len(units)} rows; pass the frame it was fitted on (every unit, sorted by "
                 "person_id), or the MatchedSample"
             )
-    rhs = ps.formula.split("~", 1)[1]
-    Z = np.asarray(patsy.dmatrix(rhs, units, return_type="dataframe"), dtype=float)
+    Z, _ = design(units, [ps.formula.split("~", 1)[1].strip()], intercept=True)
     gamma = ps.coefficients["estimate"].to_numpy(float)
     if Z.shape[1] != len(gamma) or not np.allclose(Z @ gamma, ps.linear_predictor, atol=1e-6):
         raise ModelError(
@@ -770,18 +776,18 @@ def risk_difference(
     outcome: str,
     treatment: str = "treated",
     covariates: Sequence[str] = (),
-    weights: str | None = "weights",
+    weights: str | None = DEFAULT_WEIGHTS,
     cluster: str | None = "subclass",
     estimand: Literal["ATT", "ATE"] = "ATT",
     conf_level: float = 0.95,
 ) -> EffectEstimate:
     """Binary case of :func:`estimate_effect` with an additive logistic model (no interaction);
-    ``weights``/``cluster`` default to ``weights``/``subclass`` when those columns exist."""
+    ``weights`` defaults to the matching weights of a frame from :func:`leadeval.match`, ``cluster``
+    to ``subclass`` when that column exists."""
     if estimand not in ("ATT", "ATE"):
         raise ModelError(f"risk_difference: estimand must be 'ATT' or 'ATE'; got {estimand!r}")
     frame = as_frame(data, "risk_difference")
-    if weights == "weights" and weights not in frame.columns:
-        weights = None
+    weights = weights_column(frame, weights, "risk_difference")
     if cluster == "subclass" and (cluster not in frame.columns or frame[cluster].isna().all()):
         cluster = None
     return estimate_effect(
@@ -796,7 +802,7 @@ def rmst_difference(
     event: str,
     tau: float,
     treatment: str = "treated",
-    weights: str | None = "weights",
+    weights: str | None = DEFAULT_WEIGHTS,
     cluster: str | None = "subclass",
     replicates: int = 500,
     seed: int = 0,
@@ -806,8 +812,7 @@ def rmst_difference(
     weighted Kaplan-Meier curves, with a cluster (pair) bootstrap; an alternative summary to the
     hazard ratio when hazards are not proportional."""
     frame = as_frame(data, "rmst_difference")
-    if weights == "weights" and weights not in frame.columns:
-        weights = None
+    weights = weights_column(frame, weights, "rmst_difference")
     if cluster is not None and (cluster not in frame.columns or frame[cluster].isna().any()):
         cluster = None
     return estimate_effect(

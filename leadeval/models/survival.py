@@ -18,6 +18,7 @@ from scipy import stats
 from leadeval.errors import ConvergenceWarning, ModelError
 from leadeval.models import _cox
 from leadeval.models._data import (
+    DEFAULT_WEIGHTS,
     as_frame,
     design_matrix,
     drop_zero_weights,
@@ -155,7 +156,7 @@ def fit_km(
     duration: str = "days_to_arrest",
     event: str = "arrested",
     group: str | None = "treated",
-    weights: str | None = "weights",
+    weights: str | None = DEFAULT_WEIGHTS,
     cluster: str | None = "subclass",
     variance: str = "auto",
     conf_level: float = 0.95,
@@ -250,7 +251,7 @@ def logrank_test(
     duration: str = "days_to_arrest",
     event: str = "arrested",
     group: str = "treated",
-    weights: str | None = "weights",
+    weights: str | None = DEFAULT_WEIGHTS,
 ) -> TestResult:
     r"""Log-rank test of equal survival across groups (k groups, k - 1 df).
 
@@ -463,7 +464,7 @@ def fit_cox(
     event: str = "arrested",
     treatment: str | None = "treated",
     covariates: Sequence[str] = (),
-    weights: str | None = "weights",
+    weights: str | None = DEFAULT_WEIGHTS,
     cluster: str | None = "subclass",
     ties: str = "efron",
     robust: bool | None = None,
@@ -583,7 +584,7 @@ def fit_recurrent_cox(
     id: str = "person_id",
     treatment: str | None = "treated",
     covariates: Sequence[str] = (),
-    weights: str | None = "weights",
+    weights: str | None = DEFAULT_WEIGHTS,
     cluster: str | None = None,
     ties: str = "efron",
     conf_level: float = 0.95,
@@ -676,7 +677,7 @@ def cumulative_incidence(
     duration: str = "days_to_first_event",
     event: str = "first_event",
     group: str | None = "treated",
-    weights: str | None = "weights",
+    weights: str | None = DEFAULT_WEIGHTS,
     cluster: str | None = "subclass",
     states: dict[int, str] | None = None,
     conf_level: float = 0.95,

@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 
 from leadeval.evaluation import Evaluation, effect_terms
+from leadeval.matching.balance import balance_matrix
 from leadeval.models.results import CurveResult, ModelResult
 from leadeval.report.disclosure import DisclosureProblem, series_base
 
@@ -198,8 +199,21 @@ def _matching(p: DisclosureProblem, ev: Evaluation) -> None:
         if c not in units:
             continue
         v = units[c].astype(str).to_numpy()
-        levels = {f"{c}_{lv}": v == lv for lv in sorted(set(v))}
+        levels = {f"{c}[{lv}]": v == lv for lv in sorted(set(v))}
         _binary_levels(p, c, levels, masks, bal, complement=False)
+    extra = spec.balance
+    if extra.addl or extra.interactions or extra.squares:  # transformed terms and products
+        X = balance_matrix(
+            units, [c for c in numeric if c in bal.index],
+            [c for c in cats if c in units], None, extra.addl, extra.interactions, extra.squares,
+        )
+        base = {*numeric, *(f"{c}[{lv}]" for c in cats if c in units for lv in set(units[c].astype(str)))}
+        for name in [v for v in X.columns if v in bal.index and v not in base]:
+            x = X[name].to_numpy(dtype=float)
+            if np.all((x == 0) | (x == 1)):
+                _binary_levels(p, name, {name: x == 1}, masks, bal, complement=True)
+            else:
+                _continuous(p, name, x, masks)
 
 
 def mean_key(name: str, arm: str, phase: str) -> str:

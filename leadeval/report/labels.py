@@ -3,8 +3,9 @@
 One dictionary, shipped here and overridable per site (``report.labels`` in the config), used by
 every table, figure and sentence of the report. Window-based cohort columns are labelled by rule
 (``bookings_post_365d`` -> "jail bookings, 12 months after"); covariate dummies as
-"<variable>: <level>" (``area_south_seattle`` -> "area: south seattle"); anything else falls
-back to the words of its name. The CSV tables keep machine names and add ``<column>_label``.
+"<variable>: <level>" (``area[south_seattle]`` -> "area: south seattle", the one dummy scheme
+of leadeval.formulas), ``log1p(x)``, ``x ** 2`` and interactions ``a:b`` by rule; anything else
+falls back to the words of its name. The CSV tables keep machine names and add ``<column>_label``.
 
 >>> label("arrest_post_182d")
 'any arrest within 6 months'
@@ -265,12 +266,25 @@ def _label(key: str) -> str:
         if words.startswith("any "):
             return f"{words} {'during follow-up' if window == 'all' else 'within ' + span}"
         return f"{words}, {'whole follow-up' if window == 'all' else span + ' after'}"
+    if m := _DUMMY.match(key):  # the one dummy scheme, variable[level]
+        return f"{_label(m['var'])}: {m['level'].replace('_', ' ')}"
+    if ":" in key and key != "treated:post":  # an interaction term or balance row
+        return " × ".join(_label(part) for part in key.split(":"))
+    if m := _LOG1P.match(key):
+        return f"log(1 + {_label(m['var'])})"
+    if m := _SQUARE.match(key):
+        return f"{_label(m['var'])} squared"
     for var in ("area", "sex", "race_ethnicity", "referral_type", "race"):
-        for sep in ("_", "=", "[T."):
+        for sep in ("_", "="):  # older names, kept for site label overrides
             if key.startswith(var + sep) and len(key) > len(var) + len(sep):
-                level = key[len(var) + len(sep) :].rstrip("]")
+                level = key[len(var) + len(sep) :]
                 return f"{_label(var)}: {level.replace('_', ' ')}"
     return key.replace("_", " ")
+
+
+_DUMMY = re.compile(r"^(?P<var>[^\[\]:]+)\[(?:T\.)?(?P<level>[^\]]+)\]$")
+_LOG1P = re.compile(r"^log1p\((?P<var>[^()]+)\)$")
+_SQUARE = re.compile(r"^(?P<var>[^ ]+) \*\* 2$")
 
 
 def _span(days: int) -> str:

@@ -346,8 +346,11 @@ def generate_site(
     Participants are the top n_participants of N = n_participants + n_pool simulated people
     by score + logistic noise, with score
     ``a + b1 log(1 + arrests in the 365 days before referral) + b2 unsheltered(month -1)
-    + b3 (age - 38)/10 + area effect``; so P(referred | covariates) = expit(score - tau) for a
-    threshold tau, and a logit propensity model on these covariates is correctly specified.
+    + b3 (age - 38)/10 + b4 log(1 + arrests) (age - 38)/10 + area effect``; so
+    P(referred | covariates) = expit(score - tau) for a threshold tau, and a logit propensity
+    model on these terms is correctly specified, while one with prior arrests entered linearly
+    is not (as real referral, selection is non-linear in prior history; ``b4`` is
+    ``Profile.sel_prior_arrests_x_age``, 0 in the shipped profiles).
     Selection depends only on those observed pre-period covariates, so matching on them
     removes the confounding.
     """
@@ -408,6 +411,11 @@ def effects_record(pop: Population) -> dict[str, Any]:
         "selection": {
             "intercept": pop.profile.sel_intercept,
             "log1p_arrests_pre_365d": pop.profile.sel_prior_arrests,
+            **(  # only when set, so the shipped profiles' effects.json stay as they were
+                {"log1p_arrests_pre_365d_x_age_per_decade": pop.profile.sel_prior_arrests_x_age}
+                if pop.profile.sel_prior_arrests_x_age
+                else {}
+            ),
             "unsheltered_month_before_referral": pop.profile.sel_unsheltered,
             "age_per_decade_minus_38": pop.profile.sel_age_per_decade,
             "area": dict(zip(pop.profile.areas, pop.profile.area_selection, strict=True)),

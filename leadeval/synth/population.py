@@ -102,6 +102,7 @@ def build_population(
     score = (
         p.sel_intercept
         + p.sel_prior_arrests * np.log1p(n_pre)
+        + p.sel_prior_arrests_x_age * np.log1p(n_pre) * (age - 38.0) / 10.0
         + p.sel_unsheltered * unsheltered
         + p.sel_age_per_decade * (age - 38.0) / 10.0
         + np.asarray(p.area_selection)[area]

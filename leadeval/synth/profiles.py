@@ -114,6 +114,9 @@ class Profile:
     housing_months_after: int = 36
     sel_intercept: float = -4.0
     sel_prior_arrests: float = 0.9  # per log(1 + arrests in the 365 days before referral)
+    # per log(1 + arrests) x (age - 38)/10: referral favours young people with many prior arrests
+    # (0 in the shipped profiles; tests set it to make a linear-count propensity visibly biased)
+    sel_prior_arrests_x_age: float = 0.0
     sel_unsheltered: float = 1.1  # unsheltered in the month before referral
     sel_age_per_decade: float = -0.25
     contacts_per_month: float = 3.0

@@ -260,6 +260,14 @@ def analysis_sections(profile: Any) -> str:
                 f"ems_calls_pre_{hi}d",
             ],
             "categorical": ["area", "sex"],
+            # counts enter as log(1 + x) (referral depends on the log of prior history)
+            "log1p": [
+                f"arrests_pre_{lo}d",
+                f"arrests_pre_{hi}d",
+                f"bookings_pre_{hi}d",
+                f"jail_days_pre_{hi}d",
+                f"ems_calls_pre_{hi}d",
+            ],
             "caliper": 0.2,
             "ratio": 1,
         },
