@@ -116,8 +116,7 @@ def test_did_by_hand_weighted():
     DiD = 3.6 - (-10) = 13.6 days = $1,360 saved per participant."""
     jail = {"jail_day": UC["jail_day"]}
     s = cost_savings(
-        persons(), unit_cost_table(jail, 2019, CPI), scale="window", replicates=200, seed=3
-    )
+        persons(), unit_cost_table(jail, 2019, CPI), scale="window", replicates=200, seed=3, weights="weights")
     f = s.to_frame().set_index(["term", "category"])["estimate"]
     assert f["pre_lead", "jail"] == pytest.approx(1500)
     assert f["post_lead", "jail"] == pytest.approx(500)
@@ -139,7 +138,7 @@ def test_did_by_category_and_total():
     Legal savings 1440 + 900 = 2340. Jail adds bookings ($500): LEAD pre 1.5, post 0.5 (change -1);
     comparison pre (2 + 1.5)/2.5 = 1.4, post (2 + 2)/2.5 = 1.6 (change +0.2): 1.2 x 500 = 600,
     plus jail days 1360 -> jail savings 1960; total 4300."""
-    s = cost_savings(persons(), uc(), scale="window", replicates=200, seed=3)
+    s = cost_savings(persons(), uc(), scale="window", replicates=200, seed=3, weights="weights")
     f = s.to_frame().set_index(["term", "category"])["estimate"]
     assert f["savings", "legal"] == pytest.approx(2340)
     assert f["savings", "jail"] == pytest.approx(1960)
@@ -152,7 +151,7 @@ def test_did_per_year_is_a_ratio_of_weighted_sums():
     """scale='year': rate = sum w x / sum w years. LEAD post jail days: (0 + 10) /
     (200/365.25 + 365/365.25) = 10 * 365.25 / 565; pre: 30 / (2 * 365/365.25)."""
     jail = unit_cost_table({"jail_day": UC["jail_day"]}, 2019, CPI)
-    s = cost_savings(persons(), jail, replicates=100, seed=1)
+    s = cost_savings(persons(), jail, replicates=100, seed=1, weights="weights")
     c = s.counts_frame().set_index(["term", "measure"])["estimate"]
     assert c["post_lead", "jail_days"] == pytest.approx(10 * 365.25 / 565)
     assert c["pre_lead", "jail_days"] == pytest.approx(30 * 365.25 / 730)
@@ -201,7 +200,7 @@ def _random_matched(n_pairs, seed):
 def test_vectorised_bootstrap_matches_loop_reference():
     df = _random_matched(15, seed=7)
     jail = unit_cost_table({"jail_day": UC["jail_day"]}, 2019, CPI)
-    s = cost_savings(df, jail, scale="window", replicates=60, seed=11)
+    s = cost_savings(df, jail, scale="window", replicates=60, seed=11, weights="weights")
     ref = _slow_bootstrap(df, 100.0, seed=11, B=60)
     np.testing.assert_allclose(s.savings_replicates()["total"].to_numpy(), ref, rtol=1e-10)
 
@@ -209,10 +208,10 @@ def test_vectorised_bootstrap_matches_loop_reference():
 def test_bootstrap_seeded_and_row_order_free():
     df = _random_matched(40, seed=2)
     jail = unit_cost_table({"jail_day": UC["jail_day"]}, 2019, CPI)
-    a = cost_savings(df, jail, replicates=300, seed=5).to_frame()
-    b = cost_savings(df.sample(frac=1, random_state=1), jail, replicates=300, seed=5).to_frame()
+    a = cost_savings(df, jail, replicates=300, seed=5, weights="weights").to_frame()
+    b = cost_savings(df.sample(frac=1, random_state=1), jail, replicates=300, seed=5, weights="weights").to_frame()
     pd.testing.assert_frame_equal(a, b)
-    c = cost_savings(df, jail, replicates=300, seed=6).to_frame()
+    c = cost_savings(df, jail, replicates=300, seed=6, weights="weights").to_frame()
     assert not np.allclose(a["conf_low"], c["conf_low"])
     row = a.set_index(["term", "category"]).loc[("savings", "total")]
     assert row.conf_low < row.estimate < row.conf_high
@@ -224,7 +223,7 @@ def test_bootstrap_se_matches_analytic_pair_se():
     LEAD change); the pair bootstrap SE approaches sd(d)/sqrt(G) * sqrt((G-1)/G)."""
     df = _random_matched(400, seed=9).assign(weights=1.0)
     jail = unit_cost_table({"jail_day": UC["jail_day"]}, 2019, CPI)
-    s = cost_savings(df, jail, scale="window", replicates=2000, seed=1)
+    s = cost_savings(df, jail, scale="window", replicates=2000, seed=1, weights="weights")
     ch = (df["jail_days_post_365d"] - df["jail_days_pre_365d"]).to_numpy() * 100.0
     d = ch[1::2] - ch[0::2]
     g = len(d)
@@ -243,13 +242,13 @@ def test_missing_subclass_means_person_clusters_and_weights_default_to_one():
 
 def test_savings_errors():
     with pytest.raises(CostError, match="'treated' column"):
-        cost_savings(persons().drop(columns="treated"), uc(), replicates=100)
+        cost_savings(persons().drop(columns="treated"), uc(), replicates=100, weights="weights")
     p = persons().assign(weights=[1, -1, 1, 1])
     with pytest.raises(CostError, match=r"negative weight\(s\), e.g. person_id \['b'\]"):
-        cost_savings(p, uc(), replicates=100)
+        cost_savings(p, uc(), replicates=100, weights="weights")
     p = persons().assign(treated=1)
     with pytest.raises(CostError, match="need LEAD"):
-        cost_savings(p, uc(), replicates=100)
+        cost_savings(p, uc(), replicates=100, weights="weights")
     with pytest.raises(CostError, match="expected a pandas DataFrame"):
         cost_savings([1, 2], uc())
 
@@ -285,7 +284,7 @@ def test_client_year_costs_santa_fe_arithmetic():
     pre = 5000 * 365.25 / 365
     assert cd["system_as_usual"] == pytest.approx(pre + (9099 - pre))
     with pytest.raises(CostError, match="scale='year'"):
-        client_year_costs(cost_savings(persons(), uc(), scale="window", replicates=100), 300.0)
+        client_year_costs(cost_savings(persons(), uc(), scale="window", replicates=100, weights="weights"), 300.0)
 
 
 def test_site_config_supplies_windows_scale_replicates_and_seed(tmp_path):
@@ -309,9 +308,9 @@ def test_site_config_supplies_windows_scale_replicates_and_seed(tmp_path):
         },
         base_dir=tmp_path,
     )
-    a = cost_savings(persons(), cfg)
+    a = cost_savings(persons(), cfg, weights="weights")
     assert a.seed == 7 and a.boot_rates.shape[0] == 100 and a.scale == "window"
-    b = cost_savings(persons(), cfg.costs, seed=7)
+    b = cost_savings(persons(), cfg.costs, seed=7, weights="weights")
     pd.testing.assert_frame_equal(a.to_frame(), b.to_frame())
     assert a.savings == pytest.approx(4300)
 
@@ -319,7 +318,7 @@ def test_site_config_supplies_windows_scale_replicates_and_seed(tmp_path):
 def test_savings_by_payer():
     """Prosecution and defense paid by different payers: legal savings 2340 split 1000:800."""
     spec = {**UC, "defense": {**UC["defense"], "payer": "public_defense"}}
-    s = cost_savings(persons(), unit_cost_table(spec, 2019, CPI), scale="window", replicates=100)
+    s = cost_savings(persons(), unit_cost_table(spec, 2019, CPI), scale="window", replicates=100, weights="weights")
     f = s.to_frame(by="payer").set_index(["term", "payer"])["estimate"]
     assert f["savings", "public_defense"] == pytest.approx(2340 * 800 / 1800)
     assert f["savings", "taxpayers"] == pytest.approx(1960 + 2340 * 1000 / 1800)
@@ -331,14 +330,13 @@ def test_did_is_linear_in_prices_and_blind_to_a_common_shift():
     same number of jail days to everyone's post window changes no savings (both groups move)."""
     df = _random_matched(25, seed=4)
     df = df.assign(**{c: 0 for c in _zero_cols(df)})
-    base = cost_savings(df, uc(), scale="window", replicates=200, seed=8)
+    base = cost_savings(df, uc(), scale="window", replicates=200, seed=8, weights="weights")
     double = {k: {**v, "amount": 2 * v["amount"]} for k, v in UC.items()}
     twice = cost_savings(
-        df, unit_cost_table(double, 2019, CPI), scale="window", replicates=200, seed=8
-    )
+        df, unit_cost_table(double, 2019, CPI), scale="window", replicates=200, seed=8, weights="weights")
     np.testing.assert_allclose(twice.savings_replicates(), 2 * base.savings_replicates())
     shifted = df.assign(jail_days_post_365d=df["jail_days_post_365d"] + 7)
-    sh = cost_savings(shifted, uc(), scale="window", replicates=200, seed=8)
+    sh = cost_savings(shifted, uc(), scale="window", replicates=200, seed=8, weights="weights")
     np.testing.assert_allclose(sh.savings_replicates()["total"], base.savings_replicates()["total"])
 
 
@@ -354,11 +352,11 @@ def test_did_restricted_to_complete_windows_by_hand():
     Without the option nobody is left out and the warning says why one might want it."""
     jail = unit_cost_table({"jail_day": UC["jail_day"]}, 2019, CPI)
     p = persons().assign(window_complete_post_365d=[False, True, True, True])
-    s = cost_savings(p, jail, scale="window", replicates=200, seed=3, complete_windows=True)
+    s = cost_savings(p, jail, scale="window", replicates=200, seed=3, complete_windows=True, weights="weights")
     assert s.excluded_incomplete == 1 and s.n_lead == 1 and s.n_comparison == 2
     assert s.savings == pytest.approx(1360)
     with pytest.warns(CostWarning, match="incomplete"):
-        full = cost_savings(p, jail, scale="window", replicates=200, seed=3)
+        full = cost_savings(p, jail, scale="window", replicates=200, seed=3, weights="weights")
     assert full.excluded_incomplete == 0 and full.n_lead == 2
     with pytest.raises(CostError, match="window_complete_post_365d"):
-        cost_savings(persons(), jail, scale="window", replicates=200, complete_windows=True)
+        cost_savings(persons(), jail, scale="window", replicates=200, complete_windows=True, weights="weights")
