@@ -23,9 +23,10 @@ import duckdb
 import ibis
 import pandas as pd
 
+from leadeval.engine import connect, duckdb_backend
 from leadeval.errors import ExtractError
 from leadeval.extracts.core import Extracts
-from leadeval.extracts.readers import ROW, Attachments, drop_raw, qi, register_raw
+from leadeval.extracts.readers import ROW, Attachments, drop_raw, qi, ql, register_raw
 from leadeval.extracts.schemas import SCHEMAS
 from leadeval.extracts.validation import REASONS, classify_sql, order_by, trimmable, typed_sql
 from leadeval.safe_csv import to_csv
@@ -248,6 +249,7 @@ def _likely_fix(name: str, src, reason: str, column: str | None, examples: list[
 def load_extracts(
     config: SiteConfig | str | os.PathLike[str],
     backend: ibis.BaseBackend | None = None,
+    work_dir: str | os.PathLike[str] | None = None,
 ) -> Extracts:
     """Read, map, parse and validate every configured extract.
 
@@ -255,10 +257,14 @@ def load_extracts(
     ----------
     config : SiteConfig or path
         A site config, or the path of its YAML file (read with :func:`leadeval.load_config`).
-    backend : ibis DuckDB backend, optional
-        Where the loaded tables live (``extract_<name>``); a new in-memory DuckDB by default. Pass
-        ``ibis.duckdb.connect("work.duckdb")`` for extracts larger than memory. Loading again
-        into the same backend replaces its ``extract_<name>`` tables.
+    backend : ibis DuckDB or PySpark backend, optional
+        Where the loaded tables live (``extract_<name>``); by default the config's ``engine``
+        (:func:`leadeval.engine.connect`: an on-disk DuckDB with its ``memory_limit``, which
+        spills beyond it). Loading again into the same backend replaces its tables. Validation
+        always runs in DuckDB; on Spark the validated tables are handed over as Parquet.
+    work_dir : path, optional
+        Private folder for the engine's files (the DuckDB database, spill files, Parquet for
+        Spark); a temporary folder removed at exit by default.
 
     Returns
     -------
@@ -286,8 +292,10 @@ def load_extracts(
         from leadeval.config import load_config
 
         config = load_config(config)
-    backend = backend if backend is not None else ibis.duckdb.connect()
-    con = backend.con
+    engine = config.engine
+    backend = backend if backend is not None else connect(engine, work_dir)
+    staging = backend if backend.name == "duckdb" else duckdb_backend(engine, work_dir)
+    con = staging.con
     attachments = Attachments(con)
     order = ["roster"] + [n for n in SCHEMAS if n != "roster" and n in config.extracts]
     quality, quarantined = [], {}
@@ -308,7 +316,7 @@ def load_extracts(
         site=config.site,
         data_end_date=config.data_end_date,
         backend=backend,
-        tables={name: backend.table(table_name(name)) for name in order},
+        tables=_hand_over(staging, backend, order),
         quality=pd.DataFrame(quality, columns=QUALITY_COLUMNS),
         quarantine_reasons=pd.DataFrame(reasons, columns=REASON_COLUMNS),
         quarantined=quarantined,
@@ -322,6 +330,27 @@ def load_extracts(
             + "\n".join(f"  - {m}" for m in lines)
         )
     return extracts
+
+
+def _hand_over(
+    staging: ibis.BaseBackend, backend: ibis.BaseBackend, names: list[str]
+) -> dict[str, ibis.Table]:
+    """The loaded tables on ``backend``: the staging tables themselves when it is the staging
+    DuckDB, else each written as Parquet beside the staging database and read there (Spark)."""
+    if backend is staging:
+        return {name: backend.table(table_name(name)) for name in names}
+    (database,) = staging.con.execute(
+        "SELECT path FROM duckdb_databases() WHERE database_name = current_database()"
+    ).fetchone()
+    folder = Path(database).parent / "parquet"
+    folder.mkdir(exist_ok=True)
+    tables = {}
+    for name in names:
+        path = folder / f"{name}.parquet"
+        staging.con.execute(f"COPY {qi(table_name(name))} TO {ql(str(path))} (FORMAT parquet)")
+        staging.con.execute(f"DROP TABLE {qi(table_name(name))}")
+        tables[name] = backend.read_parquet(str(path), table_name=table_name(name))
+    return tables
 
 
 def _phrase(
