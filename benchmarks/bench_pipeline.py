@@ -9,7 +9,7 @@ Run by hand (not in CI)::
 
 The site is a ``leadeval.synth`` Seattle-profile site written as Parquet into ``--dir`` (kept
 and reused when its ``site.yaml`` is there), with the Seattle config's design (pre windows 182
-and 730 days, post 182 and 365).
+and 730 days, post 182 and 365); the reference counts the same windows.
 
 Timed in one process, one after the other:
 
@@ -39,8 +39,6 @@ from leadeval.cohort import build_cohort
 from leadeval.config import load_config
 from leadeval.extracts import load_extracts
 from leadeval.extracts.schemas import SCHEMAS
-
-PRE, POST = (182, 730), (182, 365)
 
 
 def _rss() -> int:
@@ -96,14 +94,18 @@ def reference(cfg, threads: int | None) -> tuple[int, int]:
         f"CREATE TEMP TABLE r AS SELECT person_id, referral_date AS t0 FROM read_parquet('{roster}')"
     )
     events = cells = 0
+    pre, post = cfg.design.pre_windows, cfg.design.post_windows
     for name, src in cfg.extracts.items():
         schema = SCHEMAS[name]
         if name == "roster" or not schema.person_level or not schema.event_dates:
             continue
-        d = f"CAST(e.{schema.event_dates[0]} AS DATE)"
-        counts = [f"count(*) FILTER ({d} BETWEEN r.t0 - {p} AND r.t0 - 1) AS pre_{p}" for p in PRE]
+        col = schema.column(schema.event_dates[0])
+        d = f"CAST(e.{col.name} AS DATE)"
+        if col.type == "month":  # 'YYYY-MM' text
+            d = f"CAST(strptime(CAST(e.{col.name} AS VARCHAR)[:7], '%Y-%m') AS DATE)"
+        counts = [f"count(*) FILTER ({d} BETWEEN r.t0 - {p} AND r.t0 - 1) AS pre_{p}" for p in pre]
         counts += [
-            f"count(*) FILTER ({d} BETWEEN r.t0 + 1 AND r.t0 + {q}) AS post_{q}" for q in POST
+            f"count(*) FILTER ({d} BETWEEN r.t0 + 1 AND r.t0 + {q}) AS post_{q}" for q in post
         ]
         df = con.execute(
             f"SELECT r.person_id, {', '.join(counts)} FROM read_parquet('{src.path}') e "

@@ -2,7 +2,7 @@
 
 Config (``engine:`` in a site config; a bare name is enough)::
 
-    engine: duckdb                      # default: an on-disk DuckDB in a private work folder
+    engine: duckdb                      # default: DuckDB, on disk in the work folder if any
     engine:
       name: duckdb
       memory_limit: 4GB                 # DuckDB spills to temp_directory beyond this
@@ -32,7 +32,6 @@ import atexit
 import os
 import shutil
 import tempfile
-import weakref
 from pathlib import Path
 from typing import Any, Literal
 
@@ -65,7 +64,9 @@ class EngineConfig(BaseModel):
     database: Path | None = Field(
         None, description="DuckDB file of the loaded extracts (default: removed at exit)"
     )
-    master: str = Field("local[2]", description="Spark master (local mode, yarn, spark://...)")
+    master: str | None = Field(
+        None, description="Spark master, e.g. local[4] (default: spark-submit's, else local[*])"
+    )
     remote: str | None = Field(None, description="Spark Connect URL, e.g. sc://host:15002")
     conf: dict[str, str] = Field(default_factory=dict, description="Spark settings")
 
@@ -97,23 +98,24 @@ def _work_folder(work_dir: str | os.PathLike[str] | None) -> Path:
 def duckdb_backend(
     engine: EngineConfig | None = None, work_dir: str | os.PathLike[str] | None = None
 ) -> ibis.BaseBackend:
-    """An Ibis DuckDB backend on an on-disk database with the engine's memory settings."""
+    """An Ibis DuckDB backend with the engine's memory settings: on disk (``engine.database``,
+    else ``<work_dir>/extracts.duckdb``, made fresh), or in memory without either, spilling
+    beyond ``memory_limit`` to ``temp_directory`` (default: a private temporary folder)."""
     engine = engine if engine is not None else EngineConfig()
-    work = (
-        _work_folder(work_dir) if engine.database is None or engine.temp_directory is None else None
-    )
-    database = engine.database if engine.database is not None else work / "extracts.duckdb"
-    if Path(database).exists() and engine.database is None:
-        Path(database).unlink()
-    settings: dict[str, Any] = {"temp_directory": str(engine.temp_directory or work / "spill")}
+    database = engine.database
+    if database is None and work_dir is not None:
+        database = _work_folder(work_dir) / "extracts.duckdb"
+        for stale in (database, Path(f"{database}.wal")):  # a fresh database for each load
+            stale.unlink(missing_ok=True)
+    spill = engine.temp_directory
+    if spill is None:
+        spill = (Path(database).parent if database is not None else _work_folder(None)) / "spill"
+    settings: dict[str, Any] = {"temp_directory": str(spill)}
     if engine.memory_limit is not None:
         settings["memory_limit"] = engine.memory_limit
     if engine.threads is not None:
         settings["threads"] = engine.threads
-    backend = ibis.duckdb.connect(str(database), **settings)
-    if work is not None and engine.database is None:  # close before the folder goes
-        weakref.finalize(backend, backend.con.close)
-    return backend
+    return ibis.duckdb.connect(str(database) if database is not None else ":memory:", **settings)
 
 
 def spark_session(engine: EngineConfig):
@@ -128,7 +130,10 @@ def spark_session(engine: EngineConfig):
             "`pip install 'leadeval[spark]'` (and Java 17), or set engine: duckdb"
         ) from None
     builder = SparkSession.builder.appName("leadeval")
-    builder = builder.remote(engine.remote) if engine.remote else builder.master(engine.master)
+    if engine.remote:
+        builder = builder.remote(engine.remote)
+    elif engine.master:
+        builder = builder.master(engine.master)
     for key, value in {**SPARK_DEFAULTS, **engine.conf}.items():
         builder = builder.config(key, value)
     return builder.getOrCreate()

@@ -62,4 +62,5 @@ def test_spilling_load_gives_the_same_tables(tmp_path):
     pd.testing.assert_frame_equal(free.quality, tight.quality)
     for name in free.tables:
         pd.testing.assert_frame_equal(free.to_pandas(name), tight.to_pandas(name))
+    tight.backend.con.execute("CHECKPOINT")
     assert (tmp_path / "extracts.duckdb").stat().st_size > 1_000_000  # the extracts are on disk

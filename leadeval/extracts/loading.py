@@ -259,12 +259,14 @@ def load_extracts(
         A site config, or the path of its YAML file (read with :func:`leadeval.load_config`).
     backend : ibis DuckDB or PySpark backend, optional
         Where the loaded tables live (``extract_<name>``); by default the config's ``engine``
-        (:func:`leadeval.engine.connect`: an on-disk DuckDB with its ``memory_limit``, which
-        spills beyond it). Loading again into the same backend replaces its tables. Validation
+        (:func:`leadeval.engine.connect`: DuckDB with its ``memory_limit``, spilling beyond it;
+        on disk under ``work_dir``). Loading again into the same backend replaces its tables. Validation
         always runs in DuckDB; on Spark the validated tables are handed over as Parquet.
     work_dir : path, optional
-        Private folder for the engine's files (the DuckDB database, spill files, Parquet for
-        Spark); a temporary folder removed at exit by default.
+        Private folder (mode 0700) for the engine's files: the on-disk DuckDB database
+        ``extracts.duckdb``, its spill files, the Parquet handed to Spark. Without it (and
+        without ``engine.database``) the extracts are held in memory, spilling beyond
+        ``engine.memory_limit`` to a temporary folder removed at exit.
 
     Returns
     -------
@@ -339,11 +341,12 @@ def _hand_over(
     DuckDB, else each written as Parquet beside the staging database and read there (Spark)."""
     if backend is staging:
         return {name: backend.table(table_name(name)) for name in names}
-    (database,) = staging.con.execute(
-        "SELECT path FROM duckdb_databases() WHERE database_name = current_database()"
+    database, spill = staging.con.execute(
+        "SELECT path, current_setting('temp_directory') FROM duckdb_databases() "
+        "WHERE database_name = current_database()"
     ).fetchone()
-    folder = Path(database).parent / "parquet"
-    folder.mkdir(exist_ok=True)
+    folder = Path(database).parent / "parquet" if database else Path(spill) / "parquet"
+    folder.mkdir(parents=True, exist_ok=True)
     tables = {}
     for name in names:
         path = folder / f"{name}.parquet"
