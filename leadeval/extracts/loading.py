@@ -260,8 +260,9 @@ def load_extracts(
     backend : ibis DuckDB or PySpark backend, optional
         Where the loaded tables live (``extract_<name>``); by default the config's ``engine``
         (:func:`leadeval.engine.connect`: DuckDB with its ``memory_limit``, spilling beyond it;
-        on disk under ``work_dir``). Loading again into the same backend replaces its tables. Validation
-        always runs in DuckDB; on Spark the validated tables are handed over as Parquet.
+        on disk under ``work_dir``). Loading again into the same backend replaces its tables.
+        Validation always runs in DuckDB; on Spark the validated tables are handed over as
+        Parquet.
     work_dir : path, optional
         Private folder (mode 0700) for the engine's files: the on-disk DuckDB database
         ``extracts.duckdb``, its spill files, the Parquet handed to Spark. Without it (and
