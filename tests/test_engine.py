@@ -55,6 +55,7 @@ def test_on_disk_database_settings_and_private_folder(tmp_path):
     assert stat.S_IMODE((tmp_path / "work").stat().st_mode) == 0o700
 
 
+@pytest.mark.slow
 def test_spilling_load_gives_the_same_tables(tmp_path):
     """A memory limit below the data's size changes nothing but where DuckDB keeps it."""
     free = le.load_extracts(_config())
