@@ -26,14 +26,14 @@ every 20 ms) of each step.
 Measured 2026-12-01 on the shared 2-core machine under heavy load (load average 13-15: read the
 ratio, not the seconds), county site (10.5M extract rows, 10.3M events), extracts on disk:
 
-=====================  =======  =========  ==========
-step                   run 1    run 2      peak RSS
-=====================  =======  =========  ==========
-load_extracts          98.6 s   104.9 s    0.75 GB
-build_cohort + panel   59.2 s   123.7 s    1.3 GB
-reference join+count   --       10.7 s     0.85 GB
-ratio                  --       21.4x      (target 4x)
-=====================  =======  =========  ==========
+=====================  =======  =========  =========  ==========
+step                   run 1    run 2      run 3      peak RSS
+=====================  =======  =========  =========  ==========
+load_extracts          98.6 s   104.9 s    142.7 s    0.75 GB
+build_cohort + panel   59.2 s   123.7 s    93.5 s     1.3 GB
+reference join+count   --       10.7 s     11.8 s     0.85 GB
+ratio                  --       21.4x      20.0x      (target 4x)
+=====================  =======  =========  =========  ==========
 
 Where the time goes (pyinstrument, and per-statement timings): in the load, ~75% is the one
 statement per extract that parses the source into its sorted table (copying the Parquet into a
