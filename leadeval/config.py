@@ -20,6 +20,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from leadeval.engine import EngineConfig
 from leadeval.errors import ConfigError
 
 EXTRACT_NAMES = (
@@ -651,6 +652,7 @@ class SiteConfig(_Frozen):
         description="an extract with a larger share of its rows quarantined fails the load",
     )
     extracts: dict[ExtractName, ExtractSource]
+    engine: EngineConfig = Field(default_factory=EngineConfig)
     design: DesignConfig = Field(default_factory=DesignConfig)
     matching: MatchingConfig = Field(default_factory=MatchingConfig)
     models: ModelsConfig = Field(default_factory=lambda: ModelsConfig())
@@ -761,6 +763,7 @@ def parse_config(data: dict[str, Any], base_dir: Path | str = ".", source: str |
     update: dict[str, Any] = {"extracts": extracts}
     if cfg.costs.cpi_path is not None:
         update["costs"] = cfg.costs.model_copy(update={"cpi_path": (base / cfg.costs.cpi_path).resolve()})
+    update["engine"] = cfg.engine.resolved(base)
     return cfg.model_copy(update=update)
 
 

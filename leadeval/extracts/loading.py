@@ -23,9 +23,10 @@ import duckdb
 import ibis
 import pandas as pd
 
+from leadeval.engine import connect, duckdb_backend
 from leadeval.errors import ExtractError
 from leadeval.extracts.core import Extracts
-from leadeval.extracts.readers import ROW, Attachments, drop_raw, qi, register_raw
+from leadeval.extracts.readers import ROW, Attachments, drop_raw, qi, ql, register_raw
 from leadeval.extracts.schemas import SCHEMAS
 from leadeval.extracts.validation import REASONS, classify_sql, order_by, trimmable, typed_sql
 from leadeval.safe_csv import to_csv
@@ -249,6 +250,7 @@ def load_extracts(
     config: SiteConfig | str | os.PathLike[str],
     backend: ibis.BaseBackend | None = None,
     on_extract: Callable[[str, dict], None] | None = None,
+    work_dir: str | os.PathLike[str] | None = None,
 ) -> Extracts:
     """Read, map, parse and validate every configured extract.
 
@@ -256,10 +258,17 @@ def load_extracts(
     ----------
     config : SiteConfig or path
         A site config, or the path of its YAML file (read with :func:`leadeval.load_config`).
-    backend : ibis DuckDB backend, optional
-        Where the loaded tables live (``extract_<name>``); a new in-memory DuckDB by default. Pass
-        ``ibis.duckdb.connect("work.duckdb")`` for extracts larger than memory. Loading again
-        into the same backend replaces its ``extract_<name>`` tables.
+    backend : ibis DuckDB or PySpark backend, optional
+        Where the loaded tables live (``extract_<name>``); by default the config's ``engine``
+        (:func:`leadeval.engine.connect`: DuckDB with its ``memory_limit``, spilling beyond it;
+        on disk under ``work_dir``). Loading again into the same backend replaces its tables.
+        Validation always runs in DuckDB; on Spark the validated tables are handed over as
+        Parquet.
+    work_dir : path, optional
+        Private folder (mode 0700) for the engine's files: the on-disk DuckDB database
+        ``extracts.duckdb``, its spill files, the Parquet handed to Spark. Without it (and
+        without ``engine.database``) the extracts are held in memory, spilling beyond
+        ``engine.memory_limit`` to a temporary folder removed at exit.
     on_extract : callable, optional
         Called as ``on_extract(name, row)`` after each extract is loaded, with its data-quality
         row (``read``, ``loaded``, ``quarantined``... counts): progress displays use it.
@@ -290,8 +299,10 @@ def load_extracts(
         from leadeval.config import load_config
 
         config = load_config(config)
-    backend = backend if backend is not None else ibis.duckdb.connect()
-    con = backend.con
+    engine = config.engine
+    backend = backend if backend is not None else connect(engine, work_dir)
+    staging = backend if backend.name == "duckdb" else duckdb_backend(engine, work_dir)
+    con = staging.con
     attachments = Attachments(con)
     order = ["roster"] + [n for n in SCHEMAS if n != "roster" and n in config.extracts]
     quality, quarantined = [], {}
@@ -314,7 +325,7 @@ def load_extracts(
         site=config.site,
         data_end_date=config.data_end_date,
         backend=backend,
-        tables={name: backend.table(table_name(name)) for name in order},
+        tables=_hand_over(staging, backend, order),
         quality=pd.DataFrame(quality, columns=QUALITY_COLUMNS),
         quarantine_reasons=pd.DataFrame(reasons, columns=REASON_COLUMNS),
         quarantined=quarantined,
@@ -328,6 +339,28 @@ def load_extracts(
             + "\n".join(f"  - {m}" for m in lines)
         )
     return extracts
+
+
+def _hand_over(
+    staging: ibis.BaseBackend, backend: ibis.BaseBackend, names: list[str]
+) -> dict[str, ibis.Table]:
+    """The loaded tables on ``backend``: the staging tables themselves when it is the staging
+    DuckDB, else each written as Parquet beside the staging database and read there (Spark)."""
+    if backend is staging:
+        return {name: backend.table(table_name(name)) for name in names}
+    database, spill = staging.con.execute(
+        "SELECT path, current_setting('temp_directory') FROM duckdb_databases() "
+        "WHERE database_name = current_database()"
+    ).fetchone()
+    folder = Path(database).parent / "parquet" if database else Path(spill) / "parquet"
+    folder.mkdir(parents=True, exist_ok=True)
+    tables = {}
+    for name in names:
+        path = folder / f"{name}.parquet"
+        staging.con.execute(f"COPY {qi(table_name(name))} TO {ql(str(path))} (FORMAT parquet)")
+        staging.con.execute(f"DROP TABLE {qi(table_name(name))}")
+        tables[name] = backend.read_parquet(str(path), table_name=table_name(name))
+    return tables
 
 
 def _phrase(

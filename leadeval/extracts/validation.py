@@ -352,8 +352,10 @@ def _age(t: str, index_col: str) -> str:
 
 
 def order_by(schema: Schema) -> str:
-    """Sort order of a loaded table: the key, then every other column (ties are identical rows)."""
-    cols = list(schema.key) + [c for c in schema.names if c not in schema.key]
+    """Sort order of a loaded table: its key, unique among the rows that load (rows sharing a key
+    are quarantined, or identical copies of which one loads), else every column (ties are
+    identical rows)."""
+    cols = list(schema.key) if schema.key else list(schema.names)
     return ", ".join(f"{qi(c)} NULLS LAST" for c in cols)
 
 

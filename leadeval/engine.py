@@ -1,0 +1,149 @@
+"""The engine the extracts and the cohort run on: embedded DuckDB (default) or Spark.
+
+Config (``engine:`` in a site config; a bare name is enough)::
+
+    engine: duckdb                      # default: DuckDB, on disk in the work folder if any
+    engine:
+      name: duckdb
+      memory_limit: 4GB                 # DuckDB spills to temp_directory beyond this
+      temp_directory: /scratch/leadeval
+      threads: 2
+      database: work/extracts.duckdb    # keep the loaded extracts (default: removed at exit)
+    engine:
+      name: spark
+      master: local[2]                  # or remote: sc://host:15002 (Spark Connect)
+      conf: {spark.sql.shuffle.partitions: 8}
+
+Loading, validation and quarantine are DuckDB SQL (:mod:`leadeval.extracts.validation`), run
+in the on-disk database with ``memory_limit`` and spilling whatever the engine; with ``spark``
+the validated tables are then handed to Spark as Parquet, and the cohort derivation (Ibis
+expressions, :mod:`leadeval.cohort`) runs there, the same code as on DuckDB. Only the person
+and person-month tables come out as pandas. docs/scale.md has cluster set-ups.
+
+>>> from leadeval.engine import EngineConfig, connect
+>>> backend = connect(EngineConfig(memory_limit="1GB"))
+>>> backend.name
+'duckdb'
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any, Literal
+
+import ibis
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+#: Spark settings for a single machine: few shuffle partitions (the default 200 makes every
+#: small aggregation slow), no web UI, dates and timestamps read and written as written.
+SPARK_DEFAULTS = {
+    "spark.sql.shuffle.partitions": "4",
+    "spark.ui.enabled": "false",
+    "spark.sql.session.timeZone": "UTC",
+    "spark.sql.execution.arrow.pyspark.enabled": "true",
+    "spark.sql.parquet.datetimeRebaseModeInRead": "CORRECTED",
+    "spark.sql.parquet.int96RebaseModeInRead": "CORRECTED",
+}
+
+
+class EngineConfig(BaseModel):
+    """Where the extracts are loaded and the cohort is derived (see the module doc)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: Literal["duckdb", "spark"] = "duckdb"
+    memory_limit: str | None = Field(
+        None, description="DuckDB memory_limit, e.g. '4GB'; beyond it DuckDB spills to disk"
+    )
+    temp_directory: Path | None = Field(None, description="where DuckDB spills (default: work)")
+    threads: int | None = Field(None, ge=1, description="DuckDB threads (default: all cores)")
+    database: Path | None = Field(
+        None, description="DuckDB file of the loaded extracts (default: removed at exit)"
+    )
+    master: str | None = Field(
+        None, description="Spark master, e.g. local[4] (default: spark-submit's, else local[*])"
+    )
+    remote: str | None = Field(None, description="Spark Connect URL, e.g. sc://host:15002")
+    conf: dict[str, str] = Field(default_factory=dict, description="Spark settings")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _bare_name(cls, data: Any) -> Any:
+        return {"name": data} if isinstance(data, str) else data
+
+    def resolved(self, base: Path) -> EngineConfig:
+        """The config with its relative paths resolved against ``base`` (the config's folder)."""
+        paths = {k: (base / v).resolve() for k in ("database", "temp_directory")
+                 if (v := getattr(self, k)) is not None}  # fmt: skip
+        return self.model_copy(update=paths)
+
+
+def _work_folder(work_dir: str | os.PathLike[str] | None) -> Path:
+    """A private folder (mode 0700: it holds identifiable rows) for the engine's files; a new
+    temporary one, removed at exit, without ``work_dir``."""
+    if work_dir is None:
+        path = Path(tempfile.mkdtemp(prefix="leadeval-work-"))
+        atexit.register(shutil.rmtree, path, ignore_errors=True)
+        return path
+    path = Path(work_dir)
+    path.mkdir(parents=True, exist_ok=True)
+    os.chmod(path, 0o700)
+    return path
+
+
+def duckdb_backend(
+    engine: EngineConfig | None = None, work_dir: str | os.PathLike[str] | None = None
+) -> ibis.BaseBackend:
+    """An Ibis DuckDB backend with the engine's memory settings: on disk (``engine.database``,
+    else ``<work_dir>/extracts.duckdb``, made fresh), or in memory without either, spilling
+    beyond ``memory_limit`` to ``temp_directory`` (default: a private temporary folder)."""
+    engine = engine if engine is not None else EngineConfig()
+    database = engine.database
+    if database is None and work_dir is not None:
+        database = _work_folder(work_dir) / "extracts.duckdb"
+        for stale in (database, Path(f"{database}.wal")):  # a fresh database for each load
+            stale.unlink(missing_ok=True)
+    spill = engine.temp_directory
+    if spill is None:
+        spill = (Path(database).parent if database is not None else _work_folder(None)) / "spill"
+    settings: dict[str, Any] = {"temp_directory": str(spill)}
+    if engine.memory_limit is not None:
+        settings["memory_limit"] = engine.memory_limit
+    if engine.threads is not None:
+        settings["threads"] = engine.threads
+    return ibis.duckdb.connect(str(database) if database is not None else ":memory:", **settings)
+
+
+def spark_session(engine: EngineConfig):
+    """The Spark session of the engine: Spark Connect with ``remote``, else ``master``."""
+    try:
+        from pyspark.sql import SparkSession
+    except ImportError:
+        from leadeval.errors import ConfigError
+
+        raise ConfigError(
+            "engine: spark needs pyspark, which is not installed; run "
+            "`pip install 'leadeval[spark]'` (and Java 17), or set engine: duckdb"
+        ) from None
+    builder = SparkSession.builder.appName("leadeval")
+    if engine.remote:
+        builder = builder.remote(engine.remote)
+    elif engine.master:
+        builder = builder.master(engine.master)
+    for key, value in {**SPARK_DEFAULTS, **engine.conf}.items():
+        builder = builder.config(key, value)
+    return builder.getOrCreate()
+
+
+def connect(
+    engine: EngineConfig | None = None, work_dir: str | os.PathLike[str] | None = None
+) -> ibis.BaseBackend:
+    """The Ibis backend of ``engine`` (DuckDB by default), its files under ``work_dir``."""
+    engine = engine if engine is not None else EngineConfig()
+    if engine.name == "spark":
+        return ibis.pyspark.connect(spark_session(engine))
+    return duckdb_backend(engine, work_dir)
