@@ -29,6 +29,7 @@ and person-month tables come out as pandas. docs/scale.md has cluster set-ups.
 from __future__ import annotations
 
 import atexit
+import functools
 import os
 import shutil
 import tempfile
@@ -82,13 +83,20 @@ class EngineConfig(BaseModel):
         return self.model_copy(update=paths)
 
 
+@functools.cache
+def _process_work_folder() -> Path:
+    """One private temporary folder per process, removed at exit (not one per load: a test run
+    or a notebook loads many times)."""
+    path = Path(tempfile.mkdtemp(prefix="leadeval-work-"))
+    atexit.register(shutil.rmtree, path, ignore_errors=True)
+    return path
+
+
 def _work_folder(work_dir: str | os.PathLike[str] | None) -> Path:
-    """A private folder (mode 0700: it holds identifiable rows) for the engine's files; a new
-    temporary one, removed at exit, without ``work_dir``."""
+    """A private folder (mode 0700: it holds identifiable rows) for the engine's files; the
+    process's temporary one without ``work_dir``."""
     if work_dir is None:
-        path = Path(tempfile.mkdtemp(prefix="leadeval-work-"))
-        atexit.register(shutil.rmtree, path, ignore_errors=True)
-        return path
+        return _process_work_folder()
     path = Path(work_dir)
     path.mkdir(parents=True, exist_ok=True)
     os.chmod(path, 0o700)

@@ -165,8 +165,14 @@ def write_report(
     clock = StageClock()
     progress = fan_out(clock, progress)
     progress("extracts")
-    extracts = load_extracts(cfg, on_extract=fan_out(clock.extract_loaded, on_extract))
-    ev = evaluate(cfg, seed=seed, extracts=extracts, progress=progress)
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    # the extracts live in an on-disk engine database (spilling beyond engine.memory_limit) in a
+    # private work folder beside the report, removed when the run ends, whatever happens
+    with tempfile.TemporaryDirectory(prefix=f".{folder.name}.work-", dir=folder.parent) as work:
+        extracts = load_extracts(
+            cfg, on_extract=fan_out(clock.extract_loaded, on_extract), work_dir=work
+        )
+        ev = evaluate(cfg, seed=seed, extracts=extracts, progress=progress)
     progress("disclosure control")
     disclosure_started = time.perf_counter()
     disclosure = disclose(ev)  # fails before anything is written
@@ -174,7 +180,6 @@ def write_report(
     disclosure = dataclasses.replace(disclosure, seconds=seconds)
     progress("report")
     doc = build_document(ev, disclosure)
-    folder.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.new-", dir=folder.parent))
     try:
         paths = _write_all(
