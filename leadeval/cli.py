@@ -297,26 +297,44 @@ def print_key_findings(ev: Any, disclosure: Any) -> None:
 
 def print_headline_table(ev: Any, disclosure: Any) -> None:
     """The headline ratio estimates that the disclosure step publishes, with p-values as
-    <0.001 / 0.012."""
+    <0.001 / 0.012: the effects (comparisons with the matched group) in one table, and the
+    within-person changes (a month vs the baseline month, after vs before) in another, titled a
+    description, not an effect."""
+    from leadeval.report.findings import is_description
+
+    head = ev.headline()
+    if head.empty:
+        return
+    describe = head["analysis"].map(is_description).to_numpy(dtype=bool)
+    site = ev.config.site
+    for rows, title in (
+        (head[~describe], f"{site}: effects (ratio estimates)"),
+        (head[describe], f"{site}: within-person change (a description, not an effect)"),
+    ):
+        if not rows.empty:
+            console.print(_ratio_table(rows, disclosure, title))
+
+
+def _ratio_table(rows: Any, disclosure: Any, title: str) -> Any:
     from rich.table import Table
 
     from leadeval.report.cells import est_key, model_key
     from leadeval.report.labels import label
 
-    head = ev.headline()
-    if head.empty:
-        return
-    table = Table(title=f"{ev.config.site}: ratio estimates", show_lines=False)
+    table = Table(title=title, show_lines=False)
     for col in ("analysis", "term", "ratio (95% CI)", "p", "events"):
         table.add_column(col, justify="left" if col in ("analysis", "term") else "right")
-    for r in head.itertuples(index=False):
-        hidden = disclosure.is_hidden(est_key(r.analysis, r.term))
-        ci = "suppressed" if hidden else f"{r.ratio:.2f} ({r.ratio_low:.2f}-{r.ratio_high:.2f})"
-        p = "" if hidden else ("<0.001" if r.p_value < 0.001 else f"{r.p_value:.3f}")
+    for r in rows.itertuples(index=False):
+        key = est_key(r.analysis, r.term)
+        ratio, lo, hi, p = (disclosure.value(key, v) for v in
+                            (r.ratio, r.ratio_low, r.ratio_high, r.p_value))
+        hidden = disclosure.is_hidden(key)
+        ci = "suppressed" if hidden else f"{ratio:.2f} ({lo:.2f}-{hi:.2f})"
+        p = "" if hidden else ("<0.001" if p < 0.001 else f"{p:.3f}")
         events = disclosure.show(model_key(r.analysis, "events"))
         events = f"{events:,}" if isinstance(events, int) else str(events)
         table.add_row(label(r.analysis), label(r.term), ci, p, events)
-    console.print(table)
+    return table
 
 
 @app.command()

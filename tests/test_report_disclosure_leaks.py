@@ -35,6 +35,7 @@ from leadeval.synth.writer import write_synthetic_site
 ROOT = Path(__file__).resolve().parents[1]
 K = 11
 RARE = "count:prison_admissions_post_365d"
+MEAN = "mean:prison_admissions_post_365d"  # its absolute effect (means per person-year)
 
 
 @pytest.fixture(scope="module")
@@ -145,26 +146,26 @@ def test_leak_3_monthly_people_drops(stress):
 
 
 def test_leak_4_rate_times_person_years(stress):
-    """A rate ratio resting on a small arm is withheld, and so are its group rates, the annual
-    difference and the sentence built from them (rate x person-years would give the count)."""
+    """A rate ratio resting on a small arm is withheld, and so are the absolute effect's means per
+    person-year with and without LEAD, their difference and the sentence built from them (a mean
+    rate x person-years would give the count)."""
     d = stress["d"]
     ev = stress["ev"]
-    small_arm = [a for a, v in C.arm_split(ev, ev.get(RARE)).items() if v["events"] < K]
-    key = C.model_key(RARE, f"events/{small_arm[0]}")
-    published = dataclasses.replace(
-        d, hidden=d.hidden - {f"rate/{RARE}/treated", f"rate/{RARE}/control",
-                              f"rate/{RARE}/difference"}
-    )
+    small_arm = [a for a, v in C.arm_split(ev, ev.get(MEAN)).items() if v["events"] < K]
+    key = C.model_key(MEAN, f"events/{small_arm[0]}")
+    terms = list(ev.get(MEAN).table["term"])
+    published = dataclasses.replace(d, hidden=d.hidden - {C.est_key(MEAN, t) for t in terms})
     leaky = audit(stress["problem"], published)
     v = stress["problem"].cells[key].value
     assert leaky.interval(key) == (v, v)
     _covers(d, key)
-    for what in ("treated", "control", "difference"):
-        assert d.is_hidden(f"rate/{RARE}/{what}")
+    assert all(d.is_hidden(C.est_key(MEAN, t)) for t in terms)
     assert d.is_hidden(C.est_key(RARE, "treated"))
-    rows = _table(stress, "annual_differences")
-    row = rows[rows["outcome"] == RARE].iloc[0]
-    assert (row[["rate_lead", "rate_comparison", "difference_per_year"]] == "*").all()
+    rows = _table(stress, "count_effects")
+    row = rows[rows["outcome"] == MEAN].iloc[0]
+    assert (row[["mean_treated", "mean_control", "difference", "conf_low", "conf_high"]]
+            == "*").all()
+    assert (rows.loc[rows["outcome"] != MEAN, "difference"] != "*").all()  # the others print
     html = stress["paths"].html.read_text()
     assert "prison admissions, 12 months after:" not in html.lower()
 

@@ -446,3 +446,83 @@ def test_ph_violation_is_said_with_an_rmst_difference(reports):
     summary = html[: html.index('<section id="data-quality">')]
     assert "proportional-hazards test rejects" in summary
     assert f"{abs(rm.difference):.0f} more days without re-arrest" in summary
+
+
+def _section(html: str, key: str) -> str:
+    start = html.index(f'<section id="{key}">')
+    return html[start : html.index("</section>", start)]
+
+
+@pytest.mark.parametrize("outcome", ["jail_days_post_365d", "bookings_post_365d"])
+def test_seattle_count_effects_cover_the_sample_truth(reports, outcome):
+    """Reference: the truth table's potential outcomes of the matched participants. The rates
+    section's absolute effect (``mean:``, g-computation on the matched sample) per person-year
+    covers 365 x (sum Y(1) - sum Y(0)) / days observed, and the table prints that result's
+    numbers (2 decimals) and nothing from another code path."""
+    p = reports["seattle"]
+    t = truth("seattle")
+    t = t[t["person_id"].isin(matched_participants(p))]
+    days = t["days_post_365d"].sum()
+    true_diff = 365 * (t[f"{outcome}_y1"].sum() - t[f"{outcome}_y0"].sum()) / days
+    res = p.evaluation.get(f"mean:{outcome}")
+    r = res.term("mean_difference")
+    assert r["conf_low"] < true_diff < r["conf_high"], (true_diff, r.to_dict())
+    table = pd.read_csv(p.tables / "count_effects.csv").set_index("outcome")
+    row = table.loc[f"mean:{outcome}"]
+    for col, term, what in (("mean_treated", "mean_treated", "estimate"),
+                            ("mean_control", "mean_control", "estimate"),
+                            ("difference", "mean_difference", "estimate"),
+                            ("conf_low", "mean_difference", "conf_low"),
+                            ("conf_high", "mean_difference", "conf_high")):
+        assert row[col] == pytest.approx(round(float(res.term(term)[what]), 2), abs=1e-9)
+    assert row["n"] == res.n
+    rates = _section(p.html.read_text(), "rates")
+    assert "Absolute effects: mean per person-year" in rates and "mean with LEAD" in rates
+    assert "Annualised differences" not in rates
+
+
+def test_within_person_changes_are_labelled_descriptions_on_console_and_summary(
+    reports, monkeypatch
+):
+    """The console's ratio table keeps the matched contrasts as the effects and puts the
+    within-person "month 18 vs baseline" odds ratios in a second table titled a description;
+    the HTML summary gives no baseline-month ratio as an effect (each such sentence says it is
+    a description) and leads the monthly outcomes with the matched contrast."""
+    import io
+
+    from rich.console import Console
+
+    from leadeval import cli
+
+    p = reports["seattle"]
+    buf = io.StringIO()
+    monkeypatch.setattr(cli, "console", Console(file=buf, width=250))
+    cli.print_headline_table(p.evaluation, p.disclosure)
+    out = buf.getvalue()
+    title = "seattle: within-person change (a description, not an effect)"
+    assert "seattle: effects (ratio estimates)" in out and title in out
+    effects, descriptions = out.split(title)
+    assert "vs baseline" not in effects and "LEAD vs comparison in month 12" in effects
+    assert "month 18 vs baseline" in descriptions and "in month 12" not in descriptions
+    summary = _section(p.html.read_text(), "summary")
+    for sentence in re.findall(r"<p>([^<]*baseline[^<]*)</p>", summary):
+        assert "a description, not an effect" in sentence, sentence
+    assert "LEAD participants' odds were" in summary or "no clear difference (odds" in summary
+
+
+def test_within_person_site_console_has_only_descriptions(reports, monkeypatch):
+    """Longmont (no comparison group): every console ratio is a within-person change, so the
+    console has no effects table, only the description one."""
+    import io
+
+    from rich.console import Console
+
+    from leadeval import cli
+
+    p = reports["longmont"]
+    buf = io.StringIO()
+    monkeypatch.setattr(cli, "console", Console(file=buf, width=250))
+    cli.print_headline_table(p.evaluation, p.disclosure)
+    out = buf.getvalue()
+    assert "effects (ratio estimates)" not in out
+    assert "longmont: within-person change (a description, not an effect)" in out

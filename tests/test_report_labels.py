@@ -31,6 +31,7 @@ from leadeval.report.sections import _annual_sentence, _plain
         ("sex[M]:log1p(jail_days_pre_730d)", "sex: M × log(1 + jail days, 24 months before)"),
         ("cox:days_to_arrest", "time to first re-arrest"),
         ("gee:arrest_post_182d", "any arrest within 6 months (pre/post GEE)"),
+        ("mean:jail_days_post_365d", "jail days, 12 months after"),  # its absolute effect
         ("month=6", "month 6 vs baseline"),
         ("prob_benefits_exceed_costs", "chance that benefits exceed costs"),
         ("bcr", "benefit-cost ratio"),
@@ -73,6 +74,9 @@ def test_an_interval_that_includes_the_null_reads_no_clear_difference():
     assert "no clear difference" in text and "lower" not in text
     r = pd.Series({"ratio": 0.41, "ratio_low": 0.30, "ratio_high": 0.57})
     assert "59% lower odds" in _plain("logistic:arrest_post_182d", Res(), "treated", r, "LEAD", "c")
-    row = {"outcome": "EMS calls", "difference_per_year": -0.1, "conf_low": -0.3,
-           "conf_high": 0.1}
+    row = {"outcome": "EMS calls", "difference": -0.1, "conf_low": -0.3, "conf_high": 0.1}
     assert "no clear difference" in _annual_sentence(row, "LEAD")
+    row = {"outcome": "jail days", "difference": -38.26, "conf_low": -45.1, "conf_high": -31.0}
+    assert _annual_sentence(row, "LEAD") == (
+        "Jail days: 38.3 fewer per person-year for LEAD participants (95% CI 31.0 to 45.1 fewer)."
+    )

@@ -534,15 +534,6 @@ def _models(p: DisclosureProblem, ev: Evaluation) -> None:
                 p.derive(est_key(key, term), [*ops, *month_ops], "gate", weight=ESTIMATE_WEIGHT)
             else:
                 p.derive(est_key(key, term), ops, weight=ESTIMATE_WEIGHT)
-        ar = res.details.get("annual_rates") if hasattr(res, "details") else None
-        if isinstance(ar, pd.DataFrame) and not ar.empty:
-            arm_ops = {
-                arm: [model_key(key, f"events/{arm}")] if split is not None else ops
-                for _, arm in ARMS
-            }
-            for _, arm in ARMS:
-                p.derive(f"rate/{key}/{arm}", arm_ops[arm])
-            p.derive(f"rate/{key}/difference", [*arm_ops["treated"], *arm_ops["control"]])
 
 
 # ---- the monthly panel --------------------------------------------------------------------

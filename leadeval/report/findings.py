@@ -22,7 +22,7 @@ import pandas as pd
 from leadeval.evaluation import Evaluation
 from leadeval.report.labels import label
 
-__all__ = ["Finding", "findings_frame", "key_findings", "money"]
+__all__ = ["Finding", "findings_frame", "is_description", "key_findings", "money"]
 
 MAX_EFFECTS = 3
 
@@ -40,6 +40,12 @@ class Finding:
     unit: str = ""
     clear: bool | None = None
     component: bool = False  # a component of the net figure (gross savings, program cost)
+
+
+def is_description(analysis: str) -> bool:
+    """True for an analysis that compares participants with themselves (a month vs the baseline
+    month, after vs before the index date): a description of change, not an effect."""
+    return analysis.startswith(("panel:", "within_person"))
 
 
 def money(x: float) -> str:

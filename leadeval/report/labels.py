@@ -137,9 +137,6 @@ LABELS: Mapping[str, str] = MappingProxyType(
         "loaded": "rows loaded",
         "quarantined": "rows quarantined",
         "rows": "rows",
-        "rate_lead": "LEAD per year",
-        "rate_comparison": "comparison per year",
-        "difference_per_year": "difference per year",
         "month": "month",
         "program_month": "program month",
         "spending": "spending",
@@ -244,7 +241,7 @@ def label(name: object) -> str:
 
 ANALYSIS_PREFIXES = frozenset(
     {"logistic", "cox", "km", "logrank", "count", "panel", "panel_contrast", "effect", "rmst",
-     "gee", "did"}
+     "mean", "gee", "did"}
 )
 
 

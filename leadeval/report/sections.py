@@ -611,43 +611,41 @@ class SectionBuilder:
         return ReportSection("prison", "Prison", (), tuple(tables), tuple(figs))
 
     def rates(self) -> ReportSection:
+        """Rate ratios of the count models, then the absolute effects (``mean:``): mean per
+        person-year with and without the program, their difference with its 95% CI."""
         counts = self._results("count:") + self._results("did:")
-        if not counts:
+        means = [(k, r) for k, r in self._effect_results("mean:") if r.kind == "count"]
+        if not (counts or means):
             return ReportSection(
                 "rates",
                 "Bookings, jail days and EMS calls",
-                skipped=self._skip_text("count:", "did:"),
+                skipped=self._skip_text("count:", "mean:", "did:"),
             )
-        tables = [self.estimates_table("rates", "Rate ratios (per year at risk)", counts)]
-        rows = []
-        for key, res in counts:
-            ar = res.details.get("annual_rates") if hasattr(res, "details") else None
-            if isinstance(ar, pd.DataFrame) and not ar.empty:
-                r = ar.iloc[0]
-                diff = f"rate/{key}/difference"
-                rows.append(
-                    {
-                        "outcome": key,
-                        "rate_lead": self.num(f"rate/{key}/treated", r["rate_treated"]),
-                        "rate_comparison": self.num(f"rate/{key}/control", r["rate_control"]),
-                        "difference_per_year": self.num(diff, r["difference"]),
-                        "conf_low": self.num(diff, r["conf_low"]),
-                        "conf_high": self.num(diff, r["conf_high"]),
-                    }
-                )
+        basis = self._exposure_basis()
+        tables = [self.estimates_table("rates", f"Rate ratios (per person-year {basis})", counts)]
+        rows = [self._count_effect_row(k, r) for k, r in means]
         if rows:
+            variance = "; ".join(dict.fromkeys(r.variance for _, r in means))
+            boot = [label(c.outcome) for c in self.cfg.models.counts if c.interval == "bootstrap"]
             tables.append(
                 ReportTable(
-                    "annual_differences",
-                    "Annualised differences per person-year",
+                    "count_effects",
+                    f"Absolute effects: mean per person-year {basis}, with and without "
+                    f"{self.program}",
                     pd.DataFrame(rows),
-                    note="Negative differences are fewer events per year among participants.",
+                    note=f"Mean events (or days) per 365 days {basis} among the matched "
+                    f"{self.program} participants ({means[0][1].estimand}), predicted with and "
+                    f"without {self.program} by a model fitted on the matched sample "
+                    "(g-computation); difference = with - without, negative is fewer. Standard "
+                    f"errors: {variance}"
+                    + (f"; the pair bootstrap configured for {', '.join(boot)} gives the rate "
+                       "ratio's interval" if boot else "") + ".",
                 )
             )
         paras = [
             _annual_sentence({**r, "outcome": label(r["outcome"])}, self.program)
             for r in rows
-            if not isinstance(r["difference_per_year"], str)
+            if not isinstance(r["difference"], str)
         ]
         return ReportSection(
             "rates",
@@ -655,6 +653,34 @@ class SectionBuilder:
             tuple(paras),
             tuple(t for t in tables if t is not None),
         )
+
+    def _exposure_basis(self) -> str:
+        """What a count's person-years are: days followed, or days at risk (out of custody)."""
+        mc = self.cfg.models
+        exposures = [c.exposure for c in mc.counts] + [d.post_exposure for d in mc.count_did]
+        at_risk = {str(e).startswith("exposure_") for e in exposures}
+        if at_risk == {True}:
+            return "at risk (days in custody left out)"
+        return "of follow-up" if at_risk == {False} else "of follow-up or at risk"
+
+    def _count_effect_row(self, key: str, res) -> dict:
+        """One ``mean:`` result as published: every number through its estimate's cell."""
+        f = res.to_frame().set_index("term")
+
+        def shown(term: str, col: str = "estimate"):
+            return self.num(C.est_key(key, term), round(float(f.loc[term, col]), 2))
+
+        return {
+            "outcome": key,
+            "mean_treated": shown("mean_treated"),
+            "mean_control": shown("mean_control"),
+            "difference": shown("mean_difference"),
+            "conf_low": shown("mean_difference", "conf_low"),
+            "conf_high": shown("mean_difference", "conf_high"),
+            "p_value": self.num(C.est_key(key, "mean_difference"),
+                                float(f.loc["mean_difference", "p_value"])),
+            "n": self._model_count(key, "n", res.n),
+        }
 
     def panel(self) -> ReportSection:
         res = self._results("panel:")
@@ -963,7 +989,9 @@ class SectionBuilder:
                 f"{m.method} ({m.estimand}) on {', '.join([*m.covariates, *m.categorical]) or 'no covariates'}. "
                 f"Outcome models are weighted by the matching weights with cluster-robust standard errors by "
                 f"{mc.cluster or 'person'}; Cox models use {mc.ties} ties; counts use {mc.count_family} "
-                "regression with log exposure."
+                "regression with log exposure for the rate ratios, and g-computation on the matched "
+                "sample (leadeval.estimate_effect) for the means per person-year with and without "
+                "the program."
             )
         else:
             paras.append(
@@ -1230,7 +1258,8 @@ def _plain(
                 "effect: people with more contacts differ in other ways)."
             )
         return (
-            f"Arrest rate after the index date vs before, within person: {ratio:.2f} ({ci})"
+            "Arrest rate after the index date vs before, within person (a change, not an "
+            f"effect): {ratio:.2f} ({ci})"
             f"{', ' + f'{abs(change):.0f}% ' + direction if clear else '; no clear change'}."
         )
     if not clear:
@@ -1251,14 +1280,25 @@ def _plain(
 
 
 def _annual_sentence(row: dict, program: str) -> str:
-    d, lo, hi = row["difference_per_year"], row["conf_low"], row["conf_high"]
-    ci = f"95% CI {lo:.2f} to {hi:.2f}"
+    """One sentence per count outcome's absolute effect (difference per person-year)."""
+    d, lo, hi = row["difference"], row["conf_low"], row["conf_high"]
+    ci = f"95% CI {_num(lo)} to {_num(hi)}"
     if lo <= 0 <= hi:
-        return f"{_cap(row['outcome'])}: no clear difference per person-year ({d:+.2f}, {ci})."
+        return (
+            f"{_cap(row['outcome'])}: no clear difference per person-year "
+            f"({'+' if d > 0 else ''}{_num(d)}, {ci})."
+        )
+    if d < 0:  # the interval as the same kind of number as the sentence: how many fewer
+        ci = f"95% CI {_num(-hi)} to {_num(-lo)} fewer"
     return (
-        f"{_cap(row['outcome'])}: {abs(d):.2f} {'fewer' if d < 0 else 'more'} per person-year "
+        f"{_cap(row['outcome'])}: {_num(abs(d))} {'fewer' if d < 0 else 'more'} per person-year "
         f"for {program} participants ({ci})."
     )
+
+
+def _num(x: float) -> str:
+    """A per-year mean or difference: 2 decimals below 10, 1 above (jail days vs bookings)."""
+    return f"{x:.2f}" if abs(x) < 10 else f"{x:.1f}"
 
 
 # outcome lines among participants: colours that are neither group's (GROUP_COLORS)
