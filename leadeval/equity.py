@@ -449,21 +449,31 @@ def subgroup_samples(
     """
     from leadeval.errors import MatchingError
     from leadeval.matching import match
+    from leadeval.matching._frame import spec_columns
 
     out: dict[str, SubgroupSample] = {}
+    nearest = getattr(spec, "method", None) == "nearest"
+    distance = _overall_distance(persons, matched, spec) if nearest else None
     for var in variables:
         if var not in persons:
             continue
         controls_have = persons.loc[persons["treated"] == 0, var].notna().any()
-        if controls_have and getattr(spec, "method", None) == "nearest":
+        if controls_have and nearest:
             exact = list(dict.fromkeys([*spec.exact, var]))
+            update: dict[str, Any] = {"exact": exact}
+            # match on the columns the spec reads only (the wide frame is joined back after)
+            narrow = persons[list(dict.fromkeys(["person_id", "treated", *spec_columns(spec),
+                                                 var]))]
+            narrow = narrow.assign(**{var: narrow[var].astype(object).fillna(UNKNOWN)})
+            if distance is not None:
+                narrow = narrow.assign(**{_DISTANCE: distance})
+                update["distance_column"] = _DISTANCE
             try:
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore")
-                    m = match(persons.assign(**{var: persons[var].astype(object).fillna(UNKNOWN)}),
-                              spec.model_copy(update={"exact": exact}), warn=warn)
-                out[var] = SubgroupSample(m.data, "matched within subgroup (exact on "
-                                          f"{var.replace('_', ' ')})")
+                    m = match(narrow, spec.model_copy(update=update), warn=warn)
+                out[var] = SubgroupSample(_widen(persons, m.data, var), "matched within subgroup "
+                                          f"(exact on {var.replace('_', ' ')})")
                 continue
             except MatchingError:
                 pass
@@ -471,6 +481,51 @@ def subgroup_samples(
                   else "overall weights, own level") if "subclass" in matched.data else "own level"
         out[var] = SubgroupSample(matched.data, design)
     return out
+
+
+_DISTANCE = "_leadeval_overall_distance"
+#: the spec fields the propensity score depends on (matching within subgroup adds ``exact`` only)
+_SCORE_FIELDS = ("covariates", "categorical", "reference", "log1p", "squares", "splines",
+                 "formula", "distance", "distance_column")
+
+
+def _overall_distance(persons: pd.DataFrame, matched: Any, spec: Any) -> np.ndarray | None:
+    """The overall match's distance for each row of ``persons``, when that match scored the same
+    people with the same score model (then the propensity fit within subgroup, which ``exact``
+    does not change, need not be redone); else None."""
+    mspec = getattr(matched, "spec", None)
+    units = getattr(matched, "all_units", None)
+    if (getattr(matched, "propensity", None) is None or mspec is None or units is None
+            or spec.distance_column or "person_id" not in units or "distance" not in units
+            or len(units) != len(persons)
+            or any(getattr(mspec, f) != getattr(spec, f) for f in _SCORE_FIELDS)):
+        return None
+    from leadeval.matching._frame import spec_columns
+
+    pos = pd.Index(units["person_id"]).get_indexer(persons["person_id"])
+    if (pos < 0).any():
+        return None
+    for c in spec_columns(spec):  # the same people with the same covariate values
+        if c not in units or not units[c].iloc[pos].reset_index(drop=True).equals(
+                persons[c].reset_index(drop=True)):
+            return None
+    return units["distance"].to_numpy(float)[pos]
+
+
+def _widen(persons: pd.DataFrame, data: pd.DataFrame, var: str) -> pd.DataFrame:
+    """The matched rows of ``persons`` with every column, as match() on the whole frame returns
+    them: sorted by person_id, ``treated`` as int, ``var`` with missing as 'unknown', and the
+    match's weights, subclass and distance."""
+    from leadeval.matching._frame import MATCHED_WEIGHTS_ATTR
+
+    pos = pd.Index(persons["person_id"]).get_indexer(data["person_id"])
+    wide = persons.iloc[pos].reset_index(drop=True)
+    wide["treated"] = wide["treated"].astype(int)
+    wide[var] = wide[var].astype(object).fillna(UNKNOWN)
+    for c in ("weights", "subclass", "distance"):
+        wide[c] = data[c].to_numpy() if c != "subclass" else data[c].array
+    wide.attrs[MATCHED_WEIGHTS_ATTR] = "weights"
+    return wide
 
 
 def _wls_difference(y, treated, w, groups, alpha) -> tuple[float, float, float]:
