@@ -661,8 +661,17 @@ def subgroup_effects(
     level_of: dict[str, pd.Series] = {}
     frames: dict[str, pd.DataFrame] = {}
     designs: dict[str, str] = {}
+    def narrow(frame: pd.DataFrame) -> pd.DataFrame:
+        """Only the columns the models read (the subsets below copy them; not a wide frame)."""
+        if not all(c in frame.columns for c in covariates):  # formula terms: keep everything
+            return frame
+        return frame[[c for c in dict.fromkeys(["treated", "subclass", weights, cluster,
+                                                *covariates, *outcomes, *variables])
+                      if c is not None and c in frame.columns]]
+
+    data = narrow(data)
     for var in variables:
-        frame = samples[var].data if var in samples else data
+        frame = narrow(samples[var].data) if var in samples else data
         if var not in frame:
             continue
         level_of[var], how = subgroup_levels(frame, var)
