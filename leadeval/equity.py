@@ -309,7 +309,7 @@ def _glm_hc0(y: np.ndarray, x: pd.DataFrame, family: Any, maxiter: int = 100) ->
     SVD, which made statsmodels spend seconds per fit on a county's 200,000 people; the same
     sandwich :math:`H^{-1}(\\sum_i x_i x_i^\\top (y_i-\\mu_i)^2)H^{-1}`, :math:`H = X^\\top
     \\mathrm{diag}(V(\\mu))X`, at the final estimate. Equal to statsmodels' to rounding."""
-    X = x.to_numpy(float)
+    X, y = x.to_numpy(float), np.asarray(y, float)
     mu = family.starting_mu(y)
     eta = family.predict(mu)
     dev = family.deviance(y, mu)
