@@ -661,6 +661,7 @@ def subgroup_effects(
     level_of: dict[str, pd.Series] = {}
     frames: dict[str, pd.DataFrame] = {}
     designs: dict[str, str] = {}
+
     def narrow(frame: pd.DataFrame) -> pd.DataFrame:
         """Only the columns the models read (the subsets below copy them; not a wide frame)."""
         if not all(c in frame.columns for c in covariates):  # formula terms: keep everything

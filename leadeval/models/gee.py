@@ -12,6 +12,13 @@ standardised Pearson residuals :math:`z_{ij} = r_{ij}/\\sqrt\\phi` and
 
 solved for :math:`\\alpha` at every GEE iteration (vectorised over the pairs). The fixed point is
 geepack's, so estimates and SEs match ``geeglm(..., corstr = "ar1", waves = time)``.
+
+Exchangeable and independence fits run :func:`_exchangeable_fit`, our own copy of statsmodels'
+iteration vectorised over clusters: statsmodels solves each cluster in a Python loop at every
+iteration (about 8 s per monthly outcome on a 22,000-row person-month panel, minutes on a
+county's); the copy takes the same steps with the closed-form inverse of the exchangeable matrix
+and gives the same numbers to about 1e-13 (tests/test_fast_fits.py). AR(1), and any fit that copy
+cannot finish, stay on statsmodels.
 """
 
 from __future__ import annotations
@@ -110,9 +117,9 @@ class _Fit:
 
 
 def _glm_start(y, X, w, family, maxiter=100, tol=1e-12):
-    """The GLM fit (IRLS on the normal equations; ``w`` frequency weights) that starts the GEE
-    iteration, as statsmodels starts it (statsmodels' own IRLS spends its time in SVDs); None
-    when it does not converge."""
+    """The GLM fit with frequency weights ``w`` that statsmodels starts the GEE iteration from,
+    by IRLS on the normal equations (statsmodels' GLM spends its time in SVDs); None when it does
+    not converge (the caller then asks statsmodels)."""
     link = family.link
     mu = family.starting_mu(y)
     eta = link(mu)
