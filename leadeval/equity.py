@@ -286,6 +286,53 @@ def _dummies(levels: pd.Series, ref: str, prefix: str) -> pd.DataFrame:
     return d
 
 
+@dataclass(frozen=True)
+class _GLMFit:
+    """The parts of a GLM fit :func:`adjusted_access` reads (named like statsmodels' results)."""
+
+    params: pd.Series
+    bse: pd.Series
+
+    @property
+    def pvalues(self) -> pd.Series:
+        return pd.Series(2 * stats.norm.sf(np.abs(self.params / self.bse)), index=self.params.index)
+
+    def conf_int(self, alpha: float = 0.05) -> pd.DataFrame:
+        z = stats.norm.ppf(1 - alpha / 2)
+        return pd.DataFrame({0: self.params - z * self.bse, 1: self.params + z * self.bse})
+
+
+def _glm_hc0(y: np.ndarray, x: pd.DataFrame, family: Any, maxiter: int = 100) -> _GLMFit:
+    """``sm.GLM(y, x, family).fit(cov_type="HC0")`` for a canonical link (Poisson-log,
+    binomial-logit) on numpy: statsmodels' IRLS (same start, steps and deviance stopping rule,
+    atol 1e-8) with the weighted least squares solved on the normal equations rather than by
+    SVD, which made statsmodels spend seconds per fit on a county's 200,000 people; the same
+    sandwich :math:`H^{-1}(\\sum_i x_i x_i^\\top (y_i-\\mu_i)^2)H^{-1}`, :math:`H = X^\\top
+    \\mathrm{diag}(V(\\mu))X`, at the final estimate. Equal to statsmodels' to rounding."""
+    X, y = x.to_numpy(float), np.asarray(y, float)
+    mu = family.starting_mu(y)
+    eta = family.predict(mu)
+    dev = family.deviance(y, mu)
+    beta = np.zeros(X.shape[1])
+    for _ in range(maxiter):
+        w = family.weights(mu)
+        z = eta + family.link.deriv(mu) * (y - mu)
+        XW = X * w[:, None]
+        beta = np.linalg.solve(XW.T @ X, XW.T @ z)
+        eta = X @ beta
+        mu = family.fitted(eta)
+        new = family.deviance(y, mu)
+        if not np.isfinite(new):
+            raise ValueError("non-finite deviance")
+        if abs(new - dev) <= 1e-8:
+            break
+        dev = new
+    hinv = np.linalg.inv((X * family.variance(mu)[:, None]).T @ X)
+    xu = X * (y - mu)[:, None]
+    cov = hinv @ (xu.T @ xu) @ hinv
+    return _GLMFit(pd.Series(beta, index=x.columns), pd.Series(np.sqrt(np.diag(cov)), x.columns))
+
+
 def adjusted_access(
     universe: pd.DataFrame,
     by: Sequence[str],
@@ -329,7 +376,7 @@ def adjusted_access(
             warnings.simplefilter("ignore")
             for name, family in (("rri", sm.families.Poisson()), ("or", sm.families.Binomial())):
                 try:
-                    fits[name] = sm.GLM(y[ok], x[ok], family=family).fit(cov_type="HC0")
+                    fits[name] = _glm_hc0(y[ok], x[ok], family)
                 except (np.linalg.LinAlgError, ValueError):  # pragma: no cover - degenerate data
                     fits[name] = None
         for lv in [ref, *sorted(d.columns)]:
@@ -449,21 +496,31 @@ def subgroup_samples(
     """
     from leadeval.errors import MatchingError
     from leadeval.matching import match
+    from leadeval.matching._frame import spec_columns
 
     out: dict[str, SubgroupSample] = {}
+    nearest = getattr(spec, "method", None) == "nearest"
+    distance = _overall_distance(persons, matched, spec) if nearest else None
     for var in variables:
         if var not in persons:
             continue
         controls_have = persons.loc[persons["treated"] == 0, var].notna().any()
-        if controls_have and getattr(spec, "method", None) == "nearest":
+        if controls_have and nearest:
             exact = list(dict.fromkeys([*spec.exact, var]))
+            update: dict[str, Any] = {"exact": exact}
+            # match on the columns the spec reads only (the wide frame is joined back after)
+            narrow = persons[list(dict.fromkeys(["person_id", "treated", *spec_columns(spec),
+                                                 var]))]
+            narrow = narrow.assign(**{var: narrow[var].astype(object).fillna(UNKNOWN)})
+            if distance is not None:
+                narrow = narrow.assign(**{_DISTANCE: distance})
+                update["distance_column"] = _DISTANCE
             try:
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore")
-                    m = match(persons.assign(**{var: persons[var].astype(object).fillna(UNKNOWN)}),
-                              spec.model_copy(update={"exact": exact}), warn=warn)
-                out[var] = SubgroupSample(m.data, "matched within subgroup (exact on "
-                                          f"{var.replace('_', ' ')})")
+                    m = match(narrow, spec.model_copy(update=update), warn=warn)
+                out[var] = SubgroupSample(_widen(persons, m.data, var), "matched within subgroup "
+                                          f"(exact on {var.replace('_', ' ')})")
                 continue
             except MatchingError:
                 pass
@@ -471,6 +528,51 @@ def subgroup_samples(
                   else "overall weights, own level") if "subclass" in matched.data else "own level"
         out[var] = SubgroupSample(matched.data, design)
     return out
+
+
+_DISTANCE = "_leadeval_overall_distance"
+#: the spec fields the propensity score depends on (matching within subgroup adds ``exact`` only)
+_SCORE_FIELDS = ("covariates", "categorical", "reference", "log1p", "squares", "splines",
+                 "formula", "distance", "distance_column")
+
+
+def _overall_distance(persons: pd.DataFrame, matched: Any, spec: Any) -> np.ndarray | None:
+    """The overall match's distance for each row of ``persons``, when that match scored the same
+    people with the same score model (then the propensity fit within subgroup, which ``exact``
+    does not change, need not be redone); else None."""
+    mspec = getattr(matched, "spec", None)
+    units = getattr(matched, "all_units", None)
+    if (getattr(matched, "propensity", None) is None or mspec is None or units is None
+            or spec.distance_column or "person_id" not in units or "distance" not in units
+            or len(units) != len(persons)
+            or any(getattr(mspec, f) != getattr(spec, f) for f in _SCORE_FIELDS)):
+        return None
+    from leadeval.matching._frame import spec_columns
+
+    pos = pd.Index(units["person_id"]).get_indexer(persons["person_id"])
+    if (pos < 0).any():
+        return None
+    for c in spec_columns(spec):  # the same people with the same covariate values
+        if c not in units or not units[c].iloc[pos].reset_index(drop=True).equals(
+                persons[c].reset_index(drop=True)):
+            return None
+    return units["distance"].to_numpy(float)[pos]
+
+
+def _widen(persons: pd.DataFrame, data: pd.DataFrame, var: str) -> pd.DataFrame:
+    """The matched rows of ``persons`` with every column, as match() on the whole frame returns
+    them: sorted by person_id, ``treated`` as int, ``var`` with missing as 'unknown', and the
+    match's weights, subclass and distance."""
+    from leadeval.matching._frame import MATCHED_WEIGHTS_ATTR
+
+    pos = pd.Index(persons["person_id"]).get_indexer(data["person_id"])
+    wide = persons.iloc[pos].reset_index(drop=True)
+    wide["treated"] = wide["treated"].astype(int)
+    wide[var] = wide[var].astype(object).fillna(UNKNOWN)
+    for c in ("weights", "subclass", "distance"):
+        wide[c] = data[c].to_numpy() if c != "subclass" else data[c].array
+    wide.attrs[MATCHED_WEIGHTS_ATTR] = "weights"
+    return wide
 
 
 def _wls_difference(y, treated, w, groups, alpha) -> tuple[float, float, float]:
@@ -559,8 +661,18 @@ def subgroup_effects(
     level_of: dict[str, pd.Series] = {}
     frames: dict[str, pd.DataFrame] = {}
     designs: dict[str, str] = {}
+
+    def narrow(frame: pd.DataFrame) -> pd.DataFrame:
+        """Only the columns the models read (the subsets below copy them; not a wide frame)."""
+        if not all(c in frame.columns for c in covariates):  # formula terms: keep everything
+            return frame
+        return frame[[c for c in dict.fromkeys(["treated", "subclass", weights, cluster,
+                                                *covariates, *outcomes, *variables])
+                      if c is not None and c in frame.columns]]
+
+    data = narrow(data)
     for var in variables:
-        frame = samples[var].data if var in samples else data
+        frame = narrow(samples[var].data) if var in samples else data
         if var not in frame:
             continue
         level_of[var], how = subgroup_levels(frame, var)
