@@ -29,7 +29,7 @@ def test_weighted_did_matches_r(scale):
         2019,
         pd.Series({2019: 100.0}),
     )
-    s = cost_savings(data, uc, scale=scale, replicates=100, seed=1)
+    s = cost_savings(data, uc, scale=scale, replicates=100, seed=1, weights="weights")
     got = s.to_frame().query("category == 'total'").set_index("term")["estimate"]
     np.testing.assert_allclose(
         got.loc[ref["term"]].to_numpy(), ref["estimate"].to_numpy(), rtol=1e-10
