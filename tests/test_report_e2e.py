@@ -526,3 +526,19 @@ def test_within_person_site_console_has_only_descriptions(reports, monkeypatch):
     out = buf.getvalue()
     assert "effects (ratio estimates)" not in out
     assert "longmont: within-person change (a description, not an effect)" in out
+
+
+@pytest.mark.parametrize("site", SITES)
+def test_e_values_only_for_effects(reports, site):
+    """An E-value measures how strong unmeasured confounding would have to be to explain an
+    effect away; a within-person change (a month vs the baseline month, after vs before) is a
+    description, not an effect, so the E-value table leaves it out and says so."""
+    p = reports[site]
+    rows = pd.read_csv(p.tables / "e_values.csv") if (p.tables / "e_values.csv").exists() else None
+    ev = p.evaluation
+    described = any(k.startswith(("panel:", "within_person")) for k in ev.results)
+    if rows is not None:
+        assert not rows["analysis"].str.startswith(("panel:", "within_person")).any()
+        assert len(rows) > 0
+    said = "Within-person changes are descriptions, not effects" in p.html.read_text()
+    assert said == described

@@ -25,7 +25,7 @@ from leadeval.report import cells as C
 from leadeval.report.disclosure import Disclosure
 from leadeval.report.document import ReportDocument, ReportFigure, ReportSection, ReportTable
 from leadeval.report.figures import svg_text
-from leadeval.report.findings import findings_frame, key_findings
+from leadeval.report.findings import findings_frame, is_description, key_findings
 from leadeval.report.labels import label, use_labels
 from leadeval.report.suppression import SUPPRESSED, SUPPRESSION_NOTE
 
@@ -116,7 +116,8 @@ class SectionBuilder:
     def _shown_results(self, results):
         """Results whose headline effect the disclosure step lets through (for figures)."""
         return [
-            (k, r) for k, r in results
+            (k, r)
+            for k, r in results
             if not self.hid(C.est_key(k, effect_terms(r)[0] if effect_terms(r) else ""))
         ]
 
@@ -196,9 +197,7 @@ class SectionBuilder:
                     "risks). Money in constant dollars of the year shown.",
                 ),
             )
-        return ReportSection(
-            "summary", "Summary of findings", tuple(paras), tables, box=box
-        )
+        return ReportSection("summary", "Summary of findings", tuple(paras), tables, box=box)
 
     def balance_warning(self) -> list[str]:
         """A sentence naming the characteristics still out of balance after matching."""
@@ -487,7 +486,10 @@ class SectionBuilder:
                     labels = {1: self.program, 0: self.comparison}
                     times = C.at_risk_times(km, self.k)
                     text = {
-                        g: [_fmt_count(self.show(C.at_risk_key(key, g, i))) for i in range(len(times))]
+                        g: [
+                            _fmt_count(self.show(C.at_risk_key(key, g, i)))
+                            for i in range(len(times))
+                        ]
                         for g in sorted(km.curves["group"].unique())
                     }
                     figs.append(
@@ -539,12 +541,16 @@ class SectionBuilder:
             f = f[["term", "tau", "estimate", "conf_low", "conf_high", "p_value", "n"]].round(2)
             f = f.astype(object)
             for col in ("estimate", "conf_low", "conf_high", "p_value"):
-                f[col] = [self.num(C.est_key(k, t), v) for t, v in zip(f["term"], f[col], strict=True)]
+                f[col] = [
+                    self.num(C.est_key(k, t), v) for t, v in zip(f["term"], f[col], strict=True)
+                ]
             f["n"] = [self._model_count(k, "n", v) for v in f["n"]]
             rm_rows.append(f.assign(analysis=k))
         if rm_rows:
             rm = pd.concat(rm_rows, ignore_index=True)
-            rm = rm[["analysis", "term", "tau", "estimate", "conf_low", "conf_high", "p_value", "n"]]
+            rm = rm[
+                ["analysis", "term", "tau", "estimate", "conf_low", "conf_high", "p_value", "n"]
+            ]
             tables.append(
                 ReportTable(
                     "rmst",
@@ -585,8 +591,7 @@ class SectionBuilder:
             ci_t = self._truncate_curve(ci)
             c = ci_t.curves
             keep = [
-                not self.hid(C.aj_key(g, st))
-                for g, st in zip(c["group"], c["state"], strict=True)
+                not self.hid(C.aj_key(g, st)) for g, st in zip(c["group"], c["state"], strict=True)
             ]
             ci_t = dataclasses.replace(ci_t, curves=c[np.asarray(keep, dtype=bool)])
             if not ci_t.curves.empty:
@@ -638,8 +643,13 @@ class SectionBuilder:
                     f"without {self.program} by a model fitted on the matched sample "
                     "(g-computation); difference = with - without, negative is fewer. Standard "
                     f"errors: {variance}"
-                    + (f"; the pair bootstrap configured for {', '.join(boot)} gives the rate "
-                       "ratio's interval" if boot else "") + ".",
+                    + (
+                        f"; the pair bootstrap configured for {', '.join(boot)} gives the rate "
+                        "ratio's interval"
+                        if boot
+                        else ""
+                    )
+                    + ".",
                 )
             )
         paras = [
@@ -677,8 +687,9 @@ class SectionBuilder:
             "difference": shown("mean_difference"),
             "conf_low": shown("mean_difference", "conf_low"),
             "conf_high": shown("mean_difference", "conf_high"),
-            "p_value": self.num(C.est_key(key, "mean_difference"),
-                                float(f.loc["mean_difference", "p_value"])),
+            "p_value": self.num(
+                C.est_key(key, "mean_difference"), float(f.loc["mean_difference", "p_value"])
+            ),
             "n": self._model_count(key, "n", res.n),
         }
 
@@ -711,9 +722,7 @@ class SectionBuilder:
                         "people who leave in a month cannot be counted by subtraction.",
                     )
                 )
-                figs.append(
-                    ReportFigure("Monthly trajectories", _fig(_draw_shares, monthly_plot))
-                )
+                figs.append(ReportFigure("Monthly trajectories", _fig(_draw_shares, monthly_plot)))
             shown_terms = {"contacts", *(f"month={m}" for m in (1, 3, 6, 12, 18))}
             tables.append(
                 self.estimates_table(
@@ -791,7 +800,7 @@ class SectionBuilder:
                 # Leading and trailing months where nobody has the outcome lie outside the months
                 # the source extract covers (e.g. income kept only around the index): unknown.
                 seen = frame[o].to_numpy() > 0
-                first, last = (np.flatnonzero(seen)[[0, -1]] if seen.any() else (0, -1))
+                first, last = np.flatnonzero(seen)[[0, -1]] if seen.any() else (0, -1)
                 pos = frame.index.get_loc(m)
                 share = round(float(r[f"share_{o}"]), C.SHARE_DIGITS)
                 if not (first <= pos <= last):
@@ -929,12 +938,24 @@ class SectionBuilder:
 
     def sensitivity(self) -> ReportSection:
         est = self.ev.estimates()
-        if not est.empty:  # one row per analysis: its headline effect
+        described = False
+        if not est.empty:  # one row per analysis: its headline effect, descriptions left out
             keep = self.ev.headline()[["analysis", "term"]]
             est = est.merge(keep, on=["analysis", "term"])
+            description = est["analysis"].map(is_description).astype(bool)
+            described, est = bool(description.any()), est[~description]
+        no_effect = (
+            "Within-person changes are descriptions, not effects, so they have no E-value."
+            if described
+            else ""
+        )
         if est.empty or "e_value" not in est:
             return ReportSection(
-                "sensitivity", "Sensitivity (E-values)", skipped="No ratio estimates."
+                "sensitivity",
+                "Sensitivity (E-values)",
+                skipped=" ".join(
+                    filter(None, ("No effect estimates on the ratio scale.", no_effect))
+                ),
             )
         t = est[
             [
@@ -958,7 +979,7 @@ class SectionBuilder:
             "The E-value is the minimum strength of association (risk-ratio scale) that an unmeasured "
             "confounder would need with both the program and the outcome to explain away an "
             "estimate; the second E-value does the same for the confidence limit nearest 1 "
-            "(VanderWeele & Ding 2017)."
+            "(VanderWeele & Ding 2017)." + (" " + no_effect if no_effect else "")
         )
         return ReportSection(
             "sensitivity",
@@ -1129,8 +1150,13 @@ class SectionBuilder:
         )
 
 
-_MONEY_FINDINGS = {"net_benefit", "bcr", "prob_benefits_exceed_costs", "gross_savings",
-                   "program_cost"}
+_MONEY_FINDINGS = {
+    "net_benefit",
+    "bcr",
+    "prob_benefits_exceed_costs",
+    "gross_savings",
+    "program_cost",
+}
 
 
 def finding_key(f) -> str:
@@ -1161,9 +1187,11 @@ def _move_long_tables(sections: tuple[ReportSection, ...]) -> tuple[ReportSectio
         gone = [t for t in sec.tables if t.name in LONG_TABLES]
         if gone:
             moved.extend(gone)
-            note = "Long tables for this section are in the appendix: " + "; ".join(
-                t.title for t in gone
-            ) + "."
+            note = (
+                "Long tables for this section are in the appendix: "
+                + "; ".join(t.title for t in gone)
+                + "."
+            )
             sec = dataclasses.replace(sec, tables=keep, paragraphs=(*sec.paragraphs, note))
         out.append(sec)
     if moved:
