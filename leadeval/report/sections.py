@@ -924,6 +924,10 @@ class SectionBuilder:
                     "monte_carlo",
                     f"Benefit-cost Monte Carlo summary (present values, {cy_year} dollars)",
                     mc.to_frame().round(3),
+                    note="Estimate: the mean over the draws, which also vary unit costs within "
+                    "their ranges and program cost, so it differs from the key findings' net "
+                    "benefit (the estimated effects priced at the central unit costs); the "
+                    "interval (percentiles of the draws) is the same.",
                 )
             )
         if not (tables or figs):
