@@ -47,10 +47,10 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import statsmodels.api as sm
 from scipy import stats
 from statsmodels.stats.proportion import proportion_confint
 
+from leadeval._sm import sm
 from leadeval.config import EquityConfig
 from leadeval.errors import ModelError
 from leadeval.models._data import DEFAULT_WEIGHTS, weights_column
