@@ -14,9 +14,6 @@ try:
 except PackageNotFoundError:  # running from a source tree that is not installed
     __version__ = "0.1.0"
 
-from leadeval.cohort import Cohort, build_cohort  # noqa: E402
-from leadeval.config import SiteConfig, load_config, parse_config  # noqa: E402
-from leadeval.costs import cost_savings  # noqa: E402
 from leadeval.errors import (  # noqa: E402
     BalanceWarning,
     CohortError,
@@ -29,28 +26,61 @@ from leadeval.errors import (  # noqa: E402
     ModelError,
     SpecificationWarning,
 )
-from leadeval.evaluation import Evaluation, evaluate  # noqa: E402
-from leadeval.extracts import Extracts, load_extracts  # noqa: E402
-from leadeval.matching import MatchedSample, match, plot_balance, plot_overlap, table_one  # noqa: E402
-from leadeval.models import (  # noqa: E402
-    EffectEstimate,
-    cumulative_incidence,
-    e_value,
-    estimate_effect,
-    fit_count,
-    fit_count_did,
-    fit_cox,
-    fit_gee,
-    fit_gee_prepost,
-    fit_km,
-    fit_logistic,
-    fit_panel_gee,
-    fit_recurrent_cox,
-    fit_within_person_rate,
-    logrank_test,
-    rosenbaum_bounds,
-)
-from leadeval.report.writer import ReportPaths, write_report  # noqa: E402
+
+# Public names are imported on first use (PEP 562), so `leadeval --help`, `leadeval validate`
+# and `import leadeval` do not load statsmodels, matplotlib and the rest before they are needed.
+_LAZY = {
+    "build_cohort": "leadeval.cohort",
+    "Cohort": "leadeval.cohort",
+    "cost_savings": "leadeval.costs",
+    "evaluate": "leadeval.evaluation",
+    "EffectEstimate": "leadeval.models",
+    "cumulative_incidence": "leadeval.models",
+    "e_value": "leadeval.models",
+    "estimate_effect": "leadeval.models",
+    "fit_count": "leadeval.models",
+    "fit_count_did": "leadeval.models",
+    "fit_cox": "leadeval.models",
+    "fit_gee": "leadeval.models",
+    "fit_gee_prepost": "leadeval.models",
+    "fit_km": "leadeval.models",
+    "fit_logistic": "leadeval.models",
+    "fit_panel_gee": "leadeval.models",
+    "fit_recurrent_cox": "leadeval.models",
+    "fit_within_person_rate": "leadeval.models",
+    "logrank_test": "leadeval.models",
+    "rosenbaum_bounds": "leadeval.models",
+    "Evaluation": "leadeval.evaluation",
+    "Extracts": "leadeval.extracts",
+    "load_config": "leadeval.config",
+    "load_extracts": "leadeval.extracts",
+    "match": "leadeval.matching",
+    "MatchedSample": "leadeval.matching",
+    "parse_config": "leadeval.config",
+    "plot_balance": "leadeval.matching",
+    "plot_overlap": "leadeval.matching",
+    "ReportPaths": "leadeval.report.writer",
+    "SiteConfig": "leadeval.config",
+    "table_one": "leadeval.matching",
+    "write_report": "leadeval.report.writer",
+}
+
+
+def __getattr__(name: str):
+    """Import a public name from its module on first access."""
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from importlib import import_module
+
+    value = getattr(import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_LAZY])
+
 
 __all__ = [
     "EffectEstimate",

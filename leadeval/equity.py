@@ -47,10 +47,10 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import statsmodels.api as sm
 from scipy import stats
 from statsmodels.stats.proportion import proportion_confint
 
+from leadeval._sm import sm
 from leadeval.config import EquityConfig
 from leadeval.errors import ModelError
 from leadeval.models._data import DEFAULT_WEIGHTS, weights_column
@@ -795,8 +795,9 @@ def equity_for_site(cohort: Any, extracts: Any, config: Any) -> EquityResult:
     persons = cohort.persons
     dates = None
     if extracts is not None and "roster" in extracts:
-        roster = extracts.to_pandas("roster")
-        if "referral_date" in roster:
+        table = extracts["roster"]
+        if "referral_date" in table.columns:  # only the two columns read (a county's roster)
+            roster = table.select("person_id", "referral_date").to_pandas()
             ref = pd.Series(roster["referral_date"].to_numpy(), index=roster["person_id"].astype(str))
             dates = persons["person_id"].astype(str).map(ref)
     return equity_of_access(persons, config.equity, config.models.conf_level, dates)

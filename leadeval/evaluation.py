@@ -400,6 +400,7 @@ def evaluate(
             )
 
     participants_panel = cohort.panel[cohort.panel["treated"] == 1]
+    contrast_panel = None  # the matched people's person-months, cut once for every outcome
     for outcome in mc.panel_outcomes:
         if not run.has_columns(f"panel:{outcome}", participants_panel, [outcome]):
             continue
@@ -422,7 +423,7 @@ def evaluate(
             corstr=mc.gee_corstr,
             conf_level=mc.conf_level,
         )
-        _run_panel_contrast(run, config, cohort, matched, outcome)
+        contrast_panel = _run_panel_contrast(run, config, cohort, matched, outcome, contrast_panel)
     if mc.within_person:
         run.run(
             "within_person", fit_within_person_rate, participants_panel, conf_level=mc.conf_level
@@ -453,24 +454,31 @@ def evaluate(
 
 
 def _run_panel_contrast(
-    run: _Runner, config: SiteConfig, cohort: Cohort, matched: MatchedSample | None, outcome: str
-) -> None:
+    run: _Runner,
+    config: SiteConfig,
+    cohort: Cohort,
+    matched: MatchedSample | None,
+    outcome: str,
+    panel: pd.DataFrame | None = None,
+) -> pd.DataFrame | None:
     """LEAD vs the matched comparison over the same months (the monthly outcome's effect); a
-    within-person design has no comparison group, and the panel GEE stays a description."""
+    within-person design has no comparison group, and the panel GEE stays a description.
+    Returns the matched people's panel (``panel``, when given, is that panel already cut)."""
     key = f"panel_contrast:{outcome}"
     mc = config.models
     if not config.design.comparison or matched is None:
-        return
-    ids = matched.data.loc[matched.data["weights"] > 0, "person_id"]
-    panel = cohort.panel[cohort.panel["person_id"].isin(ids)]
+        return None
+    if panel is None:
+        ids = matched.data.loc[matched.data["weights"] > 0, "person_id"]
+        panel = cohort.panel[cohort.panel["person_id"].isin(ids)]
     if not (panel["treated"] == 0).any():
         run.skip(key, "the comparison pool has no person-months in the panel")
-        return
+        return panel
     arms = [estimable_months(panel[panel["treated"] == t], outcome, mc.panel_baseline_month,
                              last=12) for t in (0, 1)]
     if any(a is None for a in arms):
         run.skip(key, f"{outcome} does not vary after the baseline month in both arms")
-        return
+        return panel
     months = (mc.panel_baseline_month, min(a[1] for a in arms))
     run.run(
         key,
@@ -484,6 +492,7 @@ def _run_panel_contrast(
         corstr=mc.gee_corstr,
         conf_level=mc.conf_level,
     )
+    return panel
 
 
 def _run_costs(

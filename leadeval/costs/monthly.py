@@ -137,11 +137,16 @@ def cumulative_savings(
     t = _treated(people)
     w = _check_weights(people, weights)
     codes, g = cluster_codes(people, cluster)
-    pos = pd.Series(np.arange(len(people)), index=people["person_id"].astype(str))
-    row = pnl["person_id"].astype(str).map(pos)
-    keep = row.notna().to_numpy()
+    # each panel row's person in ``people`` (-1: not matched): the panel's millions of ids are
+    # factorised once and only their distinct values are looked up as text
+    codes_pid, distinct = pd.factorize(pnl["person_id"])
+    found = pd.Index(people["person_id"].astype(str)).get_indexer(
+        pd.Index(distinct).astype(str)
+    )
+    row = np.append(found, -1)[codes_pid]  # a missing id (code -1) takes the appended -1
+    keep = row >= 0
     pm = pnl.loc[keep]
-    row = row[keep].to_numpy(int)
+    row = row[keep]
     off = pm["month_offset"].to_numpy(int)
     top = int(off.max()) if max_month is None else int(max_month)
     if top < 1:

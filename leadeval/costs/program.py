@@ -38,8 +38,8 @@ from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
-import statsmodels.api as sm
 
+from leadeval._sm import sm
 from leadeval.costs.unit_costs import cpi_table, inflate
 from leadeval.errors import CostError
 

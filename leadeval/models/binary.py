@@ -9,11 +9,11 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import statsmodels.api as sm
 from scipy import stats
 from scipy.special import expit
 from statsmodels.tools.sm_exceptions import PerfectSeparationError, PerfectSeparationWarning
 
+from leadeval._sm import sm
 from leadeval.errors import ConvergenceWarning, ModelError
 from leadeval.models._data import (
     DEFAULT_WEIGHTS,

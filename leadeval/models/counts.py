@@ -10,9 +10,9 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import statsmodels.api as sm
 from scipy import optimize, special, stats
 
+from leadeval._sm import sm
 from leadeval.errors import ConvergenceWarning, ModelError
 from leadeval.models._data import (
     DEFAULT_WEIGHTS,

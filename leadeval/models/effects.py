@@ -75,10 +75,10 @@ from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
-import statsmodels.api as sm
 from scipy import stats
 from scipy.special import expit
 
+from leadeval._sm import sm
 from leadeval.errors import ModelError
 from leadeval.formulas import design
 from leadeval.models._data import (

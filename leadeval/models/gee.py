@@ -30,10 +30,10 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import statsmodels.api as sm
 from scipy.optimize import brentq
 from statsmodels.genmod.cov_struct import Autoregressive
 
+from leadeval._sm import sm
 from leadeval.errors import ModelError
 from leadeval.models._data import (
     as_frame,

@@ -20,8 +20,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import statsmodels.api as sm
 
+from leadeval._sm import sm
 from leadeval.errors import ConvergenceWarning, ModelError
 from leadeval.models._data import as_frame, binary, check_rank, numeric, require_columns
 from leadeval.models.binary import _gee, cluster_vcov

@@ -156,6 +156,13 @@ class ModelResult:
 
     def to_frame(self) -> pd.DataFrame:
         """Tidy table: DESIGN.md section 4 columns, then ``model, outcome, e_value, e_value_limit``."""
+        cached = self.__dict__.get("_frame")  # the result is frozen: built once (term() reads it)
+        if cached is None:
+            cached = self._build_frame()
+            object.__setattr__(self, "_frame", cached)
+        return cached.copy()
+
+    def _build_frame(self) -> pd.DataFrame:
         from leadeval.models.sensitivity import e_value
 
         out = self.table.copy()

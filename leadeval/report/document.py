@@ -93,10 +93,12 @@ def check_no_identifiers(table: ReportTable, person_ids: Iterable[str] = ()) -> 
             f"report table {table.name!r} has identifier column(s) {sorted(bad_cols)}; "
             "person-level data goes only to restricted/ with --restricted"
         )
-    ids = set(person_ids)
+    ids = person_ids if isinstance(person_ids, set | frozenset) else set(person_ids)
     if ids:
-        text = frame.select_dtypes(exclude="number").astype(str)
-        hits = text.isin(ids).to_numpy().sum()
+        # report tables are small: test each text cell against the set (DataFrame.isin would
+        # hash every identifier of the roster again, for each table)
+        text = frame.select_dtypes(exclude="number").astype(str).to_numpy().ravel()
+        hits = sum(v in ids for v in text)
         if hits:
             raise LeadevalError(
                 f"report table {table.name!r} contains {hits} person identifier value(s); "

@@ -206,7 +206,7 @@ def _write_all(
     cfg, ev, doc, disclosure, folder: Path, formats, restricted, started, started_at, clock
 ) -> dict:
     """Write every output into ``folder`` (the temporary folder) and the manifest last."""
-    person_ids = ev.extracts.to_pandas("roster")["person_id"].astype(str)
+    person_ids = ev.extracts["roster"].select("person_id").to_pandas()["person_id"].astype(str)
     table_hashes = write_tables(doc, folder / "tables", person_ids)
     summary = [
         ("site", cfg.site),
