@@ -126,8 +126,60 @@ def _id_order(key: pd.Series) -> np.ndarray | slice | None:
     try:
         if len(ids) < 2 or bool((ids[1:] > ids[:-1]).all()):
             return slice(None)
-        order = np.argsort(ids, kind="stable")
+        order = _str_argsort(ids) if _all_strings(ids) else None
+        if order is None:
+            order = np.argsort(ids, kind="stable")
     except TypeError:
         return None
     s = ids[order]
     return None if bool((s[1:] == s[:-1]).any()) else order
+
+
+def _str_argsort(ids: np.ndarray) -> np.ndarray | None:
+    """The order of distinct ``str`` ids, as ``np.argsort`` gives it, without comparing Python
+    objects (several times faster: 5M shuffled ids in ~2 s instead of ~10 s).
+
+    Python orders str by code point, which is the byte order of their UTF-8 encodings. The ids
+    become rows of a zero-padded byte matrix (via Arrow's UTF-8 buffer, gathered vectorised);
+    byte columns that are the same in every row (a shared prefix, fixed separators) never decide
+    a comparison and are dropped; the rest are packed big-endian into uint64 words and sorted
+    (one ``argsort`` when they fit in 8 bytes, else ``lexsort``). None when that order could
+    differ from Python's: ids Arrow cannot encode, or two rows whose padded bytes are equal
+    (equal ids, or ids differing only by trailing NUL characters); the caller then sorts the
+    objects.
+    """
+    import pyarrow as pa
+
+    n = len(ids)
+    try:
+        arr = pa.array(ids, type=pa.large_string(), from_pandas=False)
+    except (pa.ArrowException, UnicodeError, TypeError):
+        return None
+    if arr.null_count:
+        return None
+    _, off_buf, data_buf = arr.buffers()
+    offsets = np.frombuffer(off_buf, dtype=np.int64)[arr.offset : arr.offset + n + 1]
+    data = np.frombuffer(data_buf, dtype=np.uint8) if data_buf is not None else np.zeros(0, np.uint8)
+    start, length = offsets[:-1], np.diff(offsets)
+    width = int(length.max(initial=0))
+    if width > 256:  # very long ids: sort the objects
+        return None
+    columns = []  # byte j of every id (0 past its end), one column at a time (O(n) memory)
+    for j in range(width):
+        col = np.zeros(n, dtype=np.uint8)
+        inside = length > j
+        col[inside] = data[start[inside] + j]
+        if (col != col[0]).any():
+            columns.append(col)
+    words = -(-len(columns) // 8)
+    if words == 0:  # every row the same bytes
+        return None if n > 1 else np.arange(n)
+    packed = np.zeros((n, words * 8), dtype=np.uint8)
+    for j, col in enumerate(columns):
+        packed[:, j] = col
+    keys = packed.view(">u8").astype(np.uint64)  # (n, words), most significant word first
+    order = np.argsort(keys[:, 0]) if words == 1 else np.lexsort(keys.T[::-1])
+    k = keys[order]
+    if bool((k[1:] == k[:-1]).all(axis=1).any()):
+        return None
+    return order
