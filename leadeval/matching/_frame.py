@@ -56,10 +56,11 @@ def prepare(obj: Any, spec: MatchingConfig) -> pd.DataFrame:
         )
         raise MatchingError("cannot match: " + "; ".join(problems))
     ids = frame[KEY].to_numpy()
-    n_na = 0 if _all_strings(ids) else int(pd.isna(ids).sum())
+    strings = _all_strings(ids)
+    n_na = 0 if strings else int(pd.isna(ids).sum())
     if n_na:
         problems.append(f"{n_na} rows have no person_id")
-    order = None if n_na else _id_order(frame[KEY])
+    order = None if n_na else _id_order(frame[KEY], strings)
     dup = frame[KEY][frame[KEY].duplicated()] if order is None else frame[KEY][:0]
     if len(dup):
         problems.append(
@@ -115,29 +116,35 @@ def _all_strings(ids: np.ndarray) -> bool:
     return ids.dtype == object and pd.api.types.infer_dtype(ids, skipna=False) == "string"
 
 
-def _id_order(key: pd.Series) -> np.ndarray | slice | None:
+def _id_order(key: pd.Series, strings: bool | None = None) -> np.ndarray | slice | None:
     """The stable order of ``key`` when its ids are unique: ``slice(None)`` when the rows are
     already in person_id order (as a Cohort's are), else an argsort (a sort plus one pass over
     neighbours replaces a hash-based duplicate check); None when the ids repeat, are categorical
-    or cannot be compared (mixed types): the caller then takes the general path."""
+    or cannot be compared (mixed types): the caller then takes the general path. ``strings``:
+    whether every id is a str (:func:`_all_strings`, computed when not given)."""
     if isinstance(key.dtype, pd.CategoricalDtype):
         return None
     ids = key.to_numpy()
     try:
-        if len(ids) < 2 or bool((ids[1:] > ids[:-1]).all()):
+        head = ids[:1024]  # shuffled rows fail here, before the comparison of every neighbour
+        if len(ids) < 2 or (
+            bool((head[1:] > head[:-1]).all()) and bool((ids[1:] > ids[:-1]).all())
+        ):
             return slice(None)
-        order = _str_argsort(ids) if _all_strings(ids) else None
-        if order is None:
-            order = np.argsort(ids, kind="stable")
+        if _all_strings(ids) if strings is None else strings:
+            order = _str_argsort(key)
+            if order is not None:  # distinct ids by construction
+                return order
+        order = np.argsort(ids, kind="stable")
     except TypeError:
         return None
     s = ids[order]
     return None if bool((s[1:] == s[:-1]).any()) else order
 
 
-def _str_argsort(ids: np.ndarray) -> np.ndarray | None:
+def _str_argsort(ids: np.ndarray | pd.Series) -> np.ndarray | None:
     """The order of distinct ``str`` ids, as ``np.argsort`` gives it, without comparing Python
-    objects (several times faster: 5M shuffled ids in ~2 s instead of ~10 s).
+    objects (several times faster: 1M shuffled ids in ~0.3 s of CPU instead of ~2 s).
 
     Python orders str by code point, which is the byte order of their UTF-8 encodings. The ids
     become rows of a zero-padded byte matrix (via Arrow's UTF-8 buffer, gathered vectorised);
@@ -151,10 +158,12 @@ def _str_argsort(ids: np.ndarray) -> np.ndarray | None:
     import pyarrow as pa
 
     n = len(ids)
-    try:
+    try:  # an Arrow-backed column (a Cohort's) is taken as it is, objects are encoded
         arr = pa.array(ids, type=pa.large_string(), from_pandas=False)
     except (pa.ArrowException, UnicodeError, TypeError):
         return None
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
     if arr.null_count:
         return None
     _, off_buf, data_buf = arr.buffers()
