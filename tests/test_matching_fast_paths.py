@@ -139,3 +139,14 @@ def test_blocked_newton_fit_equals_statsmodels_logit():
     np.testing.assert_allclose(got.loc[order, "estimate"], ref.params, rtol=0, atol=1e-10)
     np.testing.assert_allclose(got.loc[order, "std_error"], ref.bse, rtol=1e-9)
     assert ps.converged
+
+
+def test_sorted_input_is_not_copied_nor_changed():
+    """Rows in person_id order (a Cohort's): all_units shares the input's column arrays (no copy
+    of a state's persons frame) and the input keeps its columns, values and dtypes."""
+    df = frame(500).assign(treated=lambda d: d.treated.astype(bool))
+    before = df.copy()
+    m = lm.match(df, SPEC, warn=False)
+    assert np.shares_memory(m.all_units["age"].to_numpy(), df["age"].to_numpy())
+    pd.testing.assert_frame_equal(df, before)
+    assert m.all_units["treated"].dtype == int and "weights" not in df

@@ -105,7 +105,10 @@ def prepare(obj: Any, spec: MatchingConfig) -> pd.DataFrame:
         except TypeError:
             order = np.argsort(out[KEY].astype(str).to_numpy(), kind="stable")
             return out.iloc[order].reset_index(drop=True)
-    out = frame.copy() if isinstance(order, slice) else frame.take(order)
+    # rows already in order: a shallow copy (the columns' arrays are shared, not copied: a
+    # state's persons frame is millions of rows by a hundred columns); the added and replaced
+    # columns go into the copy only
+    out = frame.copy(deep=False) if isinstance(order, slice) else frame.take(order)
     out.index = pd.RangeIndex(len(out))
     out[TREAT] = out[TREAT].astype(int)
     return out
