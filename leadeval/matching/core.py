@@ -56,7 +56,9 @@ class MatchedSample:
     data : the matched/weighted units (weight > 0), sorted by person_id, with added ``weights``,
         ``subclass`` (pair/stratum id, Int64, NA for IPTW and matching with replacement) and
         ``distance``
-    all_units : every input unit with the same added columns (weight 0 if left out)
+    all_units : every input unit with the same added columns (weight 0 if left out); when the
+        input rows were in person_id order it shares their column arrays (read it, do not
+        modify it in place)
     propensity : the fitted :class:`PropensityResult` (None if a distance column was given)
     unmatched : DataFrame ``person_id, reason`` of treated units left out
     pairs : DataFrame ``treated_id, control_id, round`` (nearest neighbour only, else None)
@@ -249,7 +251,7 @@ def match(
         spec.balance.addl, spec.balance.interactions, spec.balance.squares,
     )
     width = caliper_width(distance, discarded, spec.caliper) if spec.method == "nearest" else None
-    all_units = frame  # prepare() returned a private copy: add the columns in place
+    all_units = frame  # prepare() returned its own frame (shallow copy or take): add to it
     all_units["weights"] = result.weights
     all_units["subclass"] = _int64(result.subclass, len(frame))
     all_units["distance"] = distance if distance is not None else np.nan
