@@ -76,8 +76,11 @@ class Extracts:
         return self.tables[name]
 
     def to_pandas(self, name: str) -> pd.DataFrame:
-        """One canonical table as pandas (small tables only: the roster, the ledger)."""
-        return self.tables[name].to_pandas()
+        """One canonical table as pandas (small tables only: the roster, the ledger), sorted by
+        its key (else every column), so that it never depends on the order of the input rows."""
+        schema = SCHEMAS[name]
+        keys = [ibis.asc(c, nulls_first=False) for c in (schema.key or schema.names)]
+        return self.tables[name].order_by(keys).to_pandas()
 
     @property
     def clean(self) -> bool:

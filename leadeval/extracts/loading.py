@@ -13,6 +13,7 @@ Example
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 from collections.abc import Callable, Mapping
@@ -26,13 +27,21 @@ import pandas as pd
 from leadeval.engine import connect, duckdb_backend
 from leadeval.errors import ExtractError
 from leadeval.extracts.core import Extracts
-from leadeval.extracts.readers import ROW, Attachments, drop_raw, qi, ql, register_raw
+from leadeval.extracts.readers import (
+    ROW,
+    Attachments,
+    RawSource,
+    drop_raw,
+    qi,
+    ql,
+    register_raw,
+)
 from leadeval.extracts.schemas import SCHEMAS
-from leadeval.extracts.validation import REASONS, classify_sql, order_by, trimmable, typed_sql
+from leadeval.extracts.validation import REASONS, classify_sql, trimmable, typed_sql
 from leadeval.safe_csv import to_csv
 
 if TYPE_CHECKING:
-    from leadeval.config import SiteConfig
+    from leadeval.config import ExtractSource, SiteConfig
 
 QUALITY_COLUMNS = [
     "extract", "source", "read", "loaded", "quarantined", "censored", "trimmed", "notes",
@@ -46,6 +55,53 @@ def table_name(name: str) -> str:
     return f"extract_{name}"
 
 
+_HELPERS = (ROW, "__le_r1", "__le_t")
+
+
+def _canon(name: str) -> str:
+    return ", ".join(qi(c) for c in SCHEMAS[name].names)
+
+
+def _flagged(name: str) -> str:
+    """Table of the source rows of a view-loaded extract that do not load (quarantined)."""
+    return f"__le_flagged_{name}"
+
+
+def drop_loaded(con: duckdb.DuckDBPyConnection, name: str) -> None:
+    """Drop what a load made for extract ``name``: its table or view and its flagged rows."""
+    for kind, obj in (
+        ("VIEW", table_name(name)),
+        ("TABLE", table_name(name)),
+        ("TABLE", _flagged(name)),
+    ):
+        with contextlib.suppress(duckdb.CatalogException):  # it exists with the other kind
+            con.execute(f"DROP {kind} IF EXISTS {qi(obj)}")
+
+
+def _parse_once(
+    con: duckdb.DuckDBPyConnection, name: str, raw: RawSource, src: ExtractSource
+) -> str:
+    """The typed relation that :func:`classify_sql` reads for a source that stays a view (no
+    copy): the typed view with each row's first parse problem computed once, in one pass, into a
+    narrow table (row, problem, trim mask). DuckDB would re-derive the problem from the source
+    expressions wherever a filter uses it; joined back from the few rows that have one, it is a
+    plain column."""
+    parse, bad, cls = (qi(f"__le_{h}_{name}") for h in ("parse", "bad", "c"))
+    typed = typed_sql(name, raw, src)
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE {parse} AS SELECT {qi(ROW)}, __le_r1, __le_t FROM ({typed})"
+    )
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE {bad} AS SELECT {qi(ROW)}, __le_r1 FROM {parse} "
+        "WHERE __le_r1 IS NOT NULL"
+    )
+    con.execute(
+        f"CREATE OR REPLACE TEMP VIEW {cls} AS SELECT t.* EXCLUDE (__le_r1), b.__le_r1 "
+        f"FROM ({typed}) t LEFT JOIN {bad} b ON b.{qi(ROW)} = t.{qi(ROW)}"
+    )
+    return cls
+
+
 def _load_one(
     con: duckdb.DuckDBPyConnection,
     name: str,
@@ -56,7 +112,9 @@ def _load_one(
     src = cfg.extracts[name]
     schema = SCHEMAS[name]
     raw = register_raw(con, name, src, attachments)
-    quar, expl, why = (qi(f"__le_{h}_{name}") for h in ("q", "p", "w"))
+    quar, expl, why, parse, bad, cls = (
+        qi(f"__le_{h}_{name}") for h in ("q", "p", "w", "parse", "bad", "c")
+    )
     malformed = raw.malformed if raw.malformed is not None else pd.DataFrame()
     try:
         n_read = con.execute(f"SELECT count(*) FROM {raw.relation}").fetchone()[0]
@@ -67,19 +125,19 @@ def _load_one(
                 f"extracts.{name} from the config if the site has no {name} records"
             )
         notes = list(raw.notes)
-        # One pass over the source: parse into the final table, sorted by key so that nothing
-        # depends on input row order; then classify from it, explain the few quarantined rows
-        # (which column, which values), delete them and drop the helper columns (a delete keeps
-        # the sorted order of the rows that remain).
         final = qi(table_name(name))
-        canon = ", ".join(qi(c) for c in schema.names)
-        helpers = (ROW, "__le_r1", "__le_t")
-        con.execute(
-            f"CREATE OR REPLACE TABLE {final} AS SELECT {', '.join(qi(h) for h in helpers)}, "
-            f"{canon} FROM ({typed_sql(name, raw, src)}) ORDER BY {order_by(schema)}, {qi(ROW)}"
-        )
+        drop_loaded(con, name)
         roster = qi(table_name("roster")) if name != "roster" else None
-        rules = (name, final, cfg.data_end_date, roster, cfg.design.index_date)
+        if raw.inline is not None and name != "roster":
+            typed_rel = _parse_once(con, name, raw, src)
+        else:
+            typed_rel = final
+            # One pass over the source: parse into the final table; then classify from it
+            con.execute(
+                f"CREATE TABLE {final} AS SELECT {', '.join(qi(h) for h in _HELPERS)}, "
+                f"{_canon(name)} FROM ({typed_sql(name, raw, src)})"
+            )
+        rules = (name, typed_rel, cfg.data_end_date, roster, cfg.design.index_date)
         con.execute(
             f"CREATE OR REPLACE TEMP TABLE {quar} AS SELECT * FROM ({classify_sql(*rules)}) "
             "WHERE reason IS NOT NULL OR censored"
@@ -95,15 +153,31 @@ def _load_one(
             f"ON x.{qi(ROW)} = q.{qi(ROW)} WHERE q.reason IS NOT NULL"
         )
         con.execute(f"CREATE OR REPLACE TEMP TABLE {why} AS {classify_sql(*rules, explain=expl)}")
-        con.execute(f"DELETE FROM {final} WHERE {qi(ROW)} IN {flagged}")
-        n_trimmed, mask = con.execute(
-            f"SELECT coalesce(sum(bit_count(__le_t)), 0), coalesce(bit_or(__le_t), 0) FROM {final}"
-        ).fetchone()
+        if typed_rel == final:
+            # a delete, then dropping the helper columns: the loaded rows of the table
+            con.execute(f"DELETE FROM {final} WHERE {qi(ROW)} IN {flagged}")
+            n_trimmed, mask = con.execute(
+                f"SELECT coalesce(sum(bit_count(__le_t)), 0), coalesce(bit_or(__le_t), 0) "
+                f"FROM {final}"
+            ).fetchone()
+            for helper in _HELPERS:
+                con.execute(f"ALTER TABLE {final} DROP COLUMN {qi(helper)}")
+        else:
+            # a view over the source without the flagged rows (kept, as a table, beside it)
+            flags = qi(_flagged(name))
+            con.execute(f"CREATE TABLE {flags} AS SELECT * FROM {flagged}")
+            inline = dataclasses.replace(raw, relation=raw.inline)
+            con.execute(
+                f"CREATE VIEW {final} AS SELECT {_canon(name)} FROM ({typed_sql(name, inline, src)}) "
+                f"t ANTI JOIN {flags} f ON f.{qi(ROW)} = t.{qi(ROW)}"
+            )
+            n_trimmed, mask = con.execute(
+                f"SELECT coalesce(sum(bit_count(__le_t)), 0), coalesce(bit_or(__le_t), 0) "
+                f"FROM {parse} p ANTI JOIN {flags} f ON f.{qi(ROW)} = p.{qi(ROW)}"
+            ).fetchone()
         trimmed_cols = [c for i, c in enumerate(trimmable(name, raw)) if int(mask) >> i & 1]
         if trimmed_cols:
             notes.append(f"spaces trimmed around {', '.join(trimmed_cols)}")
-        for helper in helpers:
-            con.execute(f"ALTER TABLE {final} DROP COLUMN {qi(helper)}")
         n_loaded = con.execute(f"SELECT count(*) FROM {final}").fetchone()[0]
         n_censored = con.execute(
             f"SELECT count(*) FROM {quar} WHERE reason IS NULL AND censored"
@@ -124,7 +198,8 @@ def _load_one(
             "mapped columns hold what the data contract expects (docs/data_contract.md)"
         ) from None
     finally:
-        for helper in (quar, expl, why):
+        con.execute(f"DROP VIEW IF EXISTS {cls}")
+        for helper in (quar, expl, why, parse, bad):
             con.execute(f"DROP TABLE IF EXISTS {helper}")
         drop_raw(con, name)
     if len(malformed):
@@ -276,11 +351,14 @@ def load_extracts(
     Returns
     -------
     Extracts
-        Canonical tables, ordered by their key columns so that no result depends on the order of
-        the input rows, with ``quality`` (``read == loaded + quarantined`` per extract),
+        Canonical tables, with ``quality`` (``read == loaded + quarantined`` per extract),
         ``quarantine_reasons`` and the ``quarantined`` rows (``source_row``, ``reason``,
         ``column`` and the source columns). Reason codes and their precedence:
-        :data:`leadeval.extracts.validation.REASONS` and docs/data_contract.md.
+        :data:`leadeval.extracts.validation.REASONS` and docs/data_contract.md. A Parquet extract
+        (other than the roster) stays a view over its file, without its quarantined rows (a
+        small table of their row numbers): no copy; other sources, and the roster, which every
+        other extract's checks join, are parsed once into a table. Neither has a row order:
+        whatever reads them orders its own results (``Extracts.to_pandas`` sorts by key).
 
     Raises
     ------
@@ -358,7 +436,7 @@ def _hand_over(
     for name in names:
         path = folder / f"{name}.parquet"
         staging.con.execute(f"COPY {qi(table_name(name))} TO {ql(str(path))} (FORMAT parquet)")
-        staging.con.execute(f"DROP TABLE {qi(table_name(name))}")
+        drop_loaded(staging.con, name)
         tables[name] = backend.read_parquet(str(path), table_name=table_name(name))
     return tables
 

@@ -456,6 +456,9 @@ class RawSource:
     line_offset: int | None = None  # CSV: line = row + offset; Excel: sheet row = row + 1
     malformed: pd.DataFrame | None = None  # CSV lines that do not parse: ROW, line, detail, text
     notes: tuple[str, ...] = ()  # the dialect as detected, e.g. "delimiter ';' detected"
+    #: a self-contained subquery equal to ``relation`` that outlives the load (Parquet: the
+    #: file itself), so a loaded extract can be a view over its source instead of a copy
+    inline: str | None = None
 
 
 _REJECT_WORDS = {
@@ -542,15 +545,16 @@ def register_raw(
     rel = qi(f"__le_src_{name}")
     tmp = qi(f"__le_raw_{name}")
     fmt = src.resolved_format
-    malformed, notes, offset = None, (), None
+    malformed, notes, offset, inline = None, (), None, None
     try:
         if fmt == "csv":
             malformed, notes, offset = _register_csv(con, name, src, used, attachments)
         elif fmt == "parquet":
-            con.execute(
-                f"CREATE OR REPLACE TEMP VIEW {rel} AS SELECT file_row_number + 1 AS {ROW}, {cols} "
-                f"FROM read_parquet({ql(str(src.path))}, file_row_number = true)"
+            inline = (
+                f"(SELECT file_row_number + 1 AS {ROW}, {cols} "
+                f"FROM read_parquet({ql(str(Path(src.path).resolve()))}, file_row_number = true))"
             )
+            con.execute(f"CREATE OR REPLACE TEMP VIEW {rel} AS SELECT * FROM {inline}")
         elif fmt == "excel":
             frame = _excel_text(src.path, src.sheet)[used]
             frame.insert(0, ROW, range(1, len(frame) + 1))
@@ -591,7 +595,7 @@ def register_raw(
             + (f": a CSV needs {CSV_FIX}" if fmt == "csv" else ", or set 'format'")
         ) from None
     types.pop(ROW, None)
-    return RawSource(rel, columns, types, offset, malformed, notes)
+    return RawSource(rel, columns, types, offset, malformed, notes, inline)
 
 
 def drop_raw(con: duckdb.DuckDBPyConnection, name: str) -> None:
