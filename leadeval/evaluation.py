@@ -236,7 +236,7 @@ def evaluate(
     check_config_names(
         config,
         cohort.persons.columns,
-        cohort.panel.columns,
+        cohort.panel_columns,
         missing_extracts=cohort.skipped is not None and not cohort.skipped.empty,
     )
     mc = config.models
@@ -399,7 +399,7 @@ def evaluate(
                 **common,
             )
 
-    participants_panel = cohort.panel[cohort.panel["treated"] == 1]
+    participants_panel = cohort.panel_for(cohort.participant_ids)
     contrast_panel = None  # the matched people's person-months, cut once for every outcome
     for outcome in mc.panel_outcomes:
         if not run.has_columns(f"panel:{outcome}", participants_panel, [outcome]):
@@ -469,8 +469,7 @@ def _run_panel_contrast(
     if not config.design.comparison or matched is None:
         return None
     if panel is None:
-        ids = matched.data.loc[matched.data["weights"] > 0, "person_id"]
-        panel = cohort.panel[cohort.panel["person_id"].isin(ids)]
+        panel = cohort.panel_for(matched.data.loc[matched.data["weights"] > 0, "person_id"])
     if not (panel["treated"] == 0).any():
         run.skip(key, "the comparison pool has no person-months in the panel")
         return panel
@@ -522,7 +521,8 @@ def _run_costs(
     savings = run.run("savings", cost_savings, matched, config, seed=seed)
     if savings is None:
         return
-    run.run("cumulative_savings", cumulative_savings, cohort.panel, matched, config, seed=seed)
+    panel = cohort.panel_for(matched.data["person_id"])  # the matched people's months only
+    run.run("cumulative_savings", cumulative_savings, panel, matched, config, seed=seed)
     curve = run.results.get("program_curve")
     # program cost per participant-month: the config's (restated from its price year) or the
     # ledger curve's average in the same constant dollars as the savings

@@ -12,7 +12,7 @@ import pyarrow as pa
 
 from leadeval.cohort.index import base_persons, roster_days
 from leadeval.cohort.outcomes import derive, measure_tables, merged_spans
-from leadeval.cohort.panel import assemble_panel, monthly_parts
+from leadeval.cohort.panel import PanelSource
 from leadeval.cohort.result import Cohort
 from leadeval.cohort.windows import EPOCH, design_windows
 from leadeval.config import DesignConfig, SiteConfig
@@ -59,19 +59,6 @@ def left_join(left: ir.Table, right: ir.Table, keys: list[str]) -> ir.Table:
 
 def _days_to_dates(days: pd.Series) -> pd.Series:
     return pd.Timestamp(EPOCH) + pd.to_timedelta(days.astype("int64"), unit="D")
-
-
-def _attach_ids(cols: dict[str, np.ndarray], persons: pd.DataFrame) -> pd.DataFrame:
-    """Panel rows carry the person key ``pk`` (= row of ``persons``): swap it for the ids."""
-    pk = cols.pop("pk")
-    out = {
-        "person_id": persons["person_id"].array.take(pk),
-        "group": persons["group"].array.take(pk),
-        "treated": persons["treated"].to_numpy().astype("int8")[pk],
-    }
-    del pk
-    out.update(cols)
-    return pd.DataFrame(out, copy=False)
 
 
 def _resolve(
@@ -177,7 +164,8 @@ def build_cohort(
     Returns
     -------
     Cohort
-        ``persons``, ``panel``, ``flow`` (+ ``flow_counts()``), ``design``, ``skipped``.
+        ``persons``, ``flow`` (+ ``flow_counts()``), ``design``, ``skipped``, and the panel:
+        ``panel_for(ids)`` (the person-months of those people) or ``panel`` (everyone's).
 
     Raises
     ------
@@ -224,20 +212,27 @@ def build_cohort(
     if not isinstance(config, DesignConfig):  # a whole site: its analyses need these people
         _check_population(flow, comparison=design.comparison)
     # The included persons are materialised once: every later query reads them instead of
-    # re-deriving them (smaller plans to compile). Released when the queries are done.
+    # re-deriving them (smaller plans to compile). They stay cached: the panel is queried from
+    # them when asked for (Cohort.panel_for).
     base = base_persons(days, index_col).cache()
     try:
-        spans = merged_spans(tables, base, families)
-        persons_df, mi0, parts = _query(extracts.tables, design, data_end, families, base, spans)
-    finally:
+        persons_df, mi0 = _persons(tables, design, data_end, families, base)
+    except BaseException:
         base.release()
+        raise
     fe_days = (persons_df["followup_end"] - pd.Timestamp(EPOCH)).dt.days.to_numpy(np.int64)
-    cols = assemble_panel(parts, mi0, fe_days, families, tuple(design.panel_months))
-    del parts
-    panel_df = _attach_ids(cols, persons_df)
+    source = PanelSource(
+        tables=tables,
+        base=base,
+        families=frozenset(families),
+        months=tuple(design.panel_months),
+        data_end=data_end,
+        mi0=mi0,
+        fe=fe_days,
+    )
     return Cohort(
         persons=persons_df,
-        panel=panel_df,
+        panel_source=source,
         flow=flow,
         design=design,
         data_end_date=data_end,
@@ -246,9 +241,9 @@ def build_cohort(
     )
 
 
-def _query(tables, design, data_end, families, base, spans):
-    """Run the backend queries: the person table, and the panel's monthly aggregates as
-    ``{measure: (pk, month_offset, value)}`` arrays."""
+def _persons(tables, design, data_end, families, base):
+    """Run the person query: the person table, and each person's index month index (by pk)."""
+    spans = merged_spans(tables, base, families)
     windows = design_windows(design.pre_windows, design.post_windows)
     persons = base
     for agg in measure_tables(tables, base, windows, families, spans):
@@ -277,28 +272,7 @@ def _query(tables, design, data_end, families, base, spans):
     persons_df["followup_end"] = _days_to_dates(persons_df["followup_end"])
     mi0 = persons_df.pop("mi0").to_numpy()
 
-    parts: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
-    if not len(mi0):
-        return persons_df, mi0, parts
-    span = (int(mi0.min()), int(mi0.max()))
-    months = tuple(design.panel_months)
-    exprs = monthly_parts(tables, base, families, months, span, data_end, spans)
-    names = list(exprs)
-    if not names:
-        return persons_df, mi0, parts
-    # One query per measure: stacking them with UNION ALL trips an internal DuckDB 2.0 error
-    # ("dict-surviving cache ... changed identity") on Parquet-backed extracts.
-    for name in names:
-        t = exprs[name]
-        got = t.select(
-            pk=t.pk.cast("int32"),
-            month_offset=t.month_offset.cast("int16"),
-            value=t.value.cast("int32"),
-        ).to_pyarrow()
-        parts[name] = tuple(got.column(c).to_numpy() for c in ("pk", "month_offset", "value"))
-        del got
-    pa.default_memory_pool().release_unused()
-    return persons_df, mi0, parts
+    return persons_df, mi0
 
 
 def _column_key(windows):

@@ -17,13 +17,15 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
+from dataclasses import dataclass
 
 import ibis
 import ibis.expr.types as ir
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
-from leadeval.cohort.outcomes import HOUSED, LEGIT
+from leadeval.cohort.outcomes import HOUSED, LEGIT, merged_spans
 from leadeval.cohort.windows import (
     EPOCH,
     clip_spans,
@@ -191,29 +193,39 @@ def assemble_panel(
     fe: np.ndarray,
     families: set[str],
     months: tuple[int, int],
+    keep: np.ndarray | None = None,
 ) -> dict[str, np.ndarray]:
     """Lay the monthly aggregates onto the person x month grid (vectorised numpy, no loop over
     people). ``parts`` maps a measure to ``(pk, month_offset, value)`` arrays with one entry per
     person-month. Returns columns ``pk, month_offset, month_start, <measures>, days_observed``
-    as arrays, rows sorted by pk and month.
+    as arrays, rows sorted by pk and month, plus ``row``: each row's position in the whole panel.
 
     The grid is a function of two person-level numbers, so it is generated here rather than on
     the backend: person ``pk`` (row ``pk`` of ``mi0``/``fe``) gets months ``lo`` .. min(hi, month
-    of follow-up end). ``fe`` holds follow-up end as day numbers.
+    of follow-up end). ``fe`` holds follow-up end as day numbers. With ``keep`` (sorted unique
+    pks), only those persons' rows are laid out (``parts`` may hold others: they are ignored).
     """
     lo, hi = months
     fe_dates = fe.astype("datetime64[D]")
     fe_mi = fe_dates.astype("datetime64[M]").astype(np.int64) + 1970 * 12
-    last = np.minimum(hi, fe_mi - mi0)
-    lengths = (last - lo + 1).astype(np.int64)
+    last_all = np.minimum(hi, fe_mi - mi0)
+    lengths_all = (last_all - lo + 1).astype(np.int64)
+    first_row = np.cumsum(lengths_all) - lengths_all  # each person's first row in the whole panel
+    if keep is None:
+        keep = np.arange(len(mi0), dtype=np.int64)
+    local = np.full(len(mi0), -1, dtype=np.int64)  # pk -> position among the kept persons
+    local[keep] = np.arange(len(keep))
+    mi0, fe_dates, fe_mi, last = mi0[keep], fe_dates[keep], fe_mi[keep], last_all[keep]
+    lengths = lengths_all[keep]
     ends = np.cumsum(lengths)
     starts = ends - lengths
     n_rows = int(ends[-1]) if len(ends) else 0
-    pk = np.repeat(np.arange(len(mi0), dtype=np.int32), lengths)
+    person = np.repeat(np.arange(len(keep), dtype=np.int32), lengths)
     offset = np.arange(n_rows, dtype=np.int32)
     offset -= np.repeat(starts.astype(np.int32) - lo, lengths)
+    row = first_row[keep][person] + (offset - lo)
     # Calendar lookups by month (few hundred entries) avoid month-sized temporaries.
-    month = mi0.astype(np.int32)[pk]
+    month = mi0.astype(np.int32)[person]
     month += offset
     mmin = int(month.min()) if n_rows else 0
     month -= mmin
@@ -235,17 +247,18 @@ def assemble_panel(
         arr = np.zeros(n_rows, dtype=dtype)
         if name in parts:
             p, o, v = parts[name]
-            p, o = p.astype(np.int64), o.astype(np.int64)
-            ok = o <= last[p]  # months after follow-up end are absent
+            p, o = local[p], o.astype(np.int64)
+            ok = p >= 0
+            ok[ok] = o[ok] <= last[p[ok]]  # months after follow-up end are absent
             arr[starts[p[ok]] + o[ok] - lo] = v[ok]
         return arr
 
     cols: dict[str, np.ndarray] = {
-        "pk": pk,
+        "pk": keep[person].astype(np.int32),
         "month_offset": offset.astype(np.int16),
         "month_start": month_start,
     }
-    del offset
+    del offset, person
     for fam, names in PANEL_FAMILIES.items():
         if fam not in families:
             continue
@@ -261,4 +274,70 @@ def assemble_panel(
             else:
                 cols[name] = lay(name, _TYPES[name])
     cols["days_observed"] = observed
+    cols["row"] = row
     return cols
+
+
+@dataclass(frozen=True, eq=False)
+class PanelSource:
+    """The person-month panel kept in the engine: the monthly aggregates are queried, and the
+    grid laid out, only for the persons asked for (:meth:`Cohort.panel_for`), so that a state's
+    pool (millions of people, tens of months each) never has to be one pandas frame.
+
+    ``base`` is the engine table of included persons (``person_id, pk, fe, mi0``, cached on
+    the backend); ``mi0`` and ``fe`` hold every person's index month index and follow-up end
+    day number, by ``pk``; ``span`` is the (smallest, largest) ``mi0``.
+    """
+
+    tables: Mapping[str, ir.Table]
+    base: ir.Table
+    families: frozenset[str]
+    months: tuple[int, int]
+    data_end: dt.date
+    mi0: np.ndarray
+    fe: np.ndarray
+
+    def parts(self, keep: np.ndarray | None) -> dict[str, tuple[np.ndarray, ...]]:
+        """The monthly aggregates of persons ``keep`` (all when None) as ``(pk, month_offset,
+        value)`` arrays per measure."""
+        if not len(self.mi0) or (keep is not None and not len(keep)):
+            return {}
+        base = self.base
+        if keep is not None:
+            wanted = ibis.memtable({"pk": keep.astype(np.int64)}, schema={"pk": "int64"})
+            base = base.join(wanted, "pk")
+        spans = merged_spans(self.tables, base, set(self.families) & {"jail"})
+        span = (int(self.mi0.min()), int(self.mi0.max()))
+        exprs = monthly_parts(
+            self.tables, base, set(self.families), self.months, span, self.data_end, spans
+        )
+        out = {}
+        # One query per measure: stacking them with UNION ALL trips an internal DuckDB 2.0 error
+        # ("dict-surviving cache ... changed identity") on Parquet-backed extracts.
+        for name, t in exprs.items():
+            got = t.select(
+                pk=t.pk.cast("int32"),
+                month_offset=t.month_offset.cast("int16"),
+                value=t.value.cast("int32"),
+            ).to_pyarrow()
+            out[name] = tuple(got.column(c).to_numpy() for c in ("pk", "month_offset", "value"))
+            del got
+        pa.default_memory_pool().release_unused()
+        return out
+
+    def frame(self, persons: pd.DataFrame, keep: np.ndarray | None = None) -> pd.DataFrame:
+        """Person-months of persons ``keep`` (sorted unique pks = rows of ``persons``; all when
+        None), with each row's index label its position in the whole panel."""
+        cols = assemble_panel(
+            self.parts(keep), self.mi0, self.fe, set(self.families), self.months, keep
+        )
+        pk, row = cols.pop("pk"), cols.pop("row")
+        out = {
+            "person_id": persons["person_id"].array.take(pk),
+            "group": persons["group"].array.take(pk),
+            "treated": persons["treated"].to_numpy().astype("int8")[pk],
+        }
+        del pk
+        out.update(cols)
+        index = pd.RangeIndex(len(row)) if keep is None else pd.Index(row)
+        return pd.DataFrame(out, index=index, copy=False)

@@ -540,8 +540,7 @@ def _models(p: DisclosureProblem, ev: Evaluation) -> None:
 def monthly_frame(ev: Evaluation, outcomes: Iterable[str]) -> pd.DataFrame:
     """Participants' person-months by month offset: ``people`` and, per outcome, how many have
     it (``<o>``), and the share (``share_<o>``)."""
-    panel = ev.cohort.panel
-    pm = panel[panel["treated"] == 1]
+    pm = ev.cohort.panel_for(ev.cohort.participant_ids)
     outcomes = [o for o in outcomes if o in pm]
     g = pm.groupby("month_offset")
     out = g[outcomes].sum().astype(int) if outcomes else pd.DataFrame(index=g.size().index)
@@ -575,8 +574,7 @@ def _monthly(p: DisclosureProblem, ev: Evaluation, k: int) -> None:
         return
     frame = monthly_frame(ev, outs)
     base = series_base(k)
-    panel = ev.cohort.panel
-    pm = panel[panel["treated"] == 1]
+    pm = ev.cohort.panel_for(ev.cohort.participant_ids)
     span = pm.groupby("person_id")["month_offset"].agg(["min", "max"])
     months = frame.index.to_numpy()
     for m, row in frame.iterrows():
