@@ -18,6 +18,17 @@ peak 4.0 GB; extracts 9 %, cohort 19 %, matching (with the propensity fit) 5 %, 
 equity + heterogeneity 37 % (and the step where the peak goes from 2.2 to 4.0 GB), costs 3 %,
 disclosure 0.9 %, writing the report 10 %.
 
+Measured 2026-12-01 15:25-15:45 (branch ``report``), main and the branch side by side on the same
+county files (``leadeval report county.yaml``, HTML only) under a load average of ~22 on the 2
+cores (so the seconds are ~15x a quiet machine's; read the ratios): in-run 1,104 s -> 1,000 s, user
+CPU 102 s -> 88 s, peak 2,071 MB -> 1,732 MB; per stage (main -> branch) cumulative_savings 49 s
+-> 9 s (0.19x: the panel's millions of ids factorised, not turned into Python strings), writing
+the report 180 s -> 125 s (0.70x: the identifier check no longer hashes the roster's 200,000 ids
+again for each table), disclosure 0.85x, equity 0.92x; extracts, cohort, matching, heterogeneity
+and the models unchanged (within the noise). Applied to the quiet-machine figures of main (report
+13.8 s, cumulative_savings 3.6 s...) that is about 6 s less in-run, plus ~1 s less start-up
+(statsmodels' sub-modules imported, not ``statsmodels.api``). Every output byte-identical.
+
 Target (issue 15): the whole report in 30 s or less and 3 GB or less peak on 2 cores. There is no
 outside reference for a whole report; the stage shares say where the time goes (load, cohort and
 panel: ``benchmarks/bench_load.py`` and ``bench_cohort.py`` time those against raw DuckDB).
