@@ -70,6 +70,11 @@ class EngineConfig(BaseModel):
     )
     remote: str | None = Field(None, description="Spark Connect URL, e.g. sc://host:15002")
     conf: dict[str, str] = Field(default_factory=dict, description="Spark settings")
+    staged: bool = Field(
+        False,
+        description="spark: validate every extract in a DuckDB staging database and hand the "
+        "tables to Spark as Parquet (default: CSV, Parquet and Spark tables are validated in Spark)",
+    )
 
     @model_validator(mode="before")
     @classmethod
