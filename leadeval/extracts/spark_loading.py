@@ -3,7 +3,7 @@ Spark session (``engine: spark``), with the validation SQL of
 :mod:`leadeval.extracts.validation`, written once for DuckDB and transpiled by sqlglot.
 
 Only the quarantined rows, the quality counts and (later, from the cohort) the person and
-person-month tables leave Spark; the loaded table stays there as a persisted temporary view
+person-month tables leave Spark; the loaded table stays there as a temporary view (over a local checkpoint)
 ``extract_<name>``, sorted by its key.
 
 Sources read by Spark itself (:data:`NATIVE_FORMATS`):
@@ -45,6 +45,7 @@ from sqlglot import exp
 
 from leadeval.errors import ExtractError
 from leadeval.extracts.readers import (
+    _REJECT_WORDS,
     ROW,
     Attachments,
     RawSource,
@@ -268,10 +269,10 @@ def qi_spark(name: str) -> str:
     return "`" + name.replace("`", "``") + "`"
 
 
-_FIELD_WORDS = {
-    1: "more fields than the header (a stray delimiter?)",
-    -1: "fewer fields than the header (a truncated line?)",
-    0: "a quote that is never closed (every later line is inside it)",
+_FIELD_WORDS = {  # the DuckDB path's words for field-count and quote problems
+    1: _REJECT_WORDS["TOO MANY COLUMNS"],
+    -1: _REJECT_WORDS["MISSING COLUMNS"],
+    0: _REJECT_WORDS["UNQUOTED VALUE"],
 }
 
 
