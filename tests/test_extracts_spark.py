@@ -165,6 +165,7 @@ def test_bad_sources_give_the_duckdb_errors(spark, tmp_path):
     (tmp_path / "jail.csv").write_bytes(
         b"booking_id,person_id,booking_date\nB1,P1,2014-01-01\nB2,P1,2014-01-0\xe9\n"
     )
+    config["extracts"]["jail"] = {"path": "jail.csv"}
     for bad in ("arrests", "jail"):
         one = {**config, "extracts": {k: v for k, v in config["extracts"].items()
                                       if k in ("roster", bad)}}  # fmt: skip
