@@ -47,7 +47,7 @@ ExtractName = Literal[
     "contacts",
     "program_ledger",
 ]
-FileFormat = Literal["csv", "parquet", "excel", "duckdb", "sql"]
+FileFormat = Literal["csv", "parquet", "excel", "duckdb", "sql", "spark"]
 _SUFFIX_FORMATS = {
     ".csv": "csv",
     ".txt": "csv",
@@ -149,7 +149,12 @@ class ExtractSource(_Frozen):
 
     @model_validator(mode="after")
     def _one_source(self) -> ExtractSource:
-        if self.path is None and self.database is None:
+        if self.format == "spark":  # a table of the Spark session's catalog (engine: spark)
+            if self.path is not None or self.database is not None or not (self.table or self.query):
+                raise ValueError(
+                    "a spark source needs 'table' (e.g. db.arrests) or 'query', no path or database"
+                )
+        elif self.path is None and self.database is None:
             raise ValueError("give 'path' (a file) or 'database' with 'table'")
         if self.path is not None and self.database is not None:
             raise ValueError("give either 'path' or 'database', not both")
@@ -161,7 +166,7 @@ class ExtractSource(_Frozen):
             raise ValueError(
                 f"a {self.resolved_format} source needs 'table' (a table or view) or 'query'"
             )
-        if self.query and self.resolved_format not in ("duckdb", "sql"):
+        if self.query and self.resolved_format not in ("duckdb", "sql", "spark"):
             raise ValueError("'query' is for database sources (a DuckDB file or 'database')")
         fmt = self.date_format or ""
         if "%y" in fmt and self.two_digit_year_pivot is None:
@@ -188,7 +193,7 @@ class ExtractSource(_Frozen):
         if self.path is not None:
             sheet = f"[{self.sheet}]" if self.sheet is not None else ""
             return self.path.name + (f":{self.table}" if self.table else "") + sheet
-        return f"{self.database}:{self.table or 'query'}"
+        return f"{self.database or 'spark'}:{self.table or 'query'}"
 
 
 OUTCOME_FAMILIES = ("arrests", "charges", "jail", "prison", "ems", "housing", "income", "contacts")

@@ -14,11 +14,14 @@ Config (``engine:`` in a site config; a bare name is enough)::
       master: local[2]                  # or remote: sc://host:15002 (Spark Connect)
       conf: {spark.sql.shuffle.partitions: 8}
 
-Loading, validation and quarantine are DuckDB SQL (:mod:`leadeval.extracts.validation`), run
-in the on-disk database with ``memory_limit`` and spilling whatever the engine; with ``spark``
-the validated tables are then handed to Spark as Parquet, and the cohort derivation (Ibis
-expressions, :mod:`leadeval.cohort`) runs there, the same code as on DuckDB. Only the person
-and person-month tables come out as pandas. docs/scale.md has cluster set-ups.
+Validation and quarantine are SQL written once for DuckDB (:mod:`leadeval.extracts.validation`).
+With ``duckdb`` they run in the on-disk database with ``memory_limit`` and spilling; with
+``spark``, CSV, Parquet and Spark-catalog extracts are read and validated in Spark itself (the
+same SQL transpiled by sqlglot, :mod:`leadeval.extracts.spark_loading`), the others (or all, with
+``staged: true``) in a DuckDB staging database and handed to Spark as Parquet. The cohort
+derivation (Ibis expressions, :mod:`leadeval.cohort`) runs on the engine, the same code on both.
+Only the quarantined rows, the quality counts and the person and person-month tables come out as
+pandas. docs/scale.md has cluster set-ups.
 
 >>> from leadeval.engine import EngineConfig, connect
 >>> backend = connect(EngineConfig(memory_limit="1GB"))
@@ -70,6 +73,11 @@ class EngineConfig(BaseModel):
     )
     remote: str | None = Field(None, description="Spark Connect URL, e.g. sc://host:15002")
     conf: dict[str, str] = Field(default_factory=dict, description="Spark settings")
+    staged: bool = Field(
+        False,
+        description="spark: validate every extract in a DuckDB staging database and hand the "
+        "tables to Spark as Parquet (default: CSV, Parquet and Spark tables are validated in Spark)",
+    )
 
     @model_validator(mode="before")
     @classmethod

@@ -104,7 +104,7 @@ def test_every_config_problem_at_once_with_key_paths():
         "extracts.roster.colums: unknown key",
         "extracts.arrest.[key]: got 'arrest'; allowed: 'roster'",
         "extracts.jail: give either 'path' or 'database', not both",
-        "extracts.arrests.format: got 'xml'; allowed: 'csv', 'parquet', 'excel', 'duckdb' or 'sql'",
+        "extracts.arrests.format: got 'xml'; allowed: 'csv', 'parquet', 'excel', 'duckdb', 'sql' or 'spark'",
         "extracts.arrests.columns.arest_date: not a column of the arrests extract; allowed: "
         "arrest_id, person_id, arrest_date, severity, offense_category, warrant",
         "extracts.arrests.codes.severity.F: 'felonious' is not a severity code; allowed: "

@@ -26,6 +26,7 @@ import pandas as pd
 
 from leadeval.engine import connect, duckdb_backend
 from leadeval.errors import ExtractError
+from leadeval.extracts import spark_loading
 from leadeval.extracts.core import Extracts
 from leadeval.extracts.readers import (
     ROW,
@@ -337,8 +338,9 @@ def load_extracts(
         Where the loaded tables live (``extract_<name>``); by default the config's ``engine``
         (:func:`leadeval.engine.connect`: DuckDB with its ``memory_limit``, spilling beyond it;
         on disk under ``work_dir``). Loading again into the same backend replaces its tables.
-        Validation always runs in DuckDB; on Spark the validated tables are handed over as
-        Parquet.
+        On Spark, CSV, Parquet and Spark-catalog sources are read and validated in Spark
+        (:mod:`leadeval.extracts.spark_loading`); the others, or all with ``engine.staged``,
+        are validated in DuckDB and handed over as Parquet.
     work_dir : path, optional
         Private folder (mode 0700) for the engine's files: the on-disk DuckDB database
         ``extracts.duckdb``, its spill files, the Parquet handed to Spark. Without it (and
@@ -384,9 +386,15 @@ def load_extracts(
     attachments = Attachments(con)
     order = ["roster"] + [n for n in SCHEMAS if n != "roster" and n in config.extracts]
     quality, quarantined = [], {}
+    on_spark = backend is not staging and not engine.staged  # validate in Spark itself
     try:
         for name in order:
-            row, rows = _load_one(con, name, config, attachments)
+            if on_spark and spark_loading.native(config.extracts[name]):
+                row, rows = spark_loading.load_one(backend, name, config, attachments)
+            else:
+                row, rows = _load_one(con, name, config, attachments)
+                if on_spark:  # staged in DuckDB (Excel, databases): handed over at once
+                    _hand_over(staging, backend, [name])
             _check_population(name, row, rows, config, share=not config.strict)
             quality.append(row)
             quarantined[name] = rows
@@ -403,7 +411,11 @@ def load_extracts(
         site=config.site,
         data_end_date=config.data_end_date,
         backend=backend,
-        tables=_hand_over(staging, backend, order),
+        tables=(
+            {name: backend.table(table_name(name)) for name in order}
+            if on_spark
+            else _hand_over(staging, backend, order)
+        ),
         quality=pd.DataFrame(quality, columns=QUALITY_COLUMNS),
         quarantine_reasons=pd.DataFrame(reasons, columns=REASON_COLUMNS),
         quarantined=quarantined,

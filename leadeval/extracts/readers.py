@@ -277,6 +277,11 @@ def read_header(
     """Column names of a source and their DuckDB types (``VARCHAR`` for CSV and Excel), reading the
     header or the metadata only. Raises whatever the underlying reader raises."""
     fmt = src.resolved_format
+    if fmt == "spark":
+        raise ExtractError(
+            f"{src.label} is a table of a Spark catalog (format: spark), which only engine: "
+            "spark reads; set engine: spark, or export the table to Parquet"
+        )
     if fmt == "csv":
         return dict.fromkeys(csv_dialect(src, name).names, "VARCHAR")
     if fmt == "excel":
@@ -343,19 +348,24 @@ def source_problems(
     src: ExtractSource,
     con: duckdb.DuckDBPyConnection | None = None,
     attachments: Attachments | None = None,
+    header: dict[str, str] | None = None,
 ) -> tuple[list[str], dict[str, str]]:
     """Every structural problem of one extract source, each as ``key.path: problem; fix``, and
-    the source's header (empty when it cannot be read)."""
+    the source's header (empty when it cannot be read); ``header`` (column -> type) when the
+    caller has read it (a Spark table)."""
     where = f"extracts.{name}"
     fmt = src.resolved_format
-    path_key = f"{where}.path" if src.path is not None else f"{where}.database"
+    path_key = (
+        f"{where}.path" if src.path is not None
+        else f"{where}.table" if fmt == "spark" else f"{where}.database"
+    )  # fmt: skip
     file = src.path if src.path is not None else duckdb_file(src)
     if file is not None and not Path(file).is_file():
         return [
             f"{path_key}: file not found: {file}; check the path (relative to the config file)"
         ], {}
     try:
-        header = read_header(src, con, attachments, name)
+        header = read_header(src, con, attachments, name) if header is None else header
     except ExtractError as err:  # already says what and how to fix
         return [f"{path_key}: {err}"], {}
     except (
