@@ -285,8 +285,8 @@ class PanelSource:
     pool (millions of people, tens of months each) never has to be one pandas frame.
 
     ``base`` is the engine table of included persons (``person_id, pk, fe, mi0``, cached on
-    the backend); ``mi0`` and ``fe`` hold every person's index month index and follow-up end
-    day number, by ``pk``; ``span`` is the (smallest, largest) ``mi0``.
+    the backend, so the extracts' backend must stay open); ``mi0`` and ``fe`` hold every
+    person's index month index and follow-up end day number, by ``pk``.
     """
 
     tables: Mapping[str, ir.Table]

@@ -71,10 +71,10 @@ class Cohort:
         >>> c.panel_for(["b"]).equals(c.panel[c.panel["person_id"] == "b"])
         True
         """
-        if isinstance(self.panel_source, pd.DataFrame) or "panel" in self.__dict__:
-            return self.panel[self.panel["person_id"].isin(person_ids)]
         if not pd.api.types.is_list_like(person_ids):
             raise TypeError(f"panel_for() needs a list of person ids; got {person_ids!r}")
+        if isinstance(self.panel_source, pd.DataFrame) or "panel" in self.__dict__:
+            return self.panel[self.panel["person_id"].isin(person_ids)]
         # persons are sorted by person_id and pk is the row: the rows asked for are the pks
         keep = np.flatnonzero(self.persons["person_id"].isin(list(person_ids)))
         # an evaluation asks for the participants' months several times: keep the last few
