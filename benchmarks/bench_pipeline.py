@@ -53,6 +53,20 @@ branch (views)         41.9 s            11.2 s            0.67 GB
 =====================  ================  ================  ==========
 
 build_cohort on the views: 24.3 s CPU against 24.6 s on main's tables (no cost to the cohort).
+
+A whole run of this script on the branch, load average 21 (worse than the table above: the
+seconds are inflated about 9x against the 2.0 s quiet-machine reference):
+
+=====================  =======  ==========
+step                   seconds  peak RSS
+=====================  =======  ==========
+load_extracts          184.2 s  0.62 GB
+build_cohort + panel   286.1 s  1.16 GB
+reference join+count   18.7 s   0.45 GB
+ratio                  25.2x    (target 4x)
+=====================  =======  ==========
+
+The state-size site (10,000 + 5M, ~250M rows) has not been run with the views yet.
 """
 
 from __future__ import annotations
