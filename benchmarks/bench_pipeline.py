@@ -44,10 +44,38 @@ machine that scales to about 7 s for build_cohort (main: 14.9 s), short of the 4
 person query (8.8 s CPU, of which about half is the four gaps-and-islands interval merges --
 jail, prison, jail+prison, unsheltered -- two window functions each, and 1.4 s compiling it).
 
-Where the time goes (pyinstrument, and per-statement timings): in the load, ~75% is the one
-statement per extract that parses the source into its sorted table (copying the Parquet into a
-DuckDB table alone is ~65% of it); in the cohort, the person query (~45%, of which ~1/3 is Ibis
+Where the time went (pyinstrument, and per-statement timings): in the load, ~75% was the one
+statement per extract that parsed the source into its sorted table (copying the Parquet into a
+DuckDB table alone ~65% of it); in the cohort, the person query (~45%, of which ~1/3 is Ibis
 and sqlglot compiling the wide query) and the panel's monthly aggregates (~40%).
+
+Since then (branch ``load``) a Parquet extract stays a view over its file minus a small table of
+its quarantined row numbers (no copy, no sort; the roster and non-Parquet sources are still
+parsed once into an unsorted table). Same county site, the load alone, main and the branch one
+after the other on the same machine (load average 11-12, so CPU seconds are the steadier figure):
+
+=====================  ================  ================  ==========
+load_extracts          wall              CPU (user+sys)    peak RSS
+=====================  ================  ================  ==========
+main (sorted copies)   94.1 s            20.4 s            0.69 GB
+branch (views)         41.9 s            11.2 s            0.67 GB
+=====================  ================  ================  ==========
+
+build_cohort on the views: 24.3 s CPU against 24.6 s on main's tables (no cost to the cohort).
+
+A whole run of this script on the branch, load average 21 (worse than the table above: the
+seconds are inflated about 9x against the 2.0 s quiet-machine reference):
+
+=====================  =======  ==========
+step                   seconds  peak RSS
+=====================  =======  ==========
+load_extracts          184.2 s  0.62 GB
+build_cohort + panel   286.1 s  1.16 GB
+reference join+count   18.7 s   0.45 GB
+ratio                  25.2x    (target 4x)
+=====================  =======  ==========
+
+The state-size site (10,000 + 5M, ~250M rows) has not been run with the views yet.
 """
 
 from __future__ import annotations

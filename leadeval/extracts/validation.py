@@ -8,10 +8,11 @@ pandas. The layers:
    text as missing, agency codes are mapped, NaN is missing.
 2. ``typed`` (:func:`typed_sql`): each column parsed to its canonical type (``TRY_`` casts: a bad
    value becomes NULL next to a non-NULL normalised value, never an error), plus the first parse
-   problem of the row. The loader writes these rows once, sorted, into the extract's table.
+   problem of the row. The loader writes these rows once into the extract's table, or (Parquet)
+   keeps them as a view over the file.
 3. the classification (:func:`classify_sql`) over that table: duplicates, roster links, interval
    and date-range checks, and one primary reason per row by the precedence of :data:`REASONS`.
-   The loader then deletes the quarantined rows from the table.
+   The loader then deletes the quarantined rows from the table (or leaves them out of the view).
 """
 
 from __future__ import annotations
