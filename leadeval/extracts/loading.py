@@ -38,7 +38,7 @@ from leadeval.extracts.readers import (
     register_raw,
 )
 from leadeval.extracts.schemas import SCHEMAS
-from leadeval.extracts.validation import REASONS, classify_sql, trimmable, typed_sql
+from leadeval.extracts.validation import REASONS, classify_sql, reconcile, trimmable, typed_sql
 from leadeval.safe_csv import to_csv
 
 if TYPE_CHECKING:
@@ -111,7 +111,6 @@ def _load_one(
 ) -> tuple[dict, pd.DataFrame]:
     """Load one extract into table ``extract_<name>``; return its quality row and quarantined rows."""
     src = cfg.extracts[name]
-    schema = SCHEMAS[name]
     raw = register_raw(con, name, src, attachments)
     quar, expl, why, parse, bad, cls = (
         qi(f"__le_{h}_{name}") for h in ("q", "p", "w", "parse", "bad", "c")
@@ -203,42 +202,9 @@ def _load_one(
         for helper in (quar, expl, why, parse, bad):
             con.execute(f"DROP TABLE IF EXISTS {helper}")
         drop_raw(con, name)
-    if len(malformed):
-        bad = pd.DataFrame(
-            {
-                "source_row": malformed[ROW].to_numpy(),
-                "reason": "malformed_line",
-                "column": None,
-                "detail": malformed["detail"].to_numpy(),
-                "text": malformed["text"].to_numpy(),
-            }
-        )
-        quarantined = pd.concat([quarantined, bad], ignore_index=True)
-        quarantined = quarantined.sort_values("source_row", kind="stable", ignore_index=True)
-    quarantined.insert(
-        1,
-        "line",
-        quarantined["source_row"] + raw.line_offset if raw.line_offset is not None else pd.NA,
+    return reconcile(
+        name, cfg, raw, malformed, quarantined, n_read, n_loaded, n_censored, n_trimmed, notes
     )
-    if n_read != n_loaded + len(quarantined):  # a bug, never the user's data
-        raise AssertionError(
-            f"{name}: read {n_read} != loaded {n_loaded} + quarantined {len(quarantined)}"
-        )
-    if n_censored:
-        cols = ", ".join(c for c in schema.kept_after_end if c in raw.columns)
-        what = "no follow-up or " if name == "roster" else ""
-        notes.append(f"{cols} after the data end: kept, {what}censored at the data end")
-    quality = {
-        "extract": name,
-        "source": src.label,
-        "read": int(n_read),
-        "loaded": int(n_loaded),
-        "quarantined": len(quarantined),
-        "censored": int(n_censored),
-        "trimmed": n_trimmed,
-        "notes": "; ".join(notes),
-    }
-    return quality, quarantined
 
 
 _QUARANTINE_COLUMNS = ("source_row", "line", "reason", "column", "detail", "text")

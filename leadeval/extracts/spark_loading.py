@@ -56,7 +56,13 @@ from leadeval.extracts.readers import (
     source_problems,
 )
 from leadeval.extracts.schemas import SCHEMAS
-from leadeval.extracts.validation import classify_sql, order_by, trimmable, typed_sql
+from leadeval.extracts.validation import (
+    classify_sql,
+    order_by,
+    reconcile,
+    trimmable,
+    typed_sql,
+)
 
 if TYPE_CHECKING:
     import ibis
@@ -388,49 +394,6 @@ def load_one(
     finally:
         for view in (quar, expl, why, typed, final, f"__le_src_{name}"):
             session.catalog.dropTempView(view)
-    return finish(
+    return reconcile(
         name, cfg, raw, malformed, quarantined, n_read, n_loaded, n_censored, int(n_trimmed), notes
     )
-
-
-def finish(name, cfg, raw, malformed, quarantined, n_read, n_loaded, n_censored, n_trimmed, notes):
-    """The quality row and the quarantined rows (malformed lines merged in, ``line`` added), as
-    the DuckDB path builds them."""
-    src = cfg.extracts[name]
-    schema = SCHEMAS[name]
-    if len(malformed):
-        bad = pd.DataFrame(
-            {
-                "source_row": malformed[ROW].to_numpy(),
-                "reason": "malformed_line",
-                "column": None,
-                "detail": malformed["detail"].to_numpy(),
-                "text": malformed["text"].to_numpy(),
-            }
-        )
-        quarantined = pd.concat([quarantined, bad], ignore_index=True)
-        quarantined = quarantined.sort_values("source_row", kind="stable", ignore_index=True)
-    quarantined.insert(
-        1,
-        "line",
-        quarantined["source_row"] + raw.line_offset if raw.line_offset is not None else pd.NA,
-    )
-    if n_read != n_loaded + len(quarantined):  # a bug, never the user's data
-        raise AssertionError(
-            f"{name}: read {n_read} != loaded {n_loaded} + quarantined {len(quarantined)}"
-        )
-    if n_censored:
-        cols = ", ".join(c for c in schema.kept_after_end if c in raw.columns)
-        what = "no follow-up or " if name == "roster" else ""
-        notes.append(f"{cols} after the data end: kept, {what}censored at the data end")
-    quality = {
-        "extract": name,
-        "source": src.label,
-        "read": int(n_read),
-        "loaded": int(n_loaded),
-        "quarantined": len(quarantined),
-        "censored": int(n_censored),
-        "trimmed": n_trimmed,
-        "notes": "; ".join(notes),
-    }
-    return quality, quarantined

@@ -20,11 +20,13 @@ from __future__ import annotations
 import datetime as dt
 from typing import TYPE_CHECKING
 
+import pandas as pd
+
 from leadeval.extracts.readers import ROW, RawSource, qi, ql
 from leadeval.extracts.schemas import SCHEMAS, Column, Schema
 
 if TYPE_CHECKING:
-    from leadeval.config import ExtractSource
+    from leadeval.config import ExtractSource, SiteConfig
 
 #: Quarantine reason codes in precedence order: a row with several problems is quarantined under
 #: the first that applies. Parse problems come first (the row cannot be read), then identity
@@ -498,3 +500,57 @@ def classify_sql(
         f"{with_}SELECT t.{qi(ROW)} AS {qi(ROW)}, {reason} AS reason, "
         f"({censored}) AS censored FROM {typed_view} t {' '.join(joins)}"
     )
+
+
+def reconcile(
+    name: str,
+    cfg: SiteConfig,
+    raw: RawSource,
+    malformed: pd.DataFrame,
+    quarantined: pd.DataFrame,
+    n_read: int,
+    n_loaded: int,
+    n_censored: int,
+    n_trimmed: int,
+    notes: list[str],
+) -> tuple[dict, pd.DataFrame]:
+    """The quality row and the quarantined rows (malformed lines merged in, ``line`` added) of
+    one loaded extract, on any engine; read = loaded + quarantined is asserted (a bug if not)."""
+    src = cfg.extracts[name]
+    schema = SCHEMAS[name]
+    if len(malformed):
+        bad = pd.DataFrame(
+            {
+                "source_row": malformed[ROW].to_numpy(),
+                "reason": "malformed_line",
+                "column": None,
+                "detail": malformed["detail"].to_numpy(),
+                "text": malformed["text"].to_numpy(),
+            }
+        )
+        quarantined = pd.concat([quarantined, bad], ignore_index=True)
+        quarantined = quarantined.sort_values("source_row", kind="stable", ignore_index=True)
+    quarantined.insert(
+        1,
+        "line",
+        quarantined["source_row"] + raw.line_offset if raw.line_offset is not None else pd.NA,
+    )
+    if n_read != n_loaded + len(quarantined):  # a bug, never the user's data
+        raise AssertionError(
+            f"{name}: read {n_read} != loaded {n_loaded} + quarantined {len(quarantined)}"
+        )
+    if n_censored:
+        cols = ", ".join(c for c in schema.kept_after_end if c in raw.columns)
+        what = "no follow-up or " if name == "roster" else ""
+        notes.append(f"{cols} after the data end: kept, {what}censored at the data end")
+    quality = {
+        "extract": name,
+        "source": src.label,
+        "read": int(n_read),
+        "loaded": int(n_loaded),
+        "quarantined": len(quarantined),
+        "censored": int(n_censored),
+        "trimmed": n_trimmed,
+        "notes": "; ".join(notes),
+    }
+    return quality, quarantined
