@@ -1,4 +1,4 @@
-"""Benchmark: the propensity fit (formulaic design + statsmodels Logit, Newton) at scale.
+"""Benchmark: the propensity fit (formulaic design + leadeval's blocked Newton loop) at scale.
 
 Run by hand (not in CI)::
 
@@ -7,10 +7,16 @@ Run by hand (not in CI)::
 
 Times, side by side in one run on the same data: ``leadeval`` (:func:`leadeval.matching.
 fit_propensity`: formulaic numpy design with ``log1p`` counts and two categoricals with chosen
-reference levels, separation and rank checks, ``statsmodels.Logit``), the statsmodels formula API
+reference levels, separation and rank checks, Newton-Raphson with X'WX accumulated over
+8,192-row blocks from the intercept-only start), the statsmodels formula API
 (``smf.logit`` with patsy, the usual baseline) and, with ``--r``, R's ``glm(binomial)`` (its fit
 only, the data read before the clock starts). Prints each time, the ratio to leadeval and the
 largest coefficient difference. Target (issue 15): 1M rows x ~10 covariates in <= 3 s.
+
+Measured 2026-12-01 on the shared 2-core machine (load average 12-13: CPU seconds, best of 3,
+are the steadier figure): before (whole-array products from beta = 0) 3.19 s CPU, after 2.05 s
+CPU (the quiet-machine wall time was 2.91 s before); coefficients equal to 4e-16, standard
+errors to 2e-16.
 """
 
 from __future__ import annotations

@@ -34,9 +34,25 @@ Rows are read once into DuckDB (the source with each row's number of copies), th
 fetched in source order (a filter and projection keep DuckDB's insertion order) and appended to
 one Parquet file per extract with pyarrow (ZSTD, 1M-row row groups).
 
-Measured 2026-12-01 on the shared 2-core machine (load average ~4), from /tmp/county
-(2,000 + 200,000, 10.5M rows, 62 MB) to /tmp/state (10,000 + 5,000,000): see the figures
-printed at the end (``--help`` for options); about 3 minutes for 255M rows, 1.5 GB on disk.
+Measured 2026-12-01 on the shared 2-core machine under heavy load (load average 7-13, read it
+as an upper bound), /tmp/county (2,000 + 200,000, 10.5M rows, 62 MB) -> /tmp/state (10,000 +
+5,000,000, 25 copies): 654 s wall, 259.0M rows, 1.12 GB on disk:
+
+==============  ===========  =======
+extract         rows         seconds
+==============  ===========  =======
+roster          5,010,000    8.6
+arrests         52,562,790   175.7
+charges         35,975,555   143.5
+jail            39,356,030   99.1
+prison          1,237,225    2.5
+housing         53,677,995   86.2
+income          53,245,030   109.2
+ems             17,429,155   27.0
+contacts        494,655      0.4
+==============  ===========  =======
+
+(``leadeval.synth`` itself at this size did not finish in the last session.)
 """
 
 from __future__ import annotations

@@ -18,6 +18,7 @@ True
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -252,10 +253,13 @@ def match(
     )
     width = caliper_width(distance, discarded, spec.caliper) if spec.method == "nearest" else None
     all_units = frame  # prepare() returned its own frame (shallow copy or take): add to it
-    all_units["weights"] = result.weights
-    all_units["subclass"] = _int64(result.subclass, len(frame))
-    all_units["distance"] = distance if distance is not None else np.nan
-    data = all_units[all_units["weights"].to_numpy() > 0].reset_index(drop=True)
+    with warnings.catch_warnings():  # a Cohort's persons hold one block per column: not a fault
+        warnings.simplefilter("ignore", pd.errors.PerformanceWarning)
+        all_units["weights"] = result.weights
+        all_units["subclass"] = _int64(result.subclass, len(frame))
+        all_units["distance"] = distance if distance is not None else np.nan
+    # the matched rows as one consolidated copy (small), as the models receive them
+    data = all_units[all_units["weights"].to_numpy() > 0].reset_index(drop=True).copy()
     if renames:
         back = {v: k for k, v in renames.items()}
         data, all_units, unmatched = (d.rename(columns=back) for d in (data, all_units, unmatched))

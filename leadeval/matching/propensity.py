@@ -227,7 +227,6 @@ def fit_propensity(
         X, names = design(frame, terms, intercept=True)
     except FormulaTermError as err:
         raise MatchingError(f"matching (score model {formula!r}): {err}") from None
-    X = np.ascontiguousarray(X, dtype=float)
     scale = np.maximum(np.abs(X).max(axis=0), 1e-300)
     # rank from the small Gram matrix of the column-scaled design, not a QR of X
     gram = sum(X[s : s + _BLOCK].T @ X[s : s + _BLOCK] for s in range(0, len(X), _BLOCK))
