@@ -542,3 +542,12 @@ def test_e_values_only_for_effects(reports, site):
         assert len(rows) > 0
     said = "Within-person changes are descriptions, not effects" in p.html.read_text()
     assert said == described
+
+
+def test_monte_carlo_table_counts_draws_not_people(reports):
+    """The Monte Carlo summary's count is of draws (costs.monte_carlo_draws), not people, and
+    the table says its estimate is the mean of the draws, not the key findings' point estimate."""
+    p = reports["seattle"]
+    mc = pd.read_csv(p.tables / "monte_carlo.csv")
+    assert "n" not in mc and (mc["draws"] == p.evaluation.config.costs.monte_carlo_draws).all()
+    assert "Estimate: the mean over the draws" in p.html.read_text()

@@ -923,7 +923,7 @@ class SectionBuilder:
                 ReportTable(
                     "monte_carlo",
                     f"Benefit-cost Monte Carlo summary (present values, {cy_year} dollars)",
-                    mc.to_frame().round(3),
+                    mc.to_frame().round(3).rename(columns={"n": "draws"}),
                     note="Estimate: the mean over the draws, which also vary unit costs within "
                     "their ranges and program cost, so it differs from the key findings' net "
                     "benefit (the estimated effects priced at the central unit costs); the "
