@@ -23,59 +23,32 @@ Timed in one process, one after the other:
 Prints both times, their ratio (target: within 4x) and the peak resident memory (RSS, sampled
 every 20 ms) of each step.
 
-Measured 2026-12-01 on the shared 2-core machine under heavy load (load average 13-15: read the
-ratio, not the seconds), county site (10.5M extract rows, 10.3M events), extracts on disk:
+Measured 2026-12-01 on the 2-core machine while it was quiet (load average about 1), county
+site (10.5M extract rows, 10.3M events), extracts on disk, one run each:
 
-=====================  =======  =========  =========  ==========
-step                   run 1    run 2      run 3      peak RSS
-=====================  =======  =========  =========  ==========
-load_extracts          98.6 s   104.9 s    142.7 s    0.75 GB
-build_cohort + panel   59.2 s   123.7 s    93.5 s     1.3 GB   (before the engine-side panel)
-reference join+count   --       10.7 s     11.8 s     0.85 GB
-ratio                  --       21.4x      20.0x      (target 4x)
-=====================  =======  =========  =========  ==========
+=========================  =====================  =====================  ==========
+step                       before (d5af49a)       now                    peak RSS now
+=========================  =====================  =====================  ==========
+load_extracts              13.6 s                 8.6 s                  0.52 GB
+build_cohort               14.9 s (with panel)    8.1 s (no panel)       0.74 GB
+panel_for(participants)    --                     2.9 s                  0.62 GB
+reference join+count       2.0 s                  1.9 s                  0.52 GB
+ratio                      14.3x                  10.1x                  (target 4x)
+=========================  =====================  =====================  ==========
 
-build_cohort, engine-side panel (2026-12-01, load average 13-24, same extracts database, run
-against main back to back): 12.4 s CPU (75.8 s wall) and 0.88 GB peak RSS, against main's
-24.6-27.6 s CPU (103-131 s wall) and 1.14-1.24 GB: about half. It no longer builds everyone's
-person-months (7.4M rows: 12.5 s CPU when ``Cohort.panel`` is asked for); the evaluation's
-``panel_for`` of the 2,000 participants and 2,000 pool members takes 1.7 s CPU. On a quiet
-machine that scales to about 7 s for build_cohort (main: 14.9 s), short of the 4 s it needs. What is left is the
-person query (8.8 s CPU, of which about half is the four gaps-and-islands interval merges --
-jail, prison, jail+prison, unsheltered -- two window functions each, and 1.4 s compiling it).
+What changed: a Parquet extract stays a view over its file minus a small table of its
+quarantined row numbers (no copy, no sort; the roster and non-Parquet sources are parsed once
+into an unsorted table), with each row's parse problems computed once; the person-month panel
+stays in the engine and is built only for the people asked for (``Cohort.panel_for``).
+What is left: in the load, the string trims re-run in each pass over a view and the key
+uniqueness aggregate; in the cohort, the person query (about half of it the four
+gaps-and-islands interval merges: jail, prison, jail + prison, unsheltered) and compiling it.
 
-Where the time went (pyinstrument, and per-statement timings): in the load, ~75% was the one
-statement per extract that parsed the source into its sorted table (copying the Parquet into a
-DuckDB table alone ~65% of it); in the cohort, the person query (~45%, of which ~1/3 is Ibis
-and sqlglot compiling the wide query) and the panel's monthly aggregates (~40%).
-
-Since then (branch ``load``) a Parquet extract stays a view over its file minus a small table of
-its quarantined row numbers (no copy, no sort; the roster and non-Parquet sources are still
-parsed once into an unsorted table). Same county site, the load alone, main and the branch one
-after the other on the same machine (load average 11-12, so CPU seconds are the steadier figure):
-
-=====================  ================  ================  ==========
-load_extracts          wall              CPU (user+sys)    peak RSS
-=====================  ================  ================  ==========
-main (sorted copies)   94.1 s            20.4 s            0.69 GB
-branch (views)         41.9 s            11.2 s            0.67 GB
-=====================  ================  ================  ==========
-
-build_cohort on the views: 24.3 s CPU against 24.6 s on main's tables (no cost to the cohort).
-
-A whole run of this script on the branch, load average 21 (worse than the table above: the
-seconds are inflated about 9x against the 2.0 s quiet-machine reference):
-
-=====================  =======  ==========
-step                   seconds  peak RSS
-=====================  =======  ==========
-load_extracts          184.2 s  0.62 GB
-build_cohort + panel   286.1 s  1.16 GB
-reference join+count   18.7 s   0.45 GB
-ratio                  25.2x    (target 4x)
-=====================  =======  ==========
-
-The state-size site (10,000 + 5M, ~250M rows) has not been run with the views yet.
+State size (``benchmarks/make_state_site.py``: 10,000 + 5M, 259M extract rows), 2026-12-01,
+``--memory-limit 4GB``, sharing the machine with a test run (load average 4-5): the load took
+about 13 minutes and the cohort had not finished 10 minutes later, at 6.6 GB resident (the
+5M-row person table coming out of DuckDB), so the run was stopped: the target (5 minutes,
+6 GB) is not met.
 """
 
 from __future__ import annotations
