@@ -532,6 +532,25 @@ def _register_csv(
     return malformed, dialect.notes, h
 
 
+def checked_columns(
+    name: str,
+    src: ExtractSource,
+    con: duckdb.DuckDBPyConnection,
+    attachments: Attachments,
+    header: dict[str, str] | None = None,
+) -> tuple[dict[str, str], list[str]]:
+    """The canonical -> source column mapping of a usable source and the source columns used;
+    an :class:`ExtractError` listing every problem (missing file, missing column...) if any."""
+    problems, header = source_problems(name, src, con, attachments, header=header)
+    if problems:
+        raise ExtractError(
+            f"{src.label}: the {name} extract cannot be used:\n"
+            + "\n".join(f"  - {p}" for p in problems)
+        )
+    columns = resolve_columns(name, src, header)
+    return columns, list(dict.fromkeys(columns.values()))
+
+
 def register_raw(
     con: duckdb.DuckDBPyConnection,
     name: str,
@@ -543,14 +562,7 @@ def register_raw(
     Raises :class:`ExtractError` naming the source and the fix when it cannot be read or lacks a
     required column.
     """
-    problems, header = source_problems(name, src, con, attachments)
-    if problems:
-        raise ExtractError(
-            f"{src.label}: the {name} extract cannot be used:\n"
-            + "\n".join(f"  - {p}" for p in problems)
-        )
-    columns = resolve_columns(name, src, header)
-    used = list(dict.fromkeys(columns.values()))
+    columns, used = checked_columns(name, src, con, attachments)
     cols = ", ".join(qi(c) for c in used)
     rel = qi(f"__le_src_{name}")
     tmp = qi(f"__le_raw_{name}")

@@ -50,10 +50,9 @@ from leadeval.extracts.readers import (
     Attachments,
     RawSource,
     _encoding_message,
+    checked_columns,
     csv_dialect,
     qi,
-    resolve_columns,
-    source_problems,
 )
 from leadeval.extracts.schemas import SCHEMAS
 from leadeval.extracts.validation import (
@@ -201,14 +200,7 @@ def _register(session, name: str, src: ExtractSource, attachments: Attachments) 
         except Exception as err:  # the user's table name or query
             raise _fail(src, name, fmt, err) from None
         header = {f.name: _duck_type(f.dataType) for f in table.schema.fields}
-    problems, header = source_problems(name, src, attachments.con, attachments, header=header)
-    if problems:
-        raise ExtractError(
-            f"{src.label}: the {name} extract cannot be used:\n"
-            + "\n".join(f"  - {p}" for p in problems)
-        )
-    columns = resolve_columns(name, src, header)
-    used = list(dict.fromkeys(columns.values()))
+    columns, used = checked_columns(name, src, attachments.con, attachments, header=header)
     view = f"__le_src_{name}"
     malformed, notes, offset = None, (), None
     try:
