@@ -116,7 +116,10 @@ def is_count(values: pd.Series) -> bool:
         return False
     x = values.to_numpy(dtype=float)
     x = x[np.isfinite(x)]
-    if len(x) < 3 or x.min() != 0 or not np.all(x == np.round(x)) or len(np.unique(x)) <= 2:
+    if len(x) < 3 or x.min() != 0:
+        return False
+    top = x.max()  # more than two values: one strictly between the min (0) and the max (no sort)
+    if not ((x != 0) & (x != top)).any() or not np.all(x == np.round(x)):
         return False
     s = x.std()
     return bool(s > 0 and np.mean((x - x.mean()) ** 3) / s**3 > 1)

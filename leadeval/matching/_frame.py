@@ -147,10 +147,11 @@ def _id_order(key: pd.Series, strings: bool | None = None) -> np.ndarray | slice
 
 def _str_argsort(ids: np.ndarray | pd.Series) -> np.ndarray | None:
     """The order of distinct ``str`` ids, as ``np.argsort`` gives it, without comparing Python
-    objects (several times faster: 1M shuffled ids in ~0.3 s of CPU instead of ~2 s).
+    objects (several times faster: 5M shuffled ids in ~1.5 s instead of ~15 s).
 
     Python orders str by code point, which is the byte order of their UTF-8 encodings. The ids
-    become rows of a zero-padded byte matrix (via Arrow's UTF-8 buffer, gathered vectorised);
+    become rows of a zero-padded byte matrix (Arrow's UTF-8 buffer itself when all ids have one
+length, else one vectorised scatter of its bytes; ids over 64 bytes are left to the object sort);
     byte columns that are the same in every row (a shared prefix, fixed separators) never decide
     a comparison and are dropped; the rest are packed big-endian into uint64 words and sorted
     (one ``argsort`` when they fit in 8 bytes, else ``lexsort``). None when that order could
@@ -174,21 +175,29 @@ def _str_argsort(ids: np.ndarray | pd.Series) -> np.ndarray | None:
     data = np.frombuffer(data_buf, dtype=np.uint8) if data_buf is not None else np.zeros(0, np.uint8)
     start, length = offsets[:-1], np.diff(offsets)
     width = int(length.max(initial=0))
-    if width > 256:  # very long ids: sort the objects
+    if width > 64:  # very long ids: sort the objects (the byte matrix would be n x width)
         return None
-    columns = []  # byte j of every id (0 past its end), one column at a time (O(n) memory)
-    for j in range(width):
-        col = np.zeros(n, dtype=np.uint8)
-        inside = length > j
-        col[inside] = data[start[inside] + j]
-        if (col != col[0]).any():
-            columns.append(col)
-    words = -(-len(columns) // 8)
+    # the zero-padded (n, width) byte matrix: the buffer itself when every id has the same
+    # length (zero-padded ids), else a scatter of all the bytes, 2**20 rows at a time
+    body = data[offsets[0] : offsets[-1]]
+    if len(body) == n * width:
+        matrix = body.reshape(n, width)
+    else:
+        matrix = np.zeros((n, width), dtype=np.uint8)
+        flat = matrix.reshape(-1)
+        for a in range(0, n, 1 << 20):
+            b = min(a + (1 << 20), n)
+            ln = length[a:b]
+            dest = np.repeat(np.arange(a, b, dtype=np.int64) * width - (start[a:b] - start[a]), ln)
+            dest += np.arange(len(dest), dtype=np.int64)
+            flat[dest] = data[start[a] : start[a] + len(dest)]
+    # byte columns that never change cannot decide a comparison
+    varies = np.flatnonzero((matrix != matrix[:1]).any(axis=0)) if n else np.zeros(0, np.int64)
+    words = -(-len(varies) // 8)
     if words == 0:  # every row the same bytes
         return None if n > 1 else np.arange(n)
     packed = np.zeros((n, words * 8), dtype=np.uint8)
-    for j, col in enumerate(columns):
-        packed[:, j] = col
+    packed[:, : len(varies)] = matrix[:, varies]
     keys = packed.view(">u8").astype(np.uint64)  # (n, words), most significant word first
     order = np.argsort(keys[:, 0]) if words == 1 else np.lexsort(keys.T[::-1])
     k = keys[order]

@@ -218,9 +218,12 @@ def balance_matrix(
         base[c] = frame[c].to_numpy(dtype=float)
         owner[c] = c
     for c in categorical:
-        v = frame[c].astype(str)
-        for lvl in sorted(v.unique()):
-            base[f"{c}[{lvl}]"] = (v == lvl).to_numpy(dtype=float)
+        # codes of the values, then of their distinct texts: one hash pass, no string compares
+        codes, values = pd.factorize(frame[c].to_numpy(), use_na_sentinel=False)
+        text, levels = pd.factorize(pd.Index(values).astype(str), sort=True)
+        codes = text[codes]
+        for k, lvl in enumerate(levels):
+            base[f"{c}[{lvl}]"] = (codes == k).astype(float)
             owner[f"{c}[{lvl}]"] = c
     cols = {"distance": np.asarray(distance, dtype=float)} if distance is not None else {}
     cols |= base
