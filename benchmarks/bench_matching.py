@@ -91,6 +91,59 @@ if csv != "-":
 print(json.dumps(out))
 """
 
+STATE = r"""
+import json, os, sys, threading, time, warnings
+import numpy as np, pandas as pd
+import leadeval.matching as lm
+n1, n0 = int(sys.argv[1]), int(sys.argv[2])
+def rss():
+    with open("/proc/self/statm") as fh:
+        return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+rng = np.random.default_rng(3)
+n = n1 + n0
+t = np.r_[np.ones(n1, np.int32), np.zeros(n0, np.int32)]
+frail = rng.gamma(1.2, 1 / 1.2, n) * np.where(t == 1, 1.8, 1.0)
+i32 = lambda x: np.asarray(x, dtype=np.int32)
+df = pd.DataFrame({
+    "person_id": pd.array(np.char.add("S", np.char.zfill(np.arange(n).astype(str), 8)), dtype="str"),
+    "treated": t,
+    "age_at_index": i32(rng.normal(36, 11, n).clip(18, 80)),
+    "arrests_pre_365d": i32(rng.poisson(0.8 * frail)),
+    "arrests_pre_730d": i32(rng.poisson(1.6 * frail)),
+    "bookings_pre_730d": i32(rng.poisson(1.2 * frail)),
+    "jail_days_pre_730d": i32(rng.poisson(6 * frail) * rng.binomial(1, 0.5, n)),
+    "unsheltered_days_pre_30d": i32(rng.binomial(1, np.where(t == 1, 0.4, 0.2)) * 30),
+    "months_unsheltered_pre_182d": i32(rng.binomial(6, np.where(t == 1, 0.3, 0.15))),
+    "ems_calls_pre_365d": i32(rng.poisson(0.4 * frail)),
+    "prison_pre_730d": i32(rng.binomial(1, 0.05, n)),
+    "area": pd.array(rng.choice(["central", "east", "north", "south", "west"], n), dtype="str"),
+    "sex": pd.array(rng.choice(["F", "M"], n, p=[0.3, 0.7]), dtype="str"),
+})
+spec = {  # configs' Seattle design as the county and state configs use it (no log1p there)
+    "method": "nearest", "ratio": 1, "caliper": 0.2, "categorical": ["area", "sex"],
+    "covariates": ["age_at_index", "arrests_pre_365d", "arrests_pre_730d", "bookings_pre_730d",
+                   "jail_days_pre_730d", "unsheltered_days_pre_30d",
+                   "months_unsheltered_pre_182d", "ems_calls_pre_365d", "prison_pre_730d"],
+}
+base, peak, stop = rss(), [0], threading.Event()
+def sample():
+    while not stop.is_set():
+        peak[0] = max(peak[0], rss())
+        stop.wait(0.02)
+th = threading.Thread(target=sample, daemon=True)
+th.start()
+w, c = time.perf_counter(), time.process_time()
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore")  # evaluate() records them; the linear counts warn here
+    m = lm.match(df, spec)
+wall, cpu = time.perf_counter() - w, time.process_time() - c
+stop.set(); th.join()
+print(json.dumps({"state_n_treated": n1, "state_n_controls": n0, "state_match_s": round(wall, 2),
+                  "state_match_cpu_s": round(cpu, 2), "state_matched": int(m.data.treated.sum()),
+                  "frame_gb": round(df.memory_usage(deep=True).sum() / 2**30, 2),
+                  "match_increment_gb": round((max(peak[0], rss()) - base) / 2**30, 2)}))
+"""
+
 R_SCRIPT = r"""
 suppressPackageStartupMessages(library(MatchIt))
 d <- read.csv(commandArgs(TRUE)[1])
@@ -139,7 +192,7 @@ def run(cmd: list[str], timeout: float) -> dict:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument(
-        "--sizes", nargs="+", default=["10000:100000", "10000:1000000", "50000:5000000"]
+        "--sizes", nargs="*", default=["10000:100000", "10000:1000000", "50000:5000000"]
     )
     ap.add_argument("--repeat", type=int, default=3, help="leadeval runs per size (best kept)")
     ap.add_argument(
@@ -149,6 +202,12 @@ def main() -> None:
         help="sizes also timed with R MatchIt ('none' for none)",
     )
     ap.add_argument("--r-timeout", type=float, default=1800)
+    ap.add_argument(
+        "--state",
+        default="10000:5000000",
+        help="the state-size path of evaluate(): propensity fit + 1:1 caliper matching with the "
+        "configs' Seattle spec ('none' to skip)",
+    )
     ap.add_argument("--psmpy", help="python interpreter with psmpy installed")
     ap.add_argument("--psmpy-timeout", type=float, default=600)
     ap.add_argument(
@@ -187,6 +246,9 @@ def main() -> None:
                         [args.psmpy, "-c", PSMPY, str(n1), str(n0)], timeout=args.psmpy_timeout
                     )
             print(json.dumps(res), flush=True)
+    if args.state != "none":
+        n1, n0 = (int(x) for x in args.state.split(":"))
+        print(json.dumps(run([sys.executable, "-c", STATE, str(n1), str(n0)], 1800)), flush=True)
 
 
 if __name__ == "__main__":

@@ -100,6 +100,29 @@ def test_string_id_order_equals_pythons(seed):
     np.testing.assert_array_equal(_id_order(tricky), [2, 1, 0])  # the object sort decides
 
 
+@pytest.mark.parametrize("chunk", [1, 7, 1 << 20])
+def test_string_id_byte_matrix_paths(chunk, monkeypatch):
+    """Both ways _str_argsort builds its byte matrix give numpy's sort of the Python objects:
+    the Arrow buffer reshaped (every id one length, object and Arrow-backed input, a sliced
+    Arrow array) and the scatter of varying-length ids in chunks of 1, 7 and 2**20 rows (chunk
+    edges inside and between ids); ids over 64 bytes are left to the object sort (None)."""
+    import pyarrow as pa
+
+    from leadeval.matching import _frame
+
+    monkeypatch.setattr(_frame, "_CHUNK", chunk)
+    rng = np.random.default_rng(3)
+    fixed = np.array([f"P{i:07d}" for i in rng.permutation(500)], dtype=object)
+    ragged = np.array([f"id{i}" for i in rng.permutation(500)] + ["", "日本x", "é"], dtype=object)
+    for ids in (fixed, ragged):
+        expect = np.argsort(ids, kind="stable")
+        np.testing.assert_array_equal(_frame._str_argsort(ids), expect)
+        np.testing.assert_array_equal(_frame._str_argsort(pd.Series(ids, dtype="str")), expect)
+        sliced = pa.array(["zz", *ids], type=pa.large_string()).slice(1)
+        np.testing.assert_array_equal(_frame._str_argsort(sliced), expect)
+    assert _frame._str_argsort(np.array(["a" * 65, "b"], dtype=object)) is None
+
+
 def test_shuffled_unicode_ids_give_the_same_sample():
     """Shuffled rows with ids of mixed length and script match as the rows in id order do."""
     df = frame(2000, seed=5)

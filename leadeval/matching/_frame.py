@@ -19,6 +19,8 @@ TREAT = "treated"
 #: ``frame.attrs`` key match() sets on its output frames: the name of its weights column (the
 #: outcome models use it by default, never a user column that merely has that name)
 MATCHED_WEIGHTS_ATTR = "leadeval_matching_weights"
+#: rows per scatter of :func:`_str_argsort` (bounds its index arrays to ~100 MB)
+_CHUNK = 1 << 20
 
 
 def persons_frame(obj: Any) -> pd.DataFrame:
@@ -178,15 +180,15 @@ length, else one vectorised scatter of its bytes; ids over 64 bytes are left to 
     if width > 64:  # very long ids: sort the objects (the byte matrix would be n x width)
         return None
     # the zero-padded (n, width) byte matrix: the buffer itself when every id has the same
-    # length (zero-padded ids), else a scatter of all the bytes, 2**20 rows at a time
+    # length (zero-padded ids), else a scatter of all the bytes, _CHUNK rows at a time
     body = data[offsets[0] : offsets[-1]]
     if len(body) == n * width:
         matrix = body.reshape(n, width)
     else:
         matrix = np.zeros((n, width), dtype=np.uint8)
         flat = matrix.reshape(-1)
-        for a in range(0, n, 1 << 20):
-            b = min(a + (1 << 20), n)
+        for a in range(0, n, _CHUNK):
+            b = min(a + _CHUNK, n)
             ln = length[a:b]
             dest = np.repeat(np.arange(a, b, dtype=np.int64) * width - (start[a:b] - start[a]), ln)
             dest += np.arange(len(dest), dtype=np.int64)
