@@ -129,7 +129,16 @@ def _sd_denominator(x: np.ndarray, t: np.ndarray, binary: bool, estimand: str) -
 
 
 def distinct_values(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The sorted distinct values of ``x`` and how many values of ``x`` are at most each one."""
+    """The sorted distinct values of ``x`` and how many values of ``x`` are at most each one.
+
+    Whole numbers over a range no wider than ``x`` is long (counts, days, ages: most covariates)
+    are counted with ``np.bincount`` in one pass; other values are sorted."""
+    if len(x):
+        lo, hi = float(x.min()), float(x.max())
+        if np.isfinite(lo) and np.isfinite(hi) and hi - lo < len(x) and np.all(x == np.round(x)):
+            counts = np.bincount((x - lo).astype(np.int64), minlength=int(hi - lo) + 1)
+            seen = np.flatnonzero(counts)
+            return lo + seen, np.cumsum(counts)[seen]
     xs = np.sort(x)
     last = np.append(xs[1:] != xs[:-1], True)
     return xs[last], np.flatnonzero(last) + 1
