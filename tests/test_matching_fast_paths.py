@@ -173,3 +173,25 @@ def test_sorted_input_is_not_copied_nor_changed():
     assert np.shares_memory(m.all_units["age"].to_numpy(), df["age"].to_numpy())
     pd.testing.assert_frame_equal(df, before)
     assert m.all_units["treated"].dtype == int and "weights" not in df
+
+
+def test_distinct_values_counting_equals_sorting():
+    """distinct_values' bincount path (whole numbers over a range no wider than the data) gives
+    exactly the sort-based answer (np.unique with counts, cumulated): counts, negative values,
+    -0.0, one value, and values it must sort (fractions, a range wider than the data)."""
+    from leadeval.matching.balance import distinct_values
+
+    rng = np.random.default_rng(4)
+    cases = [
+        rng.poisson(3, 1000).astype(float),
+        rng.integers(-50, 50, 300).astype(float),
+        np.array([5.0]),
+        np.array([-0.0, 0.0, 2.0, 2.0]),
+        rng.normal(size=100),
+        np.array([0.0, 1e9, 3.0]),
+    ]
+    for x in cases:
+        u, counts = np.unique(x, return_counts=True)
+        got_u, got_n = distinct_values(x)
+        np.testing.assert_array_equal(got_u, u)
+        np.testing.assert_array_equal(got_n, np.cumsum(counts))
