@@ -76,7 +76,7 @@ def best(f):
 m, out["given_s"], out["given_cpu_s"] = best(lambda: lm.match(df, given, warn=False))
 out["given_matched"] = int((m.data.treated == 1).sum())
 shuffled = df.sample(frac=1.0, random_state=2)
-m2, out["given_shuffled_s"], _ = best(lambda: lm.match(shuffled, given, warn=False))
+m2, out["given_shuffled_s"], out["given_shuffled_cpu_s"] = best(lambda: lm.match(shuffled, given, warn=False))
 assert m2.pairs.equals(m.pairs) and m2.data.equals(m.data), "row order changed the result"
 d, tt = df.score.to_numpy(), t
 width = 0.2 * d.std(ddof=1)
