@@ -42,6 +42,7 @@ import pandas as pd
 
 from leadeval.errors import BalanceWarning, MatchingError
 from leadeval.formulas import FormulaTermError, design
+from leadeval.matching._frame import text_levels
 
 _EPS = np.sqrt(np.finfo(float).eps)
 STATS = ("mean_treated", "mean_control", "smd", "var_ratio", "ecdf_mean", "ecdf_max")
@@ -227,10 +228,7 @@ def balance_matrix(
         base[c] = frame[c].to_numpy(dtype=float)
         owner[c] = c
     for c in categorical:
-        # codes of the values, then of their distinct texts: one hash pass, no string compares
-        codes, values = pd.factorize(frame[c].to_numpy(), use_na_sentinel=False)
-        text, levels = pd.factorize(pd.Index(values).astype(str), sort=True)
-        codes = text[codes]
+        codes, levels = text_levels(frame[c])
         for k, lvl in enumerate(levels):
             base[f"{c}[{lvl}]"] = (codes == k).astype(float)
             owner[f"{c}[{lvl}]"] = c

@@ -36,7 +36,7 @@ from scipy import stats
 from leadeval.config import MatchingConfig
 from leadeval.errors import MatchingError
 from leadeval.formulas import FormulaTermError, categorical, design, quote, warn_linear_counts
-from leadeval.matching._frame import TREAT
+from leadeval.matching._frame import TREAT, text_levels
 
 
 @dataclass(frozen=True)
@@ -167,10 +167,7 @@ def _separation_check(frame: pd.DataFrame, spec: MatchingConfig) -> None:
                 f"controls {lo0:g}..{hi0:g})"
             )
     for c in spec.categorical:
-        # counts per level (as text) and group: codes of the values, then of their distinct texts
-        codes, values = pd.factorize(frame[c].to_numpy(), use_na_sentinel=False)
-        text, levels = pd.factorize(pd.Index(values).astype(str), sort=True)
-        codes = text[codes]
+        codes, levels = text_levels(frame[c])  # counts per level (as text) and group
         n0 = np.bincount(codes[~t], minlength=len(levels))
         n1 = np.bincount(codes[t], minlength=len(levels))
         only = (n0 == 0) | (n1 == 0)
