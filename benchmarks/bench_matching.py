@@ -150,8 +150,8 @@ d <- read.csv(commandArgs(TRUE)[1])
 tm <- system.time(m <- matchit(treated ~ age + arrests_pre_365d + jail_days_pre_365d +
                                  prison_pre_365d, data = d, distance = d$score,
                                method = "nearest", caliper = 0.2))
-cat(sprintf('{"matchit_s": %.3f, "matchit_matched": %d, "matchit_version": "%s"}\n',
-            tm[["elapsed"]], sum(!is.na(m$match.matrix[, 1])),
+cat(sprintf('{"matchit_s": %.3f, "matchit_cpu_s": %.3f, "matchit_matched": %d, "matchit_version": "%s"}\n',
+            tm[["elapsed"]], tm[["user.self"]] + tm[["sys.self"]], sum(!is.na(m$match.matrix[, 1])),
             as.character(packageVersion("MatchIt"))))
 """
 
@@ -233,6 +233,7 @@ def main() -> None:
                 res |= run([rscript, str(r_file), csv], timeout=args.r_timeout)
                 if "matchit_s" in res:
                     res["ratio_matchit_over_leadeval"] = round(res["matchit_s"] / res["given_s"], 1)
+                    res["ratio_cpu"] = round(res["matchit_cpu_s"] / res["given_cpu_s"], 1)
             elif size in args.r_sizes:
                 res["matchit"] = "not run: Rscript not found"
             if args.psmpy:
