@@ -29,6 +29,32 @@ MatchIt / leadeval ``given_s``. MatchIt is used for timing only: Debian's 4.5.1 
 (see tests/reference/matching/make_reference.R), so its pairs are never a reference; it is run
 once per size (about 2 minutes at 10k x 1M; 50k x 5M would take hours).
 
+``--state`` (default 10k x 5M; 'none' skips it): the path ``evaluate()`` takes on a state's
+persons: ``match()`` with the propensity fitted on every row (the configs' Seattle spec: 9
+covariates, area and sex, caliper 0.2, 1:1), with its peak memory increment over the frame.
+At full state size run it under ``flock /tmp/state-run.lock``.
+
+Measured 2026-12-01 18:25-18:53 on the shared 2-core machine at load average 14-20 (so wall
+times are 2-6x a quiet machine's; CPU seconds are the steadier figure), main (e294952) then
+branch ``match``, back to back, best of 2:
+
+==================  =============================  =============================
+                    main                           match
+==================  =============================  =============================
+10k x 1M given      6.20 s wall, 0.67 s CPU        2.09 s wall, 0.86 s CPU
+10k x 1M shuffled   14.95 s wall                   3.88 s wall, 1.52 s CPU
+50k x 5M given      41.0 s wall, 5.42 s CPU        19.0 s wall, 4.15 s CPU
+50k x 5M shuffled   59.0 s wall (9.50 s CPU [1])   23.6 s wall, 8.84 s CPU
+50k x 5M fit        21.8 s wall                    17.4 s wall; peak RSS 2.78 GB
+state path 4k x 1M  11.1 s wall, 4.21 s CPU        13.4 s wall, 4.49 s CPU; +0.23 GB
+==================  =============================  =============================
+
+[1] a separate back-to-back run of ``match()`` alone (main 9.50 s CPU, this branch 8.95 s
+before the bincount change). MatchIt 4.5.1 in the same run: 10k x 100k 30.2 s vs leadeval
+0.44 s (68x); 10k x 1M 699 s elapsed vs 2.09 s (335x wall; R got ~15 % of a core, about 105 s
+of CPU by ps, ~120x by CPU; ``ratio_cpu`` is printed since). The full 10k x 5M state path
+could not be run: the state lock was held by another run for the whole sitting.
+
 With ``--psmpy PYTHON`` the problem is also run with psmpy 0.3.16 (``PsmPy.kdtree_matched``,
 dense treated x control arrays, a Python loop) where those arrays fit in memory.
 """
