@@ -279,11 +279,9 @@ def history_terms(universe: pd.DataFrame, adjust_for: Sequence[str]) -> tuple[pd
 
 
 def _dummies(levels: pd.Series, ref: str, prefix: str) -> pd.DataFrame:
-    cats = sorted(set(levels.astype(str)) - {ref})
-    d = pd.DataFrame(
-        {f"{prefix}{c}": (levels.astype(str) == c).astype(float) for c in cats}, index=levels.index
-    )
-    return d
+    text = levels.astype(str)  # once, not once per level (a county's 200,000 people)
+    cats = sorted(set(text.unique()) - {ref})
+    return pd.DataFrame({f"{prefix}{c}": (text == c).astype(float) for c in cats}, index=levels.index)
 
 
 @dataclass(frozen=True)
