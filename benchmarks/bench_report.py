@@ -18,11 +18,17 @@ config, interpreter exit) is printed as ``outside``. With ``--vs`` another leade
 (main's) runs alternately with this one, ``--repeat`` times each, and each stage's ratio is
 printed (the median of the runs).
 
-Measured 2026-12-01 18:30-19:00 (branch ``report`` vs main e294952, back to back on the same
-county files, ``leadeval report county.yaml``, HTML) under a load average of ~15-18 on the 2
-shared cores, so the seconds are several times a quiet machine's: see the closing note of issue
-15 for the per-stage table. Every output byte-identical to main's (tables, report.html, manifest
-apart from its run block) on the three samples and the county.
+Measured 2026-12-01 18:31-18:41 (branch ``report`` vs main e294952, ``--config`` the county
+site's ``county.yaml``, ``--vs /work/main/.venv/bin/leadeval``, one run each, back to back) under
+a load average of 16-20 on the 2 shared cores, so the seconds are 5-10x a quiet machine's and
+noisy (the cohort, unchanged code, took 84 s in one run and 55 s in the other): whole run 332 s
+vs 273 s wall, CPU 94.6 s vs 94.7 s, peak 1,068 vs 1,082 MB. After the cohort (branch vs main,
+s): did 3.2 vs 13.6 (main's held the participants' person-months, now the ``cohort:panel``
+stage, 22 s here), panel:sheltered 4.0 vs 15.2 (main's held the matched people's person-months,
+now ``cohort:panel_matched``, 23 s), the 4 panel contrasts 16.1 vs 15.0, equity 20.0 vs 21.3,
+heterogeneity 16.5 vs 20.6, program_curve 0.76 vs 2.86, disclosure 4.8 vs 6.1, report 21.8 vs
+32.2, outside the stages 23.1 vs 24.1. Every output byte-identical to main's (tables,
+report.html, manifest apart from its run block) on the three samples and the county.
 
 Target (issue 15): the whole report in 30 s or less and 3 GB or less peak on 2 cores. There is no
 outside reference for a whole report; the stage shares say where the time goes (load, cohort and
