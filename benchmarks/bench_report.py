@@ -27,7 +27,13 @@ s): did 3.2 vs 13.6 (main's held the participants' person-months, now the ``coho
 stage, 22 s here), panel:sheltered 4.0 vs 15.2 (main's held the matched people's person-months,
 now ``cohort:panel_matched``, 23 s), the 4 panel contrasts 16.1 vs 15.0, equity 20.0 vs 21.3,
 heterogeneity 16.5 vs 20.6, program_curve 0.76 vs 2.86, disclosure 4.8 vs 6.1, report 21.8 vs
-32.2, outside the stages 23.1 vs 24.1. Every output byte-identical to main's (tables,
+32.2, outside the stages 23.1 vs 24.1. A second pair at 18:51-18:58 (load ~17): whole run 208.5
+vs 182.7 s wall, CPU 78.0 vs 71.9 s (extracts 44.7 vs 29.2 and cohort 41.3 vs 29.0 on unchanged
+code: the load), did 1.1 vs 10.0, heterogeneity 14.5 vs 17.1, program_curve 0.66 vs 2.05,
+disclosure 3.8 vs 4.5, equity 16.8 vs 16.0, report 20.0 vs 21.2, outside 15.7 vs 12.1. The part
+after the cohort without the person-months: 83.7 vs 88.5 s (second pair), 110.2 vs 122.5 s
+(first): 5-10 % less, not the 2x the target needs; a quiet machine's figures are still to take
+(``--repeat 3``). Every output byte-identical to main's (tables,
 report.html, manifest apart from its run block) on the three samples and the county.
 
 Target (issue 15): the whole report in 30 s or less and 3 GB or less peak on 2 cores. There is no
