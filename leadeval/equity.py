@@ -279,11 +279,9 @@ def history_terms(universe: pd.DataFrame, adjust_for: Sequence[str]) -> tuple[pd
 
 
 def _dummies(levels: pd.Series, ref: str, prefix: str) -> pd.DataFrame:
-    cats = sorted(set(levels.astype(str)) - {ref})
-    d = pd.DataFrame(
-        {f"{prefix}{c}": (levels.astype(str) == c).astype(float) for c in cats}, index=levels.index
-    )
-    return d
+    text = levels.astype(str)  # once, not once per level (a county's 200,000 people)
+    cats = sorted(set(text.unique()) - {ref})
+    return pd.DataFrame({f"{prefix}{c}": (text == c).astype(float) for c in cats}, index=levels.index)
 
 
 @dataclass(frozen=True)
@@ -514,7 +512,9 @@ def subgroup_samples(
             narrow = narrow.assign(**{var: narrow[var].astype(object).fillna(UNKNOWN)})
             if distance is not None:
                 narrow = narrow.assign(**{_DISTANCE: distance})
-                update["distance_column"] = _DISTANCE
+                # the score is given: the score model's fields only feed the balance table,
+                # which nobody reads for a subgroup (its rows and weights are the same without)
+                update |= _NO_SCORE_MODEL | {"balance": type(spec.balance)(), "distance_column": _DISTANCE}
             try:
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore")
@@ -534,6 +534,9 @@ _DISTANCE = "_leadeval_overall_distance"
 #: the spec fields the propensity score depends on (matching within subgroup adds ``exact`` only)
 _SCORE_FIELDS = ("covariates", "categorical", "reference", "log1p", "squares", "splines",
                  "formula", "distance", "distance_column")
+#: a spec's score model emptied (when the distance is given, matching reads none of it)
+_NO_SCORE_MODEL = {"covariates": [], "categorical": [], "reference": {}, "log1p": [],
+                   "squares": [], "splines": {}, "formula": None}
 
 
 def _overall_distance(persons: pd.DataFrame, matched: Any, spec: Any) -> np.ndarray | None:

@@ -399,6 +399,7 @@ def evaluate(
                 **common,
             )
 
+    run.progress("cohort:panel")  # the participants' person-months, built here on first use
     participants_panel = cohort.panel_for(cohort.participant_ids)
     contrast_panel = None  # the matched people's person-months, cut once for every outcome
     for outcome in mc.panel_outcomes:
@@ -469,6 +470,7 @@ def _run_panel_contrast(
     if not config.design.comparison or matched is None:
         return None
     if panel is None:
+        run.progress("cohort:panel_matched")  # the matched people's person-months
         panel = cohort.panel_for(matched.data.loc[matched.data["weights"] > 0, "person_id"])
     if not (panel["treated"] == 0).any():
         run.skip(key, "the comparison pool has no person-months in the panel")

@@ -5,7 +5,8 @@ A run reports through two plain callbacks, so the pipeline never depends on a di
 * ``progress(stage)``: the named stage starts now (``evaluate(progress=...)`` and
   ``write_report(progress=...)`` call it with ``"extracts"``, ``"cohort"``, ``"matching"``,
   each analysis key such as ``"logistic:arrest_post_182d"``, ``"disclosure control"``,
-  ``"report"``);
+  ``"report"``; ``"cohort:panel"`` and ``"cohort:panel_matched"`` when the person-months of the
+  participants and of the matched people are built, on first use among the models: cohort time);
 * ``on_extract(name, row)``: an extract is loaded; ``row`` is its data-quality row (``read``,
   ``loaded``, ``quarantined``... counts), from :func:`leadeval.load_extracts`.
 
@@ -47,8 +48,8 @@ STAGES: dict[str, float] = {
     "disclosure": 0.01,
     "report": 0.10,
 }
-_MODELS = ("logistic", "effect", "gee", "km", "logrank", "cox", "rmst", "cuminc", "count", "did",
-           "panel", "within_person", "within_person_dose")  # fmt: skip
+_MODELS = ("logistic", "effect", "gee", "km", "logrank", "cox", "rmst", "cuminc", "count", "mean",
+           "did", "panel", "panel_contrast", "within_person", "within_person_dose")  # fmt: skip
 _COSTS = ("program_curve", "savings", "cumulative_savings", "client_year", "benefit_cost",
           "monte_carlo")  # fmt: skip
 
@@ -194,7 +195,9 @@ class ConsoleProgress:
     def progress(self, key: str) -> None:
         group = stage_group(key)
         if group != self._group:
-            if self._group is not None and self._group not in self._done:
+            # back to a finished stage (the cohort's person-months, built on first use among
+            # the models): the stage under way is not done yet
+            if self._group is not None and self._group not in self._done and group not in self._done:
                 self._done.append(self._group)
             self._group = group
         completed = sum(self.weights[g] for g in self._done if g in self.weights)

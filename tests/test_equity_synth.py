@@ -117,3 +117,26 @@ def test_planted_subgroup_effect_recovered(planted):
     assert inter["race_ethnicity"] > 0.05
     assert set(het.design["design"]) == {"matched within subgroup (exact on sex)",
                                          "matched within subgroup (exact on race ethnicity)"}
+
+
+def test_subgroup_match_skips_the_score_model_only(planted):
+    """Matching within subgroup with the overall score given reads no score-model field (they
+    fed only a balance table nobody reads): the samples equal those of match() with the full
+    spec plus ``exact`` on the variable and the same distance (the reference: the spec as
+    before), person by person, weights, subclasses and distances."""
+    from leadeval.equity import _DISTANCE, UNKNOWN, _overall_distance
+
+    _, persons = planted
+    matched = le.match(persons, SPEC, warn=False)
+    samples = subgroup_samples(persons, matched, SPEC, ["sex", "race_ethnicity"])
+    distance = _overall_distance(persons, matched, SPEC)
+    assert distance is not None  # the path under test: the overall score reused
+    for var in ("sex", "race_ethnicity"):
+        narrow = persons.assign(**{var: persons[var].astype(object).fillna(UNKNOWN),
+                                   _DISTANCE: distance})
+        full = SPEC.model_copy(update={"exact": [var], "distance_column": _DISTANCE})
+        ref = le.match(narrow, full, warn=False).data
+        got = samples[var].data
+        cols = ["person_id", "treated", "weights", "subclass", "distance"]
+        pd.testing.assert_frame_equal(got[cols].reset_index(drop=True),
+                                      ref[cols].reset_index(drop=True), check_dtype=False)

@@ -54,6 +54,24 @@ def test_console_shows_stages_rows_and_time_left():
     assert quiet.getvalue() == ""
 
 
+def test_console_back_to_a_finished_stage():
+    """The person-months, built on first use among the models, are cohort time (the manifest's
+    ``cohort:panel`` stages): going back to the cohort neither finishes the models early nor
+    counts a stage twice."""
+    assert stage_group("cohort:panel") == stage_group("cohort:panel_matched") == "cohort"
+    assert stage_group("panel_contrast:sheltered") == stage_group("mean:jail_days") == "models"
+    buf = io.StringIO()
+    with ConsoleProgress("king", report_stages(True), Console(file=buf, force_terminal=True,
+                                                              width=160)) as bar:
+        for key in ("extracts", "cohort", "matching", "did:bookings_post_365d", "cohort:panel",
+                    "panel:sheltered", "cohort:panel_matched", "panel_contrast:sheltered"):
+            bar.progress(key)
+        assert bar._done == ["extracts", "cohort", "matching"]
+        bar.progress("equity")
+        assert bar._done == ["extracts", "cohort", "matching", "models"]
+    assert "stage 5/8" in buf.getvalue()
+
+
 @pytest.fixture(scope="module")
 def report_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("progress") / "rep"

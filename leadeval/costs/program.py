@@ -33,6 +33,7 @@ Example
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -52,7 +53,8 @@ __all__ = [
 ]
 
 
-def _frame(obj: Any, name: str) -> pd.DataFrame:
+def _frame(obj: Any, name: str, columns: Sequence[str] | None = None) -> pd.DataFrame:
+    """``obj`` as a DataFrame; of an engine table only ``columns`` (those it has), when given."""
     if isinstance(obj, pd.DataFrame):
         return obj.copy()
     tables = getattr(obj, "tables", None)
@@ -61,6 +63,8 @@ def _frame(obj: Any, name: str) -> pd.DataFrame:
             raise CostError(f"the extracts have no '{name}' table; add the {name} extract")
         obj = tables[name]
     if hasattr(obj, "to_pandas"):
+        if columns is not None and hasattr(obj, "select"):  # not a county roster's every column
+            obj = obj.select(*[c for c in dict.fromkeys(columns) if c in obj.columns])
         return obj.to_pandas()
     raise CostError(
         f"expected a DataFrame, an Ibis table or Extracts for {name}; got {type(obj).__name__}"
@@ -110,7 +114,7 @@ def enrolment_by_month(
     """
     if data_end_date is None:
         data_end_date = getattr(roster, "data_end_date", None)  # Extracts know their data end
-    df = _frame(roster, "roster")
+    df = _frame(roster, "roster", [start, "group", "exit_date", "death_date"])
     if start not in df.columns:
         raise CostError(f"roster has no column {start!r}; map the enrollment date or choose start=")
     if count not in ("any_day", "fraction"):
