@@ -11,7 +11,8 @@ Config (``engine:`` in a site config; a bare name is enough)::
       database: work/extracts.duckdb    # keep the loaded extracts (default: removed at exit)
     engine:
       name: spark
-      master: local[2]                  # or remote: sc://host:15002 (Spark Connect)
+      master: local[2]                  # or remote: sc://host:15002 (Spark Connect,
+                                        # pip install 'leadeval[spark-connect]')
       conf: {spark.sql.shuffle.partitions: 8}
 
 Validation and quarantine are SQL written once for DuckDB (:mod:`leadeval.extracts.validation`).
