@@ -21,7 +21,7 @@ demo: $(STAMP)
 	@echo "Open reports/seattle/report.html (tables in reports/seattle/tables, manifest.json beside it)."
 
 test: $(STAMP)
-	$(BIN)/python -m pytest -q -n auto
+	$(BIN)/python -m pytest -q -n auto --dist loadgroup
 
 # Executed notebooks with their plots, as HTML pages in docs/notebooks/ (a test keeps them in step)
 notebooks-docs: $(STAMP)

@@ -11,7 +11,8 @@ Config (``engine:`` in a site config; a bare name is enough)::
       database: work/extracts.duckdb    # keep the loaded extracts (default: removed at exit)
     engine:
       name: spark
-      master: local[2]                  # or remote: sc://host:15002 (Spark Connect)
+      master: local[2]                  # or remote: sc://host:15002 (Spark Connect,
+                                        # pip install 'leadeval[spark-connect]')
       conf: {spark.sql.shuffle.partitions: 8}
 
 Validation and quarantine are SQL written once for DuckDB (:mod:`leadeval.extracts.validation`).
@@ -36,6 +37,7 @@ import functools
 import os
 import shutil
 import tempfile
+import warnings
 from pathlib import Path
 from typing import Any, Literal
 
@@ -145,14 +147,32 @@ def spark_session(engine: EngineConfig):
             "engine: spark needs pyspark, which is not installed; run "
             "`pip install 'leadeval[spark]'` (and Java 17), or set engine: duckdb"
         ) from None
-    builder = SparkSession.builder.appName("leadeval")
-    if engine.remote:
+    builder = SparkSession.builder
+    if engine.remote and engine.remote.startswith("sc://"):
+        # Spark Connect's own builder: a client of a server, even beside a classic session
+        try:
+            from pyspark.sql.connect.session import SparkSession as RemoteSession
+        except ImportError:
+            from leadeval.errors import ConfigError
+
+            raise ConfigError(
+                "engine.remote: Spark Connect needs its client, which is not installed; run "
+                "`pip install 'leadeval[spark-connect]'`, or set engine.master instead"
+            ) from None
+        builder = RemoteSession.builder
+    builder = builder.appName("leadeval")
+    if engine.remote:  # sc://host:port, or local[n]: a Spark Connect server in a local JVM
         builder = builder.remote(engine.remote)
     elif engine.master:
         builder = builder.master(engine.master)
     for key, value in {**SPARK_DEFAULTS, **engine.conf}.items():
         builder = builder.config(key, value)
-    return builder.getOrCreate()
+    with warnings.catch_warnings():
+        # Spark Connect sets every setting again once connected, and warns for the static ones
+        # (spark.ui.enabled...): a local server (remote: local[2]) started with them already,
+        # a cluster's server keeps its own
+        warnings.filterwarnings("ignore", message=".*CANNOT_MODIFY_CONFIG")
+        return builder.getOrCreate()
 
 
 def connect(

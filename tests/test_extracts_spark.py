@@ -7,13 +7,11 @@ the quarantined rows (source_row, line, reason, column, detail and the source co
 tables and the quarantine messages. The bad input is every case of tests/test_extracts_rules.py's
 CASES (bad dates, numbers, bools and codes, missing values, unknown persons, intervals, before
 birth, after death, after the data end, two-digit years, implausible ages), each as an extra row,
-plus duplicates, a date_format, yes/no values, padded text and ragged CSV lines. One local Spark
-session serves the module; needs Java 17.
+plus duplicates, a date_format, yes/no values, padded text and ragged CSV lines. The local Spark
+session is tests/conftest.py's ``spark``; needs Java 17.
 """
 
 from __future__ import annotations
-
-import shutil
 
 import pandas as pd
 import pytest
@@ -25,35 +23,10 @@ from leadeval.engine import EngineConfig
 from leadeval.errors import ExtractError
 from leadeval.extracts import load_extracts, quarantine_messages
 
-pytest.importorskip("pyspark")
-if shutil.which("java") is None:
-    pytest.skip("Spark needs Java 17 (openjdk-17-jre-headless)", allow_module_level=True)
-
-pytestmark = pytest.mark.slow
-ENGINE = EngineConfig(
-    name="spark",
-    master="local[1]",
-    conf={
-        "spark.sql.shuffle.partitions": "1",
-        "spark.default.parallelism": "1",
-        "spark.sql.adaptive.enabled": "false",
-        "spark.sql.codegen.wholeStage": "false",
-    },
-)
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("spark")]
+ENGINE = EngineConfig(name="spark")  # the session is conftest's shared ``spark``
 _IDS = {"roster": "person_id", "arrests": "arrest_id", "charges": "charge_id",
         "jail": "booking_id", "ems": "call_id"}  # fmt: skip
-
-
-@pytest.fixture(scope="module")
-def spark():
-    import ibis
-
-    from leadeval.engine import spark_session
-
-    session = spark_session(ENGINE)
-    session.sparkContext.setLogLevel("ERROR")
-    yield ibis.pyspark.connect(session)
-    session.stop()
 
 
 def bad_frames() -> dict[str, pd.DataFrame]:

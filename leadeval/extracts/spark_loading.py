@@ -187,11 +187,9 @@ def _fail(src: ExtractSource, name: str, fmt: str, err: Exception) -> ExtractErr
 def _register(session, name: str, src: ExtractSource, attachments: Attachments) -> RawSource:
     """Register extract ``name`` in Spark as the temporary view ``__le_src_<name>``: the used
     source columns and ``__le_row`` (the module doc says how rows are numbered); a CSV is read
-    once, into a local checkpoint."""
-    from pyspark.sql import functions as F
-    from pyspark.sql import types as T
-    from pyspark.sql.window import Window
-
+    once, into a local checkpoint. Spark SQL text only (``selectExpr``, ``where``), no
+    ``pyspark.sql.functions``: those build classic or Spark Connect columns by a process-wide
+    mode, and the session may be either."""
     fmt = src.resolved_format
     header = None
     if fmt == "spark":
@@ -205,22 +203,20 @@ def _register(session, name: str, src: ExtractSource, attachments: Attachments) 
     malformed, notes, offset = None, (), None
     try:
         if fmt == "parquet":
-            df = session.read.parquet(str(src.path)).select(
-                (F.col("_metadata.row_index") + 1).alias(ROW), *[F.col(qi_spark(c)) for c in used]
+            df = session.read.parquet(str(src.path)).selectExpr(
+                f"_metadata.row_index + 1 AS {qi_spark(ROW)}", *[qi_spark(c) for c in used]
             )
         elif fmt == "spark":
-            order = [F.col(qi_spark(c)).asc_nulls_first() for c in used]
-            df = table.select(
-                F.row_number().over(Window.orderBy(*order)).cast("bigint").alias(ROW),
-                *[F.col(qi_spark(c)) for c in used],
+            order = ", ".join(f"{qi_spark(c)} ASC NULLS FIRST" for c in used)
+            df = table.selectExpr(
+                f"CAST(row_number() OVER (ORDER BY {order}) AS BIGINT) AS {qi_spark(ROW)}",
+                *[qi_spark(c) for c in used],
             )
         else:
             dialect = csv_dialect(src, name, attachments.scratch)
             notes, offset = dialect.notes, 1 if dialect.header else 0
-            schema = T.StructType(
-                [T.StructField(f"__le_c{i}", T.StringType()) for i in range(len(dialect.names))]
-                + [T.StructField(_CORRUPT, T.StringType())]
-            )
+            fields = [f"__le_c{i}" for i in range(len(dialect.names))]
+            schema = ", ".join(f"{c} STRING" for c in (*fields, _CORRUPT))
             read = (
                 session.read.schema(schema)
                 .option("header", dialect.header)
@@ -237,21 +233,21 @@ def _register(session, name: str, src: ExtractSource, attachments: Attachments) 
             position = {n: i for i, n in reversed(list(enumerate(dialect.names)))}
             # multiLine: the file is one partition, so monotonically_increasing_id is the
             # record's position (0, 1, 2...), malformed records included, as on DuckDB
-            numbered = read.withColumn(
-                ROW, (F.monotonically_increasing_id() + 1).cast("bigint")
+            numbered = read.selectExpr(
+                "*", f"CAST(monotonically_increasing_id() + 1 AS BIGINT) AS {ROW}"
             ).localCheckpoint()
-            text = [F.coalesce(F.col(f"__le_c{i}"), F.lit("")) for i in range(len(dialect.names))]
-            invalid = F.concat(*text, F.coalesce(F.col(_CORRUPT), F.lit(""))).contains("\ufffd")
-            n_bad, first_invalid = numbered.agg(
-                F.count(_CORRUPT), F.min(F.when(invalid, F.col(ROW)))
+            text = ", ".join(f"coalesce({c}, '')" for c in (*fields, _CORRUPT))
+            invalid = f"instr(concat({text}), '\ufffd') > 0"
+            n_bad, first_invalid = numbered.selectExpr(
+                f"count({_CORRUPT})", f"min(CASE WHEN {invalid} THEN {ROW} END)"
             ).collect()[0]
             if first_invalid is not None:
                 line = int(first_invalid) + offset
                 raise ExtractError(_encoding_message(src.label, name, src.encoding, line))
-            bad = numbered.where(F.col(_CORRUPT).isNotNull()).select(ROW, _CORRUPT)
+            bad = numbered.where(f"{_CORRUPT} IS NOT NULL").select(ROW, _CORRUPT)
             malformed = _malformed(bad.toPandas() if n_bad else None, dialect, offset)
-            df = numbered.where(F.col(_CORRUPT).isNull()).select(
-                ROW, *[F.col(f"__le_c{position[c]}").alias(c) for c in used]
+            df = numbered.where(f"{_CORRUPT} IS NULL").selectExpr(
+                ROW, *[f"__le_c{position[c]} AS {qi_spark(c)}" for c in used]
             )
         df.createOrReplaceTempView(view)
         types = {f.name: _duck_type(f.dataType) for f in df.schema.fields if f.name != ROW}
@@ -263,7 +259,7 @@ def _register(session, name: str, src: ExtractSource, attachments: Attachments) 
 
 
 def qi_spark(name: str) -> str:
-    """A column name for ``F.col`` (backquoted: names may hold dots or spaces)."""
+    """A column name for Spark SQL (backquoted: names may hold dots or spaces)."""
     return "`" + name.replace("`", "``") + "`"
 
 
