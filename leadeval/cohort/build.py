@@ -23,10 +23,16 @@ _FIRST = ("first_arrest", "first_prison")  # internal: day offsets of first even
 _INTERNAL = ("pk", "t0", "fe", "mi0", *_FIRST)
 
 
-def left_join(left: ir.Table, right: ir.Table, keys: list[str]) -> ir.Table:
-    """Left join on equal-named keys, keeping the left table's key columns only."""
-    j = left.left_join(right, keys)
-    return j.drop(*[c for c in j.columns if c.endswith("_right")])
+def _join_all(base: ir.Table, aggs: list[ir.Table]) -> ir.Table:
+    """``base`` left-joined on ``pk`` to every table of ``aggs``, as one join chain (a projection
+    after each join nests the plan, and Ibis's compile time grows with the depth)."""
+    joined, cols = base, list(base.columns)
+    for i, agg in enumerate(aggs):
+        key = f"_pk{i}"
+        agg = agg.rename(**{key: "pk"})
+        joined = joined.left_join(agg, base.pk == agg[key])
+        cols += [c for c in agg.columns if c != key]
+    return joined.select(*cols)
 
 
 def _resolve(
@@ -214,9 +220,7 @@ def _persons(tables, design, data_end, families, base):
     ``person_id, group, treated, fe, mi0`` (index month index) as pandas, by pk."""
     spans = merged_spans(tables, base, families)
     windows = design_windows(design.pre_windows, design.post_windows)
-    persons = base
-    for agg in measure_tables(tables, base, windows, families, spans):
-        persons = left_join(persons, agg, ["pk"])
+    persons = _join_all(base, measure_tables(tables, base, windows, families, spans))
     counted = [c for c in persons.columns if c not in base.columns and c not in _FIRST]
     persons = persons.mutate(**{c: persons[c].fill_null(0).cast("int32") for c in counted})
     has_incarceration = any(n in tables for n in _EXPOSURE_EXTRACTS)
