@@ -99,3 +99,18 @@ def test_a_part_has_the_whole_tables_dtypes():
     pd.testing.assert_frame_equal(b, whole.iloc[[1]].set_axis(pd.Index([1])))
     with pytest.raises(TypeError, match="list of person ids"):
         c.persons_for("a")
+
+
+def test_evaluate_never_builds_the_whole_person_table(site):
+    """The evaluation reads the matching/equity columns of everyone and the matched people's
+    rows only (the whole table is what makes a state's cohort too big for memory)."""
+    cfg, extracts, _ = site
+    ev = le.evaluate(cfg, extracts=extracts)
+    assert "persons" not in ev.cohort.__dict__ and "panel" not in ev.cohort.__dict__
+    assert ev.get("equity") is not None and ev.get("heterogeneity") is not None
+    persons = ev.cohort.persons
+    matched = persons[persons["person_id"].isin(ev.matched.data["person_id"])]
+    pd.testing.assert_frame_equal(
+        ev.matched.data[persons.columns].drop(columns="treated"),
+        matched.reset_index(drop=True).drop(columns="treated"),
+    )
