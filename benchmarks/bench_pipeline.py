@@ -63,6 +63,7 @@ from pathlib import Path
 import duckdb
 
 from leadeval.cohort import build_cohort
+from leadeval.cohort.persons import unit_columns
 from leadeval.config import load_config
 from leadeval.extracts import load_extracts
 from leadeval.extracts.schemas import SCHEMAS
@@ -161,13 +162,17 @@ def main() -> None:
 
     with Peak() as load:
         extracts = load_extracts(cfg, work_dir=args.dir / "work")
-    with Peak() as cohort:
+    with Peak() as cohort:  # and every person's columns for matching and equity
         result = build_cohort(extracts, cfg)
+        units = result.select(unit_columns(cfg, result.columns))
     with Peak() as panel:  # what an evaluation asks for: the participants' person-months
         months = result.panel_for(result.participant_ids)
     rows = int(extracts.quality["read"].sum())
     print(f"{args.participants:,} participants + {args.pool:,} pool; {rows:,} extract rows read")
-    print(f"persons {result.persons.shape}, participants' panel {months.shape}")
+    print(
+        f"persons ({len(units)}, {len(result.columns)}) in the engine, {units.shape[1]} columns "
+        f"out for matching and equity; participants' panel {months.shape}"
+    )
     print(f"leadeval load_extracts       {load}")
     print(f"leadeval build_cohort        {cohort}")
     print(f"leadeval panel_for(partic.)  {panel}")

@@ -41,7 +41,7 @@ Example
 from __future__ import annotations
 
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -51,6 +51,7 @@ from scipy import stats
 from statsmodels.stats.proportion import proportion_confint
 
 from leadeval._sm import sm
+from leadeval.cohort.persons import unit_columns
 from leadeval.config import EquityConfig
 from leadeval.errors import ModelError
 from leadeval.models._data import DEFAULT_WEIGHTS, weights_column
@@ -480,7 +481,8 @@ class SubgroupSample:
 
 
 def subgroup_samples(
-    persons: pd.DataFrame, matched: Any, spec: Any, variables: Sequence[str], warn: bool = False
+    persons: pd.DataFrame, matched: Any, spec: Any, variables: Sequence[str], warn: bool = False,
+    rows: Callable[[pd.Series], pd.DataFrame] | None = None,
 ) -> dict[str, SubgroupSample]:
     """For each subgroup variable, the sample its within-subgroup effects are estimated on.
 
@@ -491,6 +493,9 @@ def subgroup_samples(
     * A variable only participants carry (referral type) or any other method: the **overall match
       restricted with its pairs** (a pair belongs to its participant's subgroup) or, for weights
       (IPTW), each person's own level.
+
+    ``rows``, when given, returns every column of the persons with the given ids
+    (:meth:`Cohort.persons_for`), and ``persons`` need only hold the columns matching reads.
     """
     from leadeval.errors import MatchingError
     from leadeval.matching import match
@@ -519,7 +524,8 @@ def subgroup_samples(
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore")
                     m = match(narrow, spec.model_copy(update=update), warn=warn)
-                out[var] = SubgroupSample(_widen(persons, m.data, var), "matched within subgroup "
+                wide = persons if rows is None else rows(m.data["person_id"])
+                out[var] = SubgroupSample(_widen(wide, m.data, var), "matched within subgroup "
                                           f"(exact on {var.replace('_', ' ')})")
                 continue
             except MatchingError:
@@ -795,7 +801,7 @@ def plot_subgroup_forest(result: HeterogeneityResult, outcome: str, ax=None, lab
 def equity_for_site(cohort: Any, extracts: Any, config: Any) -> EquityResult:
     """Equity of access for a site: the cohort's persons, the roster's referral dates for the
     over-time table, the config's ``equity`` block and confidence level."""
-    persons = cohort.persons
+    persons = cohort.select(unit_columns(config, cohort.columns))
     dates = None
     if extracts is not None and "roster" in extracts:
         table = extracts["roster"]
@@ -813,7 +819,8 @@ def heterogeneity_for_site(cohort: Any, matched: Any, config: Any, seed: int) ->
     spec = config.matching
     if spec.order == "random" and spec.seed is None:
         spec = spec.model_copy(update={"seed": seed})
-    samples = subgroup_samples(cohort.persons, matched, spec, eq.subgroups)
+    units = cohort.select(unit_columns(config, cohort.columns))
+    samples = subgroup_samples(units, matched, spec, eq.subgroups, rows=cohort.persons_for)
     sample = matched.data
     weights = mc.weights if mc.weights in sample.columns else None
     cluster = mc.cluster if (mc.cluster in sample.columns and sample[mc.cluster].notna().any()) else None

@@ -15,16 +15,19 @@ Example
 
 from __future__ import annotations
 
+import dataclasses
 import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from leadeval.checks import check_config_names
 from leadeval.cohort import Cohort, build_cohort
+from leadeval.cohort.persons import unit_columns
 from leadeval.config import SiteConfig
 from leadeval.costs import (
     benefit_cost,
@@ -87,8 +90,7 @@ class Evaluation:
         in a within-person design."""
         if self.matched is not None:
             return self.matched.data
-        persons = self.cohort.persons
-        return persons[persons["treated"] == 1]
+        return self.cohort.persons_for(self.cohort.participant_ids)
 
     def estimates(self) -> pd.DataFrame:
         """Every treatment-effect row of every model, in the shared result vocabulary."""
@@ -235,7 +237,7 @@ def evaluate(
     cohort = build_cohort(extracts, config)
     check_config_names(
         config,
-        cohort.persons.columns,
+        cohort.columns,
         cohort.panel_columns,
         missing_extracts=cohort.skipped is not None and not cohort.skipped.empty,
     )
@@ -249,7 +251,8 @@ def evaluate(
             spec = spec.model_copy(update={"seed": seed})
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", LeadevalWarning)
-            matched = match(cohort, spec)  # a MatchingError (no overlap...) is the user's to fix
+            # a MatchingError (no overlap...) is the user's to fix
+            matched = match_cohort(cohort, spec, unit_columns(config, cohort.columns))
         run.warnings += [f"matching: {w.message}" for w in caught]
         sample = matched.data
         weights = mc.weights if mc.weights in sample.columns else None
@@ -452,6 +455,26 @@ def evaluate(
         skipped=pd.DataFrame(run.skipped, columns=["analysis", "reason"]),
         warnings=tuple(run.warnings),
     )
+
+
+def match_cohort(cohort: Cohort, spec: Any, columns: list[str]) -> MatchedSample:
+    """``match(cohort, spec)`` reading every person's ``columns`` only (those the spec reads,
+    :func:`~leadeval.cohort.persons.unit_columns`) and the other columns of the matched people
+    only: its ``data`` is match()'s, its ``all_units`` has ``columns`` (plus weights, subclass,
+    distance). IPTW and matching with replacement read outcomes from ``all_units`` (every unit is
+    weighted; pairs are expanded from it): those match the whole person table."""
+    if spec.method == "iptw" or spec.replace:
+        return match(cohort, spec)
+    m = match(cohort.select(columns), spec)
+    rows = cohort.persons_for(m.data["person_id"])  # person_id order, as match()'s rows
+    if not np.array_equal(rows["person_id"].to_numpy(), m.data["person_id"].to_numpy()):
+        raise AssertionError("the matched rows are not in person_id order")  # pragma: no cover
+    data = rows.reset_index(drop=True)
+    data["treated"] = data["treated"].astype(int)
+    for c in ("weights", "subclass", "distance"):
+        data[c] = m.data[c].array
+    data.attrs = dict(m.data.attrs)
+    return dataclasses.replace(m, data=data)
 
 
 def _run_panel_contrast(

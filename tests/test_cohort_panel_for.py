@@ -50,7 +50,7 @@ def test_a_cohort_with_a_ready_panel_frame(cohort):
     """A Cohort can also be made from frames (tests, notebooks): panel_for filters the frame."""
     panel = cohort.panel
     c = le.Cohort(
-        persons=cohort.persons,
+        person_source=cohort.persons,
         panel_source=panel,
         flow=cohort.flow,
         design=cohort.design,

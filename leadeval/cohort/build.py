@@ -8,57 +8,31 @@ import ibis
 import ibis.expr.types as ir
 import numpy as np
 import pandas as pd
-import pyarrow as pa
 
 from leadeval.cohort.index import base_persons, roster_days
 from leadeval.cohort.outcomes import derive, measure_tables, merged_spans
 from leadeval.cohort.panel import PanelSource
+from leadeval.cohort.persons import DATE_COLUMNS, KEY_COLUMNS, PersonSource, to_pandas
 from leadeval.cohort.result import Cohort
-from leadeval.cohort.windows import EPOCH, design_windows
+from leadeval.cohort.windows import design_windows
 from leadeval.config import DesignConfig, SiteConfig
 from leadeval.errors import CohortError
 
-_STR = pd.StringDtype("pyarrow", na_value=np.nan)
-_ID_COLS = (
-    "person_id", "group", "treated", "index_date", "followup_end", "followup_end_reason",
-    "followup_days", "age_at_index", "sex", "race_ethnicity", "area", "referral_type",
-)  # fmt: skip
 _EXPOSURE_EXTRACTS = ("jail", "prison")
 _FIRST = ("first_arrest", "first_prison")  # internal: day offsets of first events
 _INTERNAL = ("pk", "t0", "fe", "mi0", *_FIRST)
 
 
-def _to_pandas(expr: ir.Table, sort_key: str | None = None) -> pd.DataFrame:
-    """Execute and convert, with Arrow-backed strings (compact for millions of rows).
-
-    With ``sort_key`` (an integer column), rows are put in its order after execution (a cheap
-    Arrow take instead of a wide sort on the backend) and the key is dropped."""
-    table: pa.Table = expr.to_pyarrow()
-    if sort_key is not None:
-        order = np.argsort(table.column(sort_key).to_numpy(), kind="stable")
-        table = table.drop_columns([sort_key]).take(order)
-    df = table.to_pandas(
-        types_mapper={pa.string(): _STR, pa.large_string(): _STR}.get,
-        date_as_object=False,
-        split_blocks=True,
-        self_destruct=True,
-    )
-    for c in df.columns:
-        if df[c].dtype.kind == "M":
-            df[c] = df[c].astype("datetime64[ns]")
-    del table
-    pa.default_memory_pool().release_unused()  # give freed Arrow buffers back to the system
-    return df
-
-
-def left_join(left: ir.Table, right: ir.Table, keys: list[str]) -> ir.Table:
-    """Left join on equal-named keys, keeping the left table's key columns only."""
-    j = left.left_join(right, keys)
-    return j.drop(*[c for c in j.columns if c.endswith("_right")])
-
-
-def _days_to_dates(days: pd.Series) -> pd.Series:
-    return pd.Timestamp(EPOCH) + pd.to_timedelta(days.astype("int64"), unit="D")
+def _join_all(base: ir.Table, aggs: list[ir.Table]) -> ir.Table:
+    """``base`` left-joined on ``pk`` to every table of ``aggs``, as one join chain (a projection
+    after each join nests the plan, and Ibis's compile time grows with the depth)."""
+    joined, cols = base, list(base.columns)
+    for i, agg in enumerate(aggs):
+        key = f"_pk{i}"
+        agg = agg.rename(**{key: "pk"})
+        joined = joined.left_join(agg, base.pk == agg[key])
+        cols += [c for c in agg.columns if c != key]
+    return joined.select(*cols)
 
 
 def _resolve(
@@ -204,7 +178,7 @@ def build_cohort(
     families, skipped = _families(design, tables)
 
     days = roster_days(tables["roster"], index_col, data_end, design.exit_censors)
-    flow = _to_pandas(
+    flow = to_pandas(
         days.select(
             "person_id", "group", included=days.reason == "included", reason=days.reason
         ).order_by("person_id")
@@ -216,38 +190,37 @@ def build_cohort(
     # them when asked for (Cohort.panel_for).
     base = base_persons(days, index_col).cache()
     try:
-        persons_df, mi0 = _persons(tables, design, data_end, families, base)
+        source, keys = _persons(tables, design, data_end, families, base)
     except BaseException:
         base.release()
         raise
-    fe_days = (persons_df["followup_end"] - pd.Timestamp(EPOCH)).dt.days.to_numpy(np.int64)
-    source = PanelSource(
+    panel = PanelSource(
         tables=tables,
         base=base,
         families=frozenset(families),
         months=tuple(design.panel_months),
         data_end=data_end,
-        mi0=mi0,
-        fe=fe_days,
+        mi0=keys.pop("mi0").to_numpy(),
+        fe=keys.pop("fe").to_numpy(np.int64),
     )
     return Cohort(
-        persons=persons_df,
-        panel_source=source,
+        person_source=source,
+        panel_source=panel,
         flow=flow,
         design=design,
         data_end_date=data_end,
         site=extracts.site,
         skipped=skipped,
+        keys=keys,
     )
 
 
 def _persons(tables, design, data_end, families, base):
-    """Run the person query: the person table, and each person's index month index (by pk)."""
+    """Run the person query into an engine table: its :class:`PersonSource`, and every person's
+    ``person_id, group, treated, fe, mi0`` (index month index) as pandas, by pk."""
     spans = merged_spans(tables, base, families)
     windows = design_windows(design.pre_windows, design.post_windows)
-    persons = base
-    for agg in measure_tables(tables, base, windows, families, spans):
-        persons = left_join(persons, agg, ["pk"])
+    persons = _join_all(base, measure_tables(tables, base, windows, families, spans))
     counted = [c for c in persons.columns if c not in base.columns and c not in _FIRST]
     persons = persons.mutate(**{c: persons[c].fill_null(0).cast("int32") for c in counted})
     has_incarceration = any(n in tables for n in _EXPOSURE_EXTRACTS)
@@ -260,19 +233,32 @@ def _persons(tables, design, data_end, families, base):
         tuple(design.competing_events),
     )
     persons = persons.mutate(**derived)
-    order = list(_ID_COLS) + sorted(
-        (c for c in persons.columns if c not in _ID_COLS and c not in _INTERNAL),
+    order = list(KEY_COLUMNS) + sorted(
+        (c for c in persons.columns if c not in KEY_COLUMNS and c not in _INTERNAL),
         key=_column_key(windows),
     )
-    persons_df = _to_pandas(
-        persons.mutate(index_date=persons.t0, followup_end=persons.fe).select(*order, "mi0", "pk"),
-        sort_key="pk",
+    table = (
+        persons.mutate(index_date=persons.t0, followup_end=persons.fe)
+        .select(*order, "fe", "mi0", "pk")
+        .cache()
     )
-    persons_df["index_date"] = _days_to_dates(persons_df["index_date"])
-    persons_df["followup_end"] = _days_to_dates(persons_df["followup_end"])
-    mi0 = persons_df.pop("mi0").to_numpy()
+    keys = to_pandas(table.select("person_id", "group", "treated", "fe", "mi0", "pk"), "pk")
+    return PersonSource(table, tuple(order), _dtypes(table, order)), keys
 
-    return persons_df, mi0
+
+def _dtypes(table: ir.Table, columns: list[str]) -> pd.Series:
+    """The pandas dtypes of the whole person frame: as its schema converts, except that an
+    integer or boolean column with a missing value anywhere comes out as float or object."""
+    dtypes = to_pandas(table.select(*columns).limit(0)).dtypes
+    for c in DATE_COLUMNS:
+        dtypes[c] = np.dtype("datetime64[ns]")
+    maybe = [c for c in columns if c not in DATE_COLUMNS and dtypes[c].kind in "iub"]
+    if maybe:
+        nulls = table.aggregate(**{c: table[c].isnull().any() for c in maybe}).to_pyarrow()
+        for c in maybe:
+            if nulls.column(c)[0].as_py():
+                dtypes[c] = np.dtype("float64" if dtypes[c].kind in "iu" else "object")
+    return dtypes
 
 
 def _column_key(windows):

@@ -17,7 +17,7 @@ from collections.abc import Callable, Mapping
 import ibis
 import ibis.expr.types as ir
 
-from leadeval.cohort.windows import Window, clip_spans, day_number, merge_intervals, overlap_days
+from leadeval.cohort.windows import Window, clip_spans, day_number, disjoint_intervals, overlap_days
 
 SEVERE = "felony"
 COURTS = ("municipal", "district", "superior")
@@ -87,17 +87,18 @@ def housing_spans(housing: ir.Table, base: ir.Table, statuses: tuple[str, ...]) 
 def merged_spans(
     tables: Mapping[str, ir.Table], base: ir.Table, families: set[str]
 ) -> dict[str, ir.Table]:
-    """Disjoint day intervals ``pk, s, e`` per person: ``jail``, ``prison``, ``incarcerated``
-    (jail and prison together, each day once) and ``unsheltered``, as far as the extracts allow."""
+    """Disjoint day intervals ``pk, s, e`` per person (:func:`disjoint_intervals`): ``jail``,
+    ``prison``, ``incarcerated`` (jail and prison together, each day once) and ``unsheltered``, as
+    far as the extracts allow."""
     out = {}
     for name in ("jail", "prison"):
         if name in tables and name in families:
-            out[name] = merge_intervals(stays(tables, base, (name,)))
+            out[name] = disjoint_intervals(stays(tables, base, (name,)))
     both = stays(tables, base, ("jail", "prison"))
     if both is not None:
-        out["incarcerated"] = merge_intervals(both)
+        out["incarcerated"] = disjoint_intervals(both)
     if "housing" in families:
-        out["unsheltered"] = merge_intervals(
+        out["unsheltered"] = disjoint_intervals(
             housing_spans(tables["housing"], base, ("unsheltered",))
         )
     return out

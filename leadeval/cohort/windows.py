@@ -94,23 +94,28 @@ def overlap_days(
     return ibis.greatest(ibis.least(e, b) - ibis.greatest(s, a) + 1, 0)
 
 
-def merge_intervals(spans: ir.Table) -> ir.Table:
-    """Union of closed day intervals per person: ``pk, s, e`` -> disjoint ``pk, s, e``.
+def disjoint_intervals(spans: ir.Table) -> ir.Table:
+    """Closed day intervals per person, ``pk, s, e``, cut into disjoint ones with the same union.
 
-    Gaps-and-islands: order each person's intervals by (s, e); an interval starts a new island when
-    it begins after the latest end seen so far. Overlapping intervals (a jail stay inside a prison
-    stay, duplicate records) then count each day once. Rows tied on (s, e) are identical, so the
-    result does not depend on row order.
+    Order each person's intervals by (s, e); with :math:`p_i` the latest end among the intervals
+    before interval *i*, keep its new days only, :math:`[\\max(s_i, p_i + 1), e_i]` (none when
+    :math:`e_i \\le p_i`). The kept parts are disjoint and cover every day of the union once, so
+    sums of days over them (in a window, in a month) count each day once, e.g. a jail stay inside
+    a prison stay, or duplicate records. One window pass: no islands are formed (their ends are
+    not needed). Rows tied on (s, e) are identical, so the result does not depend on row order.
+
+    >>> import ibis
+    >>> t = ibis.memtable({"pk": [1, 1, 1], "s": [10, 12, 30], "e": [20, 15, 31]})
+    >>> disjoint_intervals(t).order_by("s").execute().values.tolist()
+    [[1, 10, 20], [1, 30, 31]]
     """
     before = ibis.window(group_by="pk", order_by=["s", "e"], rows=(None, -1))
-    upto = ibis.window(group_by="pk", order_by=["s", "e"], rows=(None, 0))
     flagged = spans.mutate(prev_end=spans.e.max().over(before))
-    flagged = flagged.mutate(
-        new=ibis.ifelse(flagged.prev_end.isnull() | (flagged.s > flagged.prev_end), 1, 0)
+    start = ibis.ifelse(
+        flagged.prev_end.isnull(), flagged.s, ibis.greatest(flagged.s, flagged.prev_end + 1)
     )
-    islands = flagged.mutate(island=flagged.new.sum().over(upto))
-    merged = islands.group_by(["pk", "island"]).aggregate(s=islands.s.min(), e=islands.e.max())
-    return merged.drop("island")
+    cut = flagged.select("pk", s=start, e=flagged.e)
+    return cut.filter(cut.s <= cut.e)
 
 
 def clip_spans(
