@@ -47,16 +47,16 @@ The load since (branch ``load``): the key-uniqueness aggregate became a numpy so
 hashes (the exact check only on rows whose hash repeats), the parse-problem table and the
 separate classification passes became one checking pass that keeps only the flagged rows and
 counts the rest, and trim() runs only on strings that can change. Measured 2026-12-01 on the
-shared machine at load average 15-20 (so CPU seconds of the process, not wall, are the figure
-to compare; wall: state/5 808 s on main, 341 s here), main's code and this branch one after
-the other, ``load_extracts`` only; the quarantine, counts and reports are byte-identical:
+shared machine (load average in the table: compare the ratios, not the seconds), main's code
+and this branch one right after the other, ``load_extracts`` only; the quarantine, counts and
+reports are byte-identical:
 
-==========  ==========================  ==========================
-site        main (e294952)              branch ``load``
-==========  ==========================  ==========================
-county      14.9-18.9 CPU s, 0.53 GB    11.3-12.1 CPU s, 0.32 GB
-state/5     103 CPU s, 1.49 GB          45 CPU s, 0.42 GB
-==========  ==========================  ==========================
+========  ====  ===================================  ===================================
+site      load  main (e294952)                       branch ``load``
+========  ====  ===================================  ===================================
+county    12    54.8 s wall, 16.2 CPU s, 0.52 GB     20.8 s wall, 6.9 CPU s, 0.32 GB
+state/5   19    808 s wall, 103 CPU s, 1.49 GB       341 s wall, 45 CPU s, 0.42 GB
+========  ====  ===================================  ===================================
 
 State size (``benchmarks/make_state_site.py``: 10,000 + 5M, 259M extract rows), 2026-12-01,
 ``--memory-limit 4GB``, sharing the machine with a test run (load average 4-5): the load took
