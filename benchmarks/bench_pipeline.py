@@ -40,9 +40,23 @@ What changed: a Parquet extract stays a view over its file minus a small table o
 quarantined row numbers (no copy, no sort; the roster and non-Parquet sources are parsed once
 into an unsorted table), with each row's parse problems computed once; the person-month panel
 stays in the engine and is built only for the people asked for (``Cohort.panel_for``).
-What is left: in the load, the string trims re-run in each pass over a view and the key
-uniqueness aggregate; in the cohort, the person query (about half of it the four
-gaps-and-islands interval merges: jail, prison, jail + prison, unsheltered) and compiling it.
+What is left: in the cohort, the person query (about half of it the four gaps-and-islands
+interval merges: jail, prison, jail + prison, unsheltered) and compiling it.
+
+The load since (branch ``load``): the key-uniqueness aggregate became a numpy sort of 64-bit key
+hashes (the exact check only on rows whose hash repeats), the parse-problem table and the
+separate classification passes became one checking pass that keeps only the flagged rows and
+counts the rest, and trim() runs only on strings that can change. Measured 2026-12-01 on the
+shared machine (load average in the table: compare the ratios, not the seconds), main's code
+and this branch one right after the other, ``load_extracts`` only; the quarantine, counts and
+reports are byte-identical:
+
+========  ====  ===================================  ===================================
+site      load  main (e294952)                       branch ``load``
+========  ====  ===================================  ===================================
+county    12    54.8 s wall, 16.2 CPU s, 0.52 GB     20.8 s wall, 6.9 CPU s, 0.32 GB
+state/5   19    808 s wall, 103 CPU s, 1.49 GB       341 s wall, 45 CPU s, 0.42 GB
+========  ====  ===================================  ===================================
 
 State size (``benchmarks/make_state_site.py``: 10,000 + 5M, 259M extract rows), 2026-12-01,
 ``--memory-limit 4GB``, sharing the machine with a test run (load average 4-5): the load took

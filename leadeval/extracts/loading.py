@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 
 import duckdb
 import ibis
+import numpy as np
 import pandas as pd
 
 from leadeval.engine import connect, duckdb_backend
@@ -31,18 +32,25 @@ from leadeval.extracts.core import Extracts
 from leadeval.extracts.readers import (
     ROW,
     Attachments,
-    RawSource,
     drop_raw,
     qi,
     ql,
     register_raw,
 )
 from leadeval.extracts.schemas import SCHEMAS
-from leadeval.extracts.validation import REASONS, classify_sql, reconcile, trimmable, typed_sql
+from leadeval.extracts.validation import (
+    REASONS,
+    classify_sql,
+    duplicates_sql,
+    key_hash,
+    reconcile,
+    trimmable,
+    typed_sql,
+)
 from leadeval.safe_csv import to_csv
 
 if TYPE_CHECKING:
-    from leadeval.config import ExtractSource, SiteConfig
+    from leadeval.config import SiteConfig
 
 QUALITY_COLUMNS = [
     "extract", "source", "read", "loaded", "quarantined", "censored", "trimmed", "notes",
@@ -79,28 +87,40 @@ def drop_loaded(con: duckdb.DuckDBPyConnection, name: str) -> None:
             con.execute(f"DROP {kind} IF EXISTS {qi(obj)}")
 
 
-def _parse_once(
-    con: duckdb.DuckDBPyConnection, name: str, raw: RawSource, src: ExtractSource
-) -> str:
-    """The typed relation that :func:`classify_sql` reads for a source that stays a view (no
-    copy): the typed view with each row's first parse problem computed once, in one pass, into a
-    narrow table (row, problem, trim mask). DuckDB would re-derive the problem from the source
-    expressions wherever a filter uses it; joined back from the few rows that have one, it is a
-    plain column."""
-    parse, bad, cls = (qi(f"__le_{h}_{name}") for h in ("parse", "bad", "c"))
-    typed = typed_sql(name, raw, src)
+def _repeated_hashes(con: duckdb.DuckDBPyConnection, hashes: str) -> np.ndarray:
+    """The values that occur more than once in column ``h`` of the query ``hashes``: a sort of
+    the 64-bit hashes in numpy, several times faster than DuckDB's hash aggregate over as many
+    groups as rows (the keys are nearly all unique) and 8 bytes a row."""
+    h = con.execute(hashes).fetchnumpy()["h"]
+    h = np.asarray(h, dtype=np.uint64)
+    h.sort()
+    return np.unique(h[1:][h[1:] == h[:-1]])
+
+
+def _duplicates(
+    con: duckdb.DuckDBPyConnection, name: str, typed_rel: str, key_rel: str
+) -> str | None:
+    """A temp table of :func:`duplicates_sql` over the rows of ``typed_rel`` whose key hash
+    repeats (``key_rel``: a relation with the typed key columns, read for their hashes alone);
+    an empty relation when no hash repeats (no row shares its key), None without a key."""
+    h = key_hash(name)
+    if h is None:
+        return None
+    repeated = _repeated_hashes(con, f"SELECT {h} AS h FROM {key_rel}")
+    if not len(repeated):
+        return f"(SELECT CAST(NULL AS BIGINT) AS {qi(ROW)}, 0 AS copy_no, 0 AS n_versions LIMIT 0)"
+    rep, cand, dups = (qi(f"__le_{x}_{name}") for x in ("rh", "k", "d"))
+    con.register("__le_rh", pd.DataFrame({"h": repeated}))
+    try:
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {rep} AS SELECT h FROM __le_rh")
+    finally:
+        con.unregister("__le_rh")
     con.execute(
-        f"CREATE OR REPLACE TEMP TABLE {parse} AS SELECT {qi(ROW)}, __le_r1, __le_t FROM ({typed})"
+        f"CREATE OR REPLACE TEMP TABLE {cand} AS SELECT * FROM {typed_rel} t "
+        f"WHERE {h} IN (SELECT h FROM {rep})"
     )
-    con.execute(
-        f"CREATE OR REPLACE TEMP TABLE {bad} AS SELECT {qi(ROW)}, __le_r1 FROM {parse} "
-        "WHERE __le_r1 IS NOT NULL"
-    )
-    con.execute(
-        f"CREATE OR REPLACE TEMP VIEW {cls} AS SELECT t.* EXCLUDE (__le_r1), b.__le_r1 "
-        f"FROM ({typed}) t LEFT JOIN {bad} b ON b.{qi(ROW)} = t.{qi(ROW)}"
-    )
-    return cls
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {dups} AS {duplicates_sql(name, cand)}")
+    return dups
 
 
 def _load_one(
@@ -109,12 +129,16 @@ def _load_one(
     cfg: SiteConfig,
     attachments: Attachments,
 ) -> tuple[dict, pd.DataFrame]:
-    """Load one extract into table ``extract_<name>``; return its quality row and quarantined rows."""
+    """Load one extract into table ``extract_<name>``; return its quality row and quarantined rows.
+
+    The passes over the whole source: the key hashes (:func:`_duplicates`), then one pass of
+    every check, which keeps only the rows that do not load or are censored and counts the rest
+    (a GROUP BY whose key is NULL for them); a table-loaded source (roster, CSV, databases) is
+    first parsed into its table. Everything after that reads the few flagged rows."""
     src = cfg.extracts[name]
     raw = register_raw(con, name, src, attachments)
-    quar, expl, why, parse, bad, cls = (
-        qi(f"__le_{h}_{name}") for h in ("q", "p", "w", "parse", "bad", "c")
-    )
+    quar, few, expl, why = (qi(f"__le_{h}_{name}") for h in ("q", "f", "p", "w"))
+    helpers = [quar, few, expl, why] + [qi(f"__le_{h}_{name}") for h in ("rh", "k", "d")]
     malformed = raw.malformed if raw.malformed is not None else pd.DataFrame()
     try:
         n_read = con.execute(f"SELECT count(*) FROM {raw.relation}").fetchone()[0]
@@ -128,38 +152,73 @@ def _load_one(
         final = qi(table_name(name))
         drop_loaded(con, name)
         roster = qi(table_name("roster")) if name != "roster" else None
-        if raw.inline is not None and name != "roster":
-            typed_rel = _parse_once(con, name, raw, src)
+        as_view = raw.inline is not None and name != "roster"
+        if as_view:
+            typed_rel = f"({typed_sql(name, raw, src)})"
+            keys = {c: s for c, s in raw.columns.items() if c in SCHEMAS[name].key}
+            key_rel = f"({typed_sql(name, dataclasses.replace(raw, columns=keys), src)})"
         else:
-            typed_rel = final
+            typed_rel = key_rel = final
             # One pass over the source: parse into the final table; then classify from it
             con.execute(
                 f"CREATE TABLE {final} AS SELECT {', '.join(qi(h) for h in _HELPERS)}, "
                 f"{_canon(name)} FROM ({typed_sql(name, raw, src)})"
             )
+        dups = _duplicates(con, name, typed_rel, key_rel)
         rules = (name, typed_rel, cfg.data_end_date, roster, cfg.design.index_date)
-        con.execute(
-            f"CREATE OR REPLACE TEMP TABLE {quar} AS SELECT * FROM ({classify_sql(*rules)}) "
-            "WHERE reason IS NOT NULL OR censored"
+        checked = classify_sql(*rules, dups=dups, carry=("__le_t",))
+        flag = "reason IS NOT NULL OR censored"
+        kept = ", ".join(
+            f"CASE WHEN {flag} THEN {qi(c)} END AS {qi(c)}"
+            for c in (ROW, "reason", "censored", "__le_t")
         )
+        con.execute(
+            f"CREATE OR REPLACE TEMP TABLE {quar} AS SELECT {kept}, count(*) AS n, "
+            "sum(bit_count(__le_t)) AS n_trimmed, bit_or(__le_t) AS mask "
+            f"FROM ({checked}) GROUP BY ALL"
+        )
+        n_loaded, n_trimmed, mask, n_censored, n_bad = con.execute(
+            "SELECT coalesce(sum(n) FILTER (reason IS NULL), 0), "
+            "coalesce(sum(n_trimmed) FILTER (reason IS NULL), 0), "
+            "coalesce(bit_or(mask) FILTER (reason IS NULL), 0), "
+            f"count(*) FILTER (reason IS NULL AND censored), count(reason) FROM {quar}"
+        ).fetchone()
         flagged = f"(SELECT {qi(ROW)} FROM {quar} WHERE reason IS NOT NULL)"
-        # the parse problems' column and value, re-derived from just the flagged source rows
-        few = dataclasses.replace(
-            raw, relation=f"(SELECT * FROM {raw.relation} WHERE {qi(ROW)} IN {flagged})"
-        )
-        con.execute(
-            f"CREATE OR REPLACE TEMP TABLE {expl} AS SELECT q.{qi(ROW)}, q.reason, "
-            f"x.__le_c1, x.__le_d1 FROM {quar} q LEFT JOIN ({typed_sql(name, few, src)}) x "
-            f"ON x.{qi(ROW)} = q.{qi(ROW)} WHERE q.reason IS NOT NULL"
-        )
-        con.execute(f"CREATE OR REPLACE TEMP TABLE {why} AS {classify_sql(*rules, explain=expl)}")
-        if typed_rel == final:
+        used = list(dict.fromkeys(raw.columns.values()))
+        renamed = {c: f"{c} (source)" if c in _QUARANTINE_COLUMNS else c for c in used}
+        source_cols = ", ".join(f"s.{qi(c)} AS {qi(renamed[c])}" for c in used)
+        if n_bad:
+            # the source and typed values of just the flagged rows, and why each is flagged
+            con.execute(
+                f"CREATE OR REPLACE TEMP TABLE {few} AS SELECT * FROM {raw.relation} "
+                f"WHERE {qi(ROW)} IN {flagged}"
+            )
+            typed_few = f"({typed_sql(name, dataclasses.replace(raw, relation=few), src)})"
+            con.execute(
+                f"CREATE OR REPLACE TEMP TABLE {expl} AS SELECT q.{qi(ROW)}, q.reason, "
+                f"x.__le_c1, x.__le_d1 FROM {quar} q JOIN {typed_few} x "
+                f"ON x.{qi(ROW)} = q.{qi(ROW)} WHERE q.reason IS NOT NULL"
+            )
+            few_rules = (name, typed_few, *rules[2:])
+            con.execute(
+                f"CREATE OR REPLACE TEMP TABLE {why} AS {classify_sql(*few_rules, explain=expl)}"
+            )
+            quarantined = con.execute(
+                f"SELECT q.{qi(ROW)} AS source_row, q.reason, w.{qi('column')}, w.detail, "
+                f"{source_cols} FROM {quar} q JOIN {why} w ON w.{qi(ROW)} = q.{qi(ROW)} "
+                f"JOIN {few} s ON s.{qi(ROW)} = q.{qi(ROW)} "
+                f"WHERE q.reason IS NOT NULL ORDER BY q.{qi(ROW)}"
+            ).df()
+        else:
+            quarantined = con.execute(
+                f"SELECT CAST(NULL AS BIGINT) AS source_row, CAST(NULL AS VARCHAR) AS reason, "
+                f"CAST(NULL AS VARCHAR) AS {qi('column')}, CAST(NULL AS VARCHAR) AS detail, "
+                f"{source_cols} FROM {raw.relation} s LIMIT 0"
+            ).df()
+        if not as_view:
             # a delete, then dropping the helper columns: the loaded rows of the table
-            con.execute(f"DELETE FROM {final} WHERE {qi(ROW)} IN {flagged}")
-            n_trimmed, mask = con.execute(
-                f"SELECT coalesce(sum(bit_count(__le_t)), 0), coalesce(bit_or(__le_t), 0) "
-                f"FROM {final}"
-            ).fetchone()
+            if n_bad:
+                con.execute(f"DELETE FROM {final} WHERE {qi(ROW)} IN {flagged}")
             for helper in _HELPERS:
                 con.execute(f"ALTER TABLE {final} DROP COLUMN {qi(helper)}")
         else:
@@ -171,26 +230,9 @@ def _load_one(
                 f"CREATE VIEW {final} AS SELECT {_canon(name)} FROM ({typed_sql(name, inline, src)}) "
                 f"t ANTI JOIN {flags} f ON f.{qi(ROW)} = t.{qi(ROW)}"
             )
-            n_trimmed, mask = con.execute(
-                f"SELECT coalesce(sum(bit_count(__le_t)), 0), coalesce(bit_or(__le_t), 0) "
-                f"FROM {parse} p ANTI JOIN {flags} f ON f.{qi(ROW)} = p.{qi(ROW)}"
-            ).fetchone()
         trimmed_cols = [c for i, c in enumerate(trimmable(name, raw)) if int(mask) >> i & 1]
         if trimmed_cols:
             notes.append(f"spaces trimmed around {', '.join(trimmed_cols)}")
-        n_loaded = con.execute(f"SELECT count(*) FROM {final}").fetchone()[0]
-        n_censored = con.execute(
-            f"SELECT count(*) FROM {quar} WHERE reason IS NULL AND censored"
-        ).fetchone()[0]
-        used = list(dict.fromkeys(raw.columns.values()))
-        renamed = {c: f"{c} (source)" if c in _QUARANTINE_COLUMNS else c for c in used}
-        source_cols = ", ".join(f"s.{qi(c)} AS {qi(renamed[c])}" for c in used)
-        quarantined = con.execute(
-            f"SELECT q.{qi(ROW)} AS source_row, q.reason, w.{qi('column')}, w.detail, "
-            f"{source_cols} FROM {quar} q JOIN {why} w ON w.{qi(ROW)} = q.{qi(ROW)} "
-            f"JOIN {raw.relation} s ON s.{qi(ROW)} = q.{qi(ROW)} "
-            f"WHERE q.reason IS NOT NULL ORDER BY q.{qi(ROW)}"
-        ).df()
     except duckdb.Error as err:
         first = str(err).strip().splitlines()[0]
         raise ExtractError(
@@ -198,12 +240,11 @@ def _load_one(
             "mapped columns hold what the data contract expects (docs/data_contract.md)"
         ) from None
     finally:
-        con.execute(f"DROP VIEW IF EXISTS {cls}")
-        for helper in (quar, expl, why, parse, bad):
+        for helper in helpers:
             con.execute(f"DROP TABLE IF EXISTS {helper}")
         drop_raw(con, name)
     return reconcile(
-        name, cfg, raw, malformed, quarantined, n_read, n_loaded, n_censored, n_trimmed, notes
+        name, cfg, raw, malformed, quarantined, n_read, n_loaded, n_censored, int(n_trimmed), notes
     )
 
 

@@ -115,6 +115,16 @@ def _in_list(values: list[str]) -> str:
     return "(" + ", ".join(ql(v) for v in values) + ")" if values else "(NULL)"
 
 
+def trimmed(s: str) -> str:
+    """``trim(s)`` (text ``s`` without the spaces around it), cheaper: DuckDB's trim copies every
+    string, and only one that starts or ends with a space, or holds a non-ASCII character (the
+    other Unicode spaces that trim removes), can change."""
+    return (
+        f"CASE WHEN starts_with({s}, ' ') OR ends_with({s}, ' ') OR strlen({s}) <> length({s}) "
+        f"THEN trim({s}) ELSE {s} END"
+    )
+
+
 def _norm_expr(col: Column, s: str, kind: str, src: ExtractSource) -> tuple[str, bool]:
     """(normalised value expression, is_text) for source column ``s`` (quoted) of DuckDB ``kind``."""
     codes = src.codes.get(col.name)
@@ -123,7 +133,7 @@ def _norm_expr(col: Column, s: str, kind: str, src: ExtractSource) -> tuple[str,
             return f"CASE WHEN isnan(CAST({s} AS DOUBLE)) THEN NULL ELSE {s} END", False
         return s, False
     if kind == "text":
-        text = f"NULLIF(TRIM({s}), '')"
+        text = f"NULLIF({trimmed(s)}, '')"
     elif kind == "float":  # an id stored as 123.0 means '123'
         d = f"CAST({s} AS DOUBLE)"
         text = (
@@ -257,7 +267,7 @@ def typed_sql(name: str, raw: RawSource, src: ExtractSource) -> str:
     schema = SCHEMAS[name]
     norm, typed, text_cols = [qi(ROW)], [qi(ROW), "__le_t"], {}
     trim = [
-        f"CASE WHEN {qi(raw.columns[c])} <> trim({qi(raw.columns[c])}) THEN {1 << i} ELSE 0 END"
+        f"CASE WHEN {qi(raw.columns[c])} <> {trimmed(qi(raw.columns[c]))} THEN {1 << i} ELSE 0 END"
         for i, c in enumerate(trimmable(name, raw))
     ]
     norm.append(f"CAST({' + '.join(trim) if trim else '0'} AS BIGINT) AS __le_t")
@@ -362,6 +372,30 @@ def order_by(schema: Schema) -> str:
     return ", ".join(f"{qi(c)} NULLS LAST" for c in cols)
 
 
+def key_hash(name: str) -> str | None:
+    """A 64-bit hash of the row's key (typed columns), or None for an extract without a key:
+    rows whose hashes differ have different keys, so only the rows of repeated hashes (few, and
+    found by sorting the hashes) need the exact duplicate check of :func:`duplicates_sql`."""
+    key = SCHEMAS[name].key
+    return f"hash({', '.join(qi(c) for c in key)})" if key else None
+
+
+def duplicates_sql(name: str, rows: str) -> str:
+    """SELECT ``__le_row, copy_no, n_versions`` of the rows of ``rows`` (a typed relation holding
+    every row that shares its key with another, and possibly others) that parse: ``copy_no`` > 1
+    for the later exact copies (on every canonical column) of a row, ``n_versions`` the number of
+    different rows with the row's key."""
+    schema = SCHEMAS[name]
+    key = ", ".join(qi(c) for c in schema.key)
+    return (
+        f"WITH d AS (SELECT x.{qi(ROW)}, {', '.join('x.' + qi(c) for c in schema.key)}, "
+        f"row_number() OVER (PARTITION BY {', '.join('x.' + qi(c) for c in schema.names)} "
+        f"ORDER BY x.{qi(ROW)}) AS copy_no FROM {rows} x WHERE x.__le_r1 IS NULL) "
+        f"SELECT {qi(ROW)}, copy_no, sum(CASE WHEN copy_no = 1 THEN 1 ELSE 0 END) "
+        f"OVER (PARTITION BY {key}) AS n_versions FROM d"
+    )
+
+
 def classify_sql(
     name: str,
     typed_view: str,
@@ -369,28 +403,36 @@ def classify_sql(
     roster_table: str | None,
     index_col: str = "referral_date",
     explain: str | None = None,
+    dups: str | None = None,
+    carry: tuple[str, ...] = (),
 ) -> str:
     """SELECT ``__le_row, reason, censored`` of every row of the typed relation ``typed_view``
     (reason NULL = the row loads; ``censored``: a date that may lie after the data end does, and
-    the row is kept). With ``explain``, a relation of the quarantined rows ``__le_row, reason,
-    __le_c1, __le_d1`` (the parse problems' column and value), instead ``__le_row, column,
-    detail`` of those rows: the checks of each row's own reason in the same order, so the column
-    and detail belong to the reason; only the few rows quarantined are looked at.
+    the row is kept), and the ``carry`` columns of ``typed_view``. With ``explain``, a relation
+    of the quarantined rows ``__le_row, reason, __le_c1, __le_d1`` (the parse problems' column
+    and value), instead ``__le_row, column, detail`` of those rows: the checks of each row's own
+    reason in the same order, so the column and detail belong to the reason; only the few rows
+    quarantined are looked at.
 
     Duplicates: among rows that parse, exact copies on every canonical column keep one copy (the
     rest are ``duplicate_row``); rows that still share their key with a different row are all
-    ``duplicate_key``, so the loaded table never depends on which copy came first.
+    ``duplicate_key``, so the loaded table never depends on which copy came first. ``dups`` is
+    :func:`duplicates_sql` of the rows that may share their key, computed beforehand (DuckDB);
+    without it, the keys repeated among the rows that parse are found here, with an aggregate
+    on the key columns (Spark).
     """
     schema = SCHEMAS[name]
     t = "t"
-    # Keys are counted with an aggregate on the key columns alone; only the rows of repeated keys
-    # (few) go through the window functions.
     ctes = []
     joins = []
     checks = [("t.__le_r1 IS NOT NULL", "t.__le_r1", "p.__le_c1", "p.__le_d1")]
     if explain:
         joins.append(f"JOIN {explain} p ON p.{qi(ROW)} = t.{qi(ROW)}")
-    if schema.key and not explain:
+    if schema.key and not explain and dups is not None:
+        joins.append(f"LEFT JOIN {dups} d2 ON d2.{qi(ROW)} = t.{qi(ROW)}")
+    elif schema.key and not explain:
+        # Keys are counted with an aggregate on the key columns alone; only the rows of
+        # repeated keys (few) go through the window functions.
         key = ", ".join(qi(c) for c in schema.key)
         on = " AND ".join(f"x.{qi(c)} = dk.{qi(c)}" for c in schema.key)
         ctes += [
@@ -496,9 +538,10 @@ def classify_sql(
             f"{detail} AS detail FROM {typed_view} t {' '.join(joins)}"
         )
     censored = " OR ".join(f"coalesce({k}, false)" for k in kept) if kept else "false"
+    carried = "".join(f", t.{qi(c)}" for c in carry)
     return (
         f"{with_}SELECT t.{qi(ROW)} AS {qi(ROW)}, {reason} AS reason, "
-        f"({censored}) AS censored FROM {typed_view} t {' '.join(joins)}"
+        f"({censored}) AS censored{carried} FROM {typed_view} t {' '.join(joins)}"
     )
 
 
