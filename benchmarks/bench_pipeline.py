@@ -58,11 +58,24 @@ county    12    54.8 s wall, 16.2 CPU s, 0.52 GB     20.8 s wall, 6.9 CPU s, 0.3
 state/5   19    808 s wall, 103 CPU s, 1.49 GB       341 s wall, 45 CPU s, 0.42 GB
 ========  ====  ===================================  ===================================
 
-State size (``benchmarks/make_state_site.py``: 10,000 + 5M, 259M extract rows), 2026-12-01,
-``--memory-limit 4GB``, sharing the machine with a test run (load average 4-5): the load took
-about 13 minutes and the cohort had not finished 10 minutes later, at 6.6 GB resident (the
-5M-row person table coming out of DuckDB), so the run was stopped: the target (5 minutes,
-6 GB) is not met.
+The merged code (load, cohort and matching branches together), 2026-12-01, quiet machine (load
+average 0.5-2), one run each:
+
+=========================  =====================  ==========
+step                       county                 peak RSS
+=========================  =====================  ==========
+load_extracts              4.9 s                  0.28 GB
+build_cohort               5.5 s                  0.68 GB
+panel_for(participants)    1.9 s                  0.60 GB
+reference join+count       1.7 s                  0.39 GB
+ratio                      7.1x                   (target 4x: not met)
+=========================  =====================  ==========
+
+State size (``benchmarks/make_state_site.py``: 10,000 + 5M, 259M extract rows), the same code,
+``memory_limit: 4GB``, timed by ``leadeval report`` (manifest ``run.stages``) on a quiet machine:
+load 98 s (1.0 GB peak) and cohort 171 s (5.0 GB peak): 4.5 minutes, within the target of 5
+minutes and 6 GB. The whole report took 13.7 minutes (12.3 GB peak; a test run shared the
+machine from its 9th minute): the 10-minute target is not met (docs/scale.md lists the stages).
 """
 
 from __future__ import annotations

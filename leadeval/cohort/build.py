@@ -237,13 +237,26 @@ def _persons(tables, design, data_end, families, base):
         (c for c in persons.columns if c not in KEY_COLUMNS and c not in _INTERNAL),
         key=_column_key(windows),
     )
-    table = (
-        persons.mutate(index_date=persons.t0, followup_end=persons.fe)
-        .select(*order, "fe", "mi0", "pk")
-        .cache()
+    table = _materialise(
+        persons.mutate(index_date=persons.t0, followup_end=persons.fe).select(
+            *order, "fe", "mi0", "pk"
+        )
     )
     keys = to_pandas(table.select("person_id", "group", "treated", "fe", "mi0", "pk"), "pk")
     return PersonSource(table, tuple(order), _dtypes(table, order)), keys
+
+
+def _materialise(expr: ir.Table) -> ir.Table:
+    """``expr`` computed once into an engine table. On Spark a local checkpoint kept as a
+    temporary view: ibis' ``cache()`` asserts ``is_cached`` right after caching, which Spark
+    Connect does not report for this query."""
+    backend = expr._find_backend()
+    if backend.name != "pyspark":
+        return expr.cache()
+    name = ibis.util.gen_name("persons")
+    backend._session.sql(backend.compile(expr)).localCheckpoint().createOrReplaceTempView(name)
+    # Spark types a division by a decimal literal as decimal: read back with the expression's types
+    return backend.table(name).cast(expr.schema())
 
 
 def _dtypes(table: ir.Table, columns: list[str]) -> pd.Series:
