@@ -127,13 +127,7 @@ class Cohort:
         if built is not None:
             return built[built["person_id"].isin(person_ids)]
         keep = self._rows(person_ids)
-        cache = self.__dict__.setdefault("_persons_for", {})  # see panel_for
-        key = keep.tobytes()
-        if key not in cache:
-            if len(cache) >= 4:
-                cache.pop(next(iter(cache)))
-            cache[key] = self.person_source.frame(keep=keep)
-        return cache[key].copy()
+        return self._cached("_persons_for", keep, lambda: self.person_source.frame(keep=keep))
 
     def _rows(self, person_ids: Iterable[str]) -> np.ndarray:
         """The rows (pks) of ``person_ids`` in the person table, sorted and unique: the person
@@ -169,13 +163,17 @@ class Cohort:
         if isinstance(self.panel_source, pd.DataFrame) or "panel" in self.__dict__:
             return self.panel[self.panel["person_id"].isin(person_ids)]
         keep = self._rows(person_ids)
-        # an evaluation asks for the participants' months several times: keep the last few
-        cache = self.__dict__.setdefault("_panels", {})
+        return self._cached("_panels", keep, lambda: self.panel_source.frame(self.keys, keep))
+
+    def _cached(self, slot: str, keep: np.ndarray, build) -> pd.DataFrame:
+        """A copy of ``build()``, the frame of rows ``keep``, keeping the last 4 answers in
+        ``slot``: an evaluation asks for the same people's rows several times."""
+        cache = self.__dict__.setdefault(slot, {})
         key = keep.tobytes()
         if key not in cache:
             if len(cache) >= 4:
                 cache.pop(next(iter(cache)))
-            cache[key] = self.panel_source.frame(self.keys, keep)
+            cache[key] = build()
         return cache[key].copy()
 
     @property
