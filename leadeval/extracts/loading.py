@@ -87,29 +87,72 @@ def drop_loaded(con: duckdb.DuckDBPyConnection, name: str) -> None:
             con.execute(f"DROP {kind} IF EXISTS {qi(obj)}")
 
 
-def _repeated_hashes(con: duckdb.DuckDBPyConnection, hashes: str) -> np.ndarray:
-    """The values that occur more than once in column ``h`` of the query ``hashes``: a sort of
-    the 64-bit hashes in numpy, several times faster than DuckDB's hash aggregate over as many
-    groups as rows (the keys are nearly all unique) and 8 bytes a row."""
-    h = con.execute(hashes).fetchnumpy()["h"]
-    h = np.asarray(h, dtype=np.uint64)
+_BATCH = 1 << 18  # rows per Arrow batch of the checking pass
+
+
+def _repeated(h: np.ndarray) -> np.ndarray:
+    """The values that occur more than once in ``h`` (64-bit key hashes, sorted here in place):
+    a sort in numpy, several times faster than DuckDB's hash aggregate over as many groups as
+    rows (the keys are nearly all unique) and 8 bytes a row."""
     h.sort()
     return np.unique(h[1:][h[1:] == h[:-1]])
 
 
-def _duplicates(
-    con: duckdb.DuckDBPyConnection, name: str, typed_rel: str, key_rel: str
-) -> str | None:
-    """A temp table of :func:`duplicates_sql` over the rows of ``typed_rel`` whose key hash
-    repeats (``key_rel``: a relation with the typed key columns, read for their hashes alone);
-    an empty relation when no hash repeats (no row shares its key), None without a key."""
-    h = key_hash(name)
-    if h is None:
-        return None
-    repeated = _repeated_hashes(con, f"SELECT {h} AS h FROM {key_rel}")
-    if not len(repeated):
-        return f"(SELECT CAST(NULL AS BIGINT) AS {qi(ROW)}, 0 AS copy_no, 0 AS n_versions LIMIT 0)"
-    rep, cand, dups = (qi(f"__le_{x}_{name}") for x in ("rh", "k", "d"))
+def _check_pass(
+    con: duckdb.DuckDBPyConnection, checked: str, n_bits: int, keyed: bool, n_rows: int
+) -> tuple[pd.DataFrame, np.ndarray, np.ndarray, int]:
+    """One streamed pass of ``checked`` (``__le_row, reason, censored, __le_t``, and with
+    ``keyed`` ``__le_h``, the key hash of a row that parses, else NULL): the flagged rows
+    (``reason`` or ``censored``: ``__le_row, reason, censored, __le_t``), the repeated key
+    hashes, per trimmable column the number of loaded rows trimmed there, and the rows that
+    load (all before duplicates)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    flagged = []
+    hashes, n_hashed = np.empty(n_rows if keyed else 0, dtype=np.uint64), 0  # no copy of them
+    bits = np.zeros(n_bits, dtype=np.int64)
+    n_loaded = 0
+    for batch in con.sql(checked).to_arrow_reader(_BATCH):
+        reason = batch.column("reason")
+        censored = pc.fill_null(batch.column("censored"), False)
+        keep = pc.or_(pc.is_valid(reason), censored)
+        if pc.any(keep).as_py():
+            cols = [batch.column(c) for c in (ROW, "reason", "censored", "__le_t")]
+            flagged.append(
+                pa.RecordBatch.from_arrays(
+                    cols, names=[ROW, "reason", "censored", "__le_t"]
+                ).filter(keep)
+            )
+        loaded = pc.is_null(reason)
+        if n_bits:
+            t = pc.filter(batch.column("__le_t"), loaded).to_numpy(zero_copy_only=False)
+            for i in range(n_bits):
+                bits[i] += np.count_nonzero(t & (1 << i))
+        n_loaded += pc.sum(loaded.cast(pa.int64())).as_py() or 0
+        if keyed:
+            h = pc.drop_null(batch.column("__le_h")).to_numpy(zero_copy_only=False)
+            hashes[n_hashed : n_hashed + len(h)] = h
+            n_hashed += len(h)
+    schema = pa.schema(
+        [
+            (ROW, pa.int64()),
+            ("reason", pa.string()),
+            ("censored", pa.bool_()),
+            ("__le_t", pa.int64()),
+        ]
+    )
+    table = pa.Table.from_batches([b.cast(schema) for b in flagged], schema=schema)
+    return table.to_pandas(), _repeated(hashes[:n_hashed]), bits, n_loaded
+
+
+def _duplicate_rows(
+    con: duckdb.DuckDBPyConnection, name: str, typed_rel: str, repeated: np.ndarray
+) -> pd.DataFrame:
+    """``__le_row, reason, __le_t`` of the rows of ``typed_rel`` that are ``duplicate_row`` or
+    ``duplicate_key`` (:func:`duplicates_sql`), looked for among the rows whose key hash is one of
+    ``repeated`` (every row that shares its key with another, and the rare hash collisions)."""
+    rep, cand = (qi(f"__le_{x}_{name}") for x in ("rh", "k"))
     con.register("__le_rh", pd.DataFrame({"h": repeated}))
     try:
         con.execute(f"CREATE OR REPLACE TEMP TABLE {rep} AS SELECT h FROM __le_rh")
@@ -117,10 +160,13 @@ def _duplicates(
         con.unregister("__le_rh")
     con.execute(
         f"CREATE OR REPLACE TEMP TABLE {cand} AS SELECT * FROM {typed_rel} t "
-        f"WHERE {h} IN (SELECT h FROM {rep})"
+        f"WHERE {key_hash(name)} IN (SELECT h FROM {rep})"
     )
-    con.execute(f"CREATE OR REPLACE TEMP TABLE {dups} AS {duplicates_sql(name, cand)}")
-    return dups
+    return con.execute(
+        f"SELECT d.{qi(ROW)}, CASE WHEN d.copy_no > 1 THEN 'duplicate_row' ELSE 'duplicate_key' "
+        f"END AS reason, c.__le_t FROM ({duplicates_sql(name, cand)}) d "
+        f"JOIN {cand} c ON c.{qi(ROW)} = d.{qi(ROW)} WHERE d.copy_no > 1 OR d.n_versions > 1"
+    ).df()
 
 
 def _load_one(
@@ -131,10 +177,12 @@ def _load_one(
 ) -> tuple[dict, pd.DataFrame]:
     """Load one extract into table ``extract_<name>``; return its quality row and quarantined rows.
 
-    The passes over the whole source: the key hashes (:func:`_duplicates`), then one pass of
-    every check, which keeps only the rows that do not load or are censored and counts the rest
-    (a GROUP BY whose key is NULL for them); a table-loaded source (roster, CSV, databases) is
-    first parsed into its table. Everything after that reads the few flagged rows."""
+    One pass over the whole source (:func:`_check_pass`) runs every check but the duplicates
+    and streams out the key hashes, the few rows that do not load or are censored, and counts
+    of the rest; only the rows whose key hash repeats are then checked for duplicates
+    (:func:`_duplicate_rows`), and their reason takes precedence over the others (a row with a
+    parse problem has no hash). A table-loaded source (roster, CSV, databases) is first parsed
+    into its table. Everything after that reads the few flagged rows."""
     src = cfg.extracts[name]
     raw = register_raw(con, name, src, attachments)
     quar, few, expl, why = (qi(f"__le_{h}_{name}") for h in ("q", "f", "p", "w"))
@@ -155,34 +203,48 @@ def _load_one(
         as_view = raw.inline is not None and name != "roster"
         if as_view:
             typed_rel = f"({typed_sql(name, raw, src)})"
-            keys = {c: s for c, s in raw.columns.items() if c in SCHEMAS[name].key}
-            key_rel = f"({typed_sql(name, dataclasses.replace(raw, columns=keys), src)})"
         else:
-            typed_rel = key_rel = final
+            typed_rel = final
             # One pass over the source: parse into the final table; then classify from it
             con.execute(
                 f"CREATE TABLE {final} AS SELECT {', '.join(qi(h) for h in _HELPERS)}, "
                 f"{_canon(name)} FROM ({typed_sql(name, raw, src)})"
             )
-        dups = _duplicates(con, name, typed_rel, key_rel)
         rules = (name, typed_rel, cfg.data_end_date, roster, cfg.design.index_date)
-        checked = classify_sql(*rules, dups=dups, carry=("__le_t",))
-        flag = "reason IS NOT NULL OR censored"
-        kept = ", ".join(
-            f"CASE WHEN {flag} THEN {qi(c)} END AS {qi(c)}"
-            for c in (ROW, "reason", "censored", "__le_t")
-        )
-        con.execute(
-            f"CREATE OR REPLACE TEMP TABLE {quar} AS SELECT {kept}, count(*) AS n, "
-            "sum(bit_count(__le_t)) AS n_trimmed, bit_or(__le_t) AS mask "
-            f"FROM ({checked}) GROUP BY ALL"
-        )
-        n_loaded, n_trimmed, mask, n_censored, n_bad = con.execute(
-            "SELECT coalesce(sum(n) FILTER (reason IS NULL), 0), "
-            "coalesce(sum(n_trimmed) FILTER (reason IS NULL), 0), "
-            "coalesce(bit_or(mask) FILTER (reason IS NULL), 0), "
-            f"count(*) FILTER (reason IS NULL AND censored), count(reason) FROM {quar}"
-        ).fetchone()
+        h = key_hash(name)
+        if h is not None:  # the key hash of each row that parses, for the duplicates
+            hashed = (
+                f"(SELECT *, CASE WHEN __le_r1 IS NULL THEN {h} END AS __le_h FROM {typed_rel})"
+            )
+            rules = (name, hashed, *rules[2:])
+        empty = f"(SELECT CAST(NULL AS BIGINT) AS {qi(ROW)}, 0 AS copy_no, 0 AS n_versions LIMIT 0)"
+        carry = ("__le_t", "__le_h") if h is not None else ("__le_t",)
+        checked = classify_sql(*rules, dups=empty if h is not None else None, carry=carry)
+        n_bits = len(trimmable(name, raw))
+        flags, repeated, bits, n_loaded = _check_pass(con, checked, n_bits, h is not None, n_read)
+        if len(repeated):
+            dup = _duplicate_rows(con, name, typed_rel, repeated)
+            before = flags.set_index(ROW)["reason"].reindex(dup[ROW].to_numpy())
+            was_loaded = before.isna().to_numpy()
+            n_loaded -= int(was_loaded.sum())
+            t = dup["__le_t"].to_numpy()[was_loaded]
+            bits -= [np.count_nonzero(t & (1 << i)) for i in range(n_bits)]
+            flags = pd.concat(
+                [flags[~flags[ROW].isin(dup[ROW])], dup.assign(censored=False)], ignore_index=True
+            )
+        n_trimmed = int(bits.sum())
+        mask = sum(1 << i for i in range(n_bits) if bits[i])
+        n_censored = int((flags["reason"].isna() & flags["censored"]).sum())
+        n_bad = int(flags["reason"].notna().sum())
+        con.register("__le_flags", flags[[ROW, "reason", "censored"]])
+        try:
+            con.execute(
+                f"CREATE OR REPLACE TEMP TABLE {quar} AS SELECT CAST({qi(ROW)} AS BIGINT) AS "
+                f"{qi(ROW)}, CAST(reason AS VARCHAR) AS reason, CAST(censored AS BOOLEAN) AS "
+                "censored FROM __le_flags"
+            )
+        finally:
+            con.unregister("__le_flags")
         flagged = f"(SELECT {qi(ROW)} FROM {quar} WHERE reason IS NOT NULL)"
         used = list(dict.fromkeys(raw.columns.values()))
         renamed = {c: f"{c} (source)" if c in _QUARANTINE_COLUMNS else c for c in used}
