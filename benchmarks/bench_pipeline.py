@@ -71,6 +71,12 @@ reference join+count       1.7 s                  0.39 GB
 ratio                      7.1x                   (target 4x: not met)
 =========================  =====================  ==========
 
+The load since (branch ``load``, 2026-12-01 22:15 UTC, main 3d6283a alternated with it, 3 runs
+each at load average 5.7-11): the key-hash scan folded into the one checking pass (streamed as
+Arrow batches); CPU 8.75-9.24 s on main, 7.61-7.69 s on the branch (-15%), peak RSS 0.28 -> 0.30
+GB; quality and quarantine byte-identical. Wall times at that load are noise (13.7-21.2 s both);
+a quiet figure and the ratio are still to be measured (``benchmarks/bench_load.py`` has the runs).
+
 State size (``benchmarks/make_state_site.py``: 10,000 + 5M, 259M extract rows), the same code,
 ``memory_limit: 4GB``, timed by ``leadeval report`` (manifest ``run.stages``) on a quiet machine:
 load 98 s (1.0 GB peak) and cohort 171 s (5.0 GB peak): 4.5 minutes, within the target of 5
