@@ -20,15 +20,17 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import ibis
+
 from leadeval.config import SiteConfig, load_config
 from leadeval.errors import LeadevalError
 from leadeval.evaluation import Evaluation, Progress, evaluate
-from leadeval.extracts import load_extracts, write_quarantine
+from leadeval.extracts import Extracts, load_extracts, write_quarantine
 from leadeval.progress import StageClock, fan_out
 from leadeval.report.audit import check
 from leadeval.report.cells import declare
 from leadeval.report.disclosure import Disclosure, protect
-from leadeval.report.document import render_html, write_tables
+from leadeval.report.document import ReportDocument, render_html, text_cells, write_tables
 from leadeval.report.manifest import build_manifest, sha256_file, write_manifest
 from leadeval.report.sections import build_document
 from leadeval.safe_csv import to_csv
@@ -79,6 +81,20 @@ def write_restricted(ev: Evaluation, folder: Path) -> None:
         to_csv(ev.matched.data, folder / "matched_sample.csv", index=False, lineterminator="\n")
     if not ev.extracts.clean:
         write_quarantine(ev.extracts, folder / "quarantine")
+
+
+def identifiers_in(doc: ReportDocument, extracts: Extracts) -> frozenset[str]:
+    """The text cells of the report's tables that are a roster ``person_id``, found in the
+    engine: the few thousand cells go to the roster, not the roster (a state's millions of
+    ids) to Python. :func:`~leadeval.report.document.write_tables` refuses a table holding one."""
+    cells = sorted({v for t in doc.tables for v in text_cells(t)})
+    if not cells:
+        return frozenset()
+    roster = extracts["roster"]
+    ids = roster.select(value=roster["person_id"].cast("string"))
+    wanted = ibis.memtable({"value": cells}, schema={"value": "string"})
+    hits = ids.filter(ids["value"].isin(wanted["value"])).distinct().to_pyarrow()
+    return frozenset(hits.column("value").to_pylist())
 
 
 MANIFEST = "manifest.json"
@@ -206,8 +222,7 @@ def _write_all(
     cfg, ev, doc, disclosure, folder: Path, formats, restricted, started, started_at, clock
 ) -> dict:
     """Write every output into ``folder`` (the temporary folder) and the manifest last."""
-    person_ids = ev.extracts["roster"].select("person_id").to_pandas()["person_id"].astype(str)
-    table_hashes = write_tables(doc, folder / "tables", person_ids)
+    table_hashes = write_tables(doc, folder / "tables", identifiers_in(doc, ev.extracts))
     summary = [
         ("site", cfg.site),
         ("seed", str(ev.seed)),
