@@ -21,7 +21,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import ibis
+import numpy as np
 
+from leadeval.cohort import Cohort
+from leadeval.cohort.persons import PersonSource
 from leadeval.config import SiteConfig, load_config
 from leadeval.errors import LeadevalError
 from leadeval.evaluation import Evaluation, Progress, evaluate
@@ -71,11 +74,31 @@ def write_pdf(html: str, path: Path, base: Path) -> None:
     HTML(string=html, base_url=str(base)).write_pdf(path)
 
 
+PERSON_ROWS = 100_000  # persons.csv is written this many people at a time
+
+
+def write_persons(cohort: Cohort, path: Path, rows: int = PERSON_ROWS) -> None:
+    """``persons.csv``: the bytes of ``to_csv(cohort.persons)``, written ``rows`` people at a
+    time from the engine, so a state's person table (millions of people by ~120 columns) is
+    never one frame. Each part has the whole table's dtypes (:class:`PersonSource`), and every
+    cell is formatted on its own (dates are whole days), so the parts add up to the same text."""
+    source = cohort.person_source
+    if not isinstance(source, PersonSource):  # a ready frame
+        to_csv(cohort.persons, path, index=False, lineterminator="\n")
+        return
+    n = len(cohort.keys)
+    with open(path, "w", encoding="utf-8", newline="") as fh:
+        for start in range(0, max(n, 1), rows):
+            part = source.frame(keep=np.arange(start, min(start + rows, n), dtype=np.int64))
+            to_csv(part, fh, index=False, header=start == 0, lineterminator="\n")
+            del part
+
+
 def write_restricted(ev: Evaluation, folder: Path) -> None:
     """Person-level outputs, only when asked for: never part of the shareable report."""
     folder.mkdir(parents=True, exist_ok=True)
     folder.chmod(0o700)
-    to_csv(ev.cohort.persons, folder / "persons.csv", index=False, lineterminator="\n")
+    write_persons(ev.cohort, folder / "persons.csv")
     to_csv(ev.cohort.flow, folder / "cohort_flow_persons.csv", index=False, lineterminator="\n")
     if ev.matched is not None:
         to_csv(ev.matched.data, folder / "matched_sample.csv", index=False, lineterminator="\n")
