@@ -35,3 +35,33 @@ def test_clean_table_and_identifier_column_names():
     named = ReportTable("named", "t", pd.DataFrame({"person_id": ["x"]}))
     with pytest.raises(LeadevalError, match=r"identifier column\(s\) \['person_id'\]"):
         check_no_identifiers(named, ())
+
+
+def test_identifiers_found_in_the_roster_in_the_engine(tmp_path):
+    """What ``write_report`` does: the tables' text cells are looked up in the roster (in the
+    engine) and ``write_tables`` refuses the table holding one; a clean report is written.
+    Reference: planted ids (one in a column, one in a shown index) among 2,000 roster ids."""
+    from leadeval.extracts import Extracts
+    from leadeval.report.document import ReportDocument, ReportSection, write_tables
+    from leadeval.report.writer import identifiers_in
+
+    roster = pd.DataFrame({
+        "person_id": [f"P{i:06d}" for i in range(2_000)], "group": "pool",
+        "referral_date": "2015-03-01", "birth_year": 1980,
+    })
+    ex = Extracts.from_frames({"roster": roster}, data_end_date="2015-12-31")
+    planted = ReportTable("planted", "t", pd.DataFrame(
+        {"level": ["a", "P000007", "b"], "n": [1, 2, 3]},
+        index=pd.Index(["x", "y", "P001999"], name="group"),
+    ), index=True)
+    clean = ReportTable("clean", "t", pd.DataFrame({"level": ["a", "P2"], "n": [7, 8]}))
+
+    def doc(*tables):
+        return ReportDocument("t", "s", (ReportSection("s", "s", tables=tables),))
+
+    assert identifiers_in(doc(planted, clean), ex) == {"P000007", "P001999"}
+    with pytest.raises(LeadevalError, match=r"'planted' contains 2 person identifier value"):
+        write_tables(doc(clean, planted), tmp_path / "t1", identifiers_in(doc(clean, planted), ex))
+    assert identifiers_in(doc(clean), ex) == frozenset()
+    assert set(write_tables(doc(clean), tmp_path / "t2", identifiers_in(doc(clean), ex))) == {
+        "clean.csv"}

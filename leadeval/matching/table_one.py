@@ -77,9 +77,13 @@ def table_one(matched: Any, digits: int = 1) -> pd.DataFrame:
         )
     cats = [c for c in dict.fromkeys([*spec.categorical, *spec.exact]) if c not in numeric]
     for c in cats:
-        v = d[c].astype(str)
-        for lvl in sorted(v.unique()):
-            x = (v == lvl).to_numpy(dtype=float)
+        # each level's 0/1 column from the codes of the distinct values (a pool of millions:
+        # one factorize, not a text copy and one text comparison per level); a level is the
+        # value's text, as ``d[c].astype(str) == level``
+        codes, uniques = pd.factorize(d[c], use_na_sentinel=False)
+        texts = pd.Series(uniques).astype(str).to_numpy()
+        for lvl in sorted(set(texts)):
+            x = np.isin(codes, np.flatnonzero(texts == lvl)).astype(float)
             row = {"variable": c, "level": lvl, "statistic": "%"}
             for k, (m, w) in groups.items():
                 row[k] = f"{100 * _wmean(x[m], w[m]):.{digits}f}"

@@ -198,8 +198,11 @@ def _matching(p: DisclosureProblem, ev: Evaluation) -> None:
     for c in cats:
         if c not in units:
             continue
-        v = units[c].astype(str).to_numpy()
-        levels = {f"{c}[{lv}]": v == lv for lv in sorted(set(v))}
+        # as ``units[c].astype(str) == level``, from one factorize of the pool's millions
+        codes, uniques = pd.factorize(units[c], use_na_sentinel=False)
+        texts = pd.Series(uniques).astype(str).to_numpy()
+        levels = {f"{c}[{lv}]": np.isin(codes, np.flatnonzero(texts == lv))
+                  for lv in sorted(set(texts))}
         _binary_levels(p, c, levels, masks, bal, complement=False)
     extra = spec.balance
     if extra.addl or extra.interactions or extra.squares:  # transformed terms and products

@@ -84,6 +84,13 @@ def format_value(value: object, digits: int = 3) -> str:
     return str(value)
 
 
+def text_cells(table: ReportTable) -> np.ndarray:
+    """The text of every non-numeric cell of ``table`` (index included when it is shown): what
+    :func:`check_no_identifiers` tests against the person identifiers."""
+    frame = table.frame.reset_index() if table.index else table.frame
+    return frame.select_dtypes(exclude="number").astype(str).to_numpy().ravel()
+
+
 def check_no_identifiers(table: ReportTable, person_ids: Iterable[str] = ()) -> None:
     """Refuse a table that carries a person identifier, by column name or by value."""
     frame = table.frame.reset_index() if table.index else table.frame
@@ -97,8 +104,7 @@ def check_no_identifiers(table: ReportTable, person_ids: Iterable[str] = ()) -> 
     if ids:
         # report tables are small: test each text cell against the set (DataFrame.isin would
         # hash every identifier of the roster again, for each table)
-        text = frame.select_dtypes(exclude="number").astype(str).to_numpy().ravel()
-        hits = sum(v in ids for v in text)
+        hits = sum(v in ids for v in text_cells(table))
         if hits:
             raise LeadevalError(
                 f"report table {table.name!r} contains {hits} person identifier value(s); "

@@ -20,15 +20,20 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import ibis
+import numpy as np
+
+from leadeval.cohort import Cohort
+from leadeval.cohort.persons import PersonSource
 from leadeval.config import SiteConfig, load_config
 from leadeval.errors import LeadevalError
 from leadeval.evaluation import Evaluation, Progress, evaluate
-from leadeval.extracts import load_extracts, write_quarantine
+from leadeval.extracts import Extracts, load_extracts, write_quarantine
 from leadeval.progress import StageClock, fan_out
 from leadeval.report.audit import check
 from leadeval.report.cells import declare
 from leadeval.report.disclosure import Disclosure, protect
-from leadeval.report.document import render_html, write_tables
+from leadeval.report.document import ReportDocument, render_html, text_cells, write_tables
 from leadeval.report.manifest import build_manifest, sha256_file, write_manifest
 from leadeval.report.sections import build_document
 from leadeval.safe_csv import to_csv
@@ -69,16 +74,50 @@ def write_pdf(html: str, path: Path, base: Path) -> None:
     HTML(string=html, base_url=str(base)).write_pdf(path)
 
 
+PERSON_ROWS = 100_000  # persons.csv is written this many people at a time
+
+
+def write_persons(cohort: Cohort, path: Path, rows: int = PERSON_ROWS) -> None:
+    """``persons.csv``: the bytes of ``to_csv(cohort.persons)``, written ``rows`` people at a
+    time from the engine, so a state's person table (millions of people by ~120 columns) is
+    never one frame. Each part has the whole table's dtypes (:class:`PersonSource`), and every
+    cell is formatted on its own (dates are whole days), so the parts add up to the same text."""
+    source = cohort.person_source
+    if not isinstance(source, PersonSource):  # a ready frame
+        to_csv(cohort.persons, path, index=False, lineterminator="\n")
+        return
+    n = len(cohort.keys)
+    with open(path, "w", encoding="utf-8", newline="") as fh:
+        for start in range(0, max(n, 1), rows):
+            part = source.frame(keep=np.arange(start, min(start + rows, n), dtype=np.int64))
+            to_csv(part, fh, index=False, header=start == 0, lineterminator="\n")
+            del part
+
+
 def write_restricted(ev: Evaluation, folder: Path) -> None:
     """Person-level outputs, only when asked for: never part of the shareable report."""
     folder.mkdir(parents=True, exist_ok=True)
     folder.chmod(0o700)
-    to_csv(ev.cohort.persons, folder / "persons.csv", index=False, lineterminator="\n")
+    write_persons(ev.cohort, folder / "persons.csv")
     to_csv(ev.cohort.flow, folder / "cohort_flow_persons.csv", index=False, lineterminator="\n")
     if ev.matched is not None:
         to_csv(ev.matched.data, folder / "matched_sample.csv", index=False, lineterminator="\n")
     if not ev.extracts.clean:
         write_quarantine(ev.extracts, folder / "quarantine")
+
+
+def identifiers_in(doc: ReportDocument, extracts: Extracts) -> frozenset[str]:
+    """The text cells of the report's tables that are a roster ``person_id``, found in the
+    engine: the few thousand cells go to the roster, not the roster (a state's millions of
+    ids) to Python. :func:`~leadeval.report.document.write_tables` refuses a table holding one."""
+    cells = sorted({v for t in doc.tables for v in text_cells(t)})
+    if not cells:
+        return frozenset()
+    roster = extracts["roster"]
+    ids = roster.select(value=roster["person_id"].cast("string"))
+    wanted = ibis.memtable({"value": cells}, schema={"value": "string"})
+    hits = ids.filter(ids["value"].isin(wanted["value"])).distinct().to_pyarrow()
+    return frozenset(hits.column("value").to_pylist())
 
 
 MANIFEST = "manifest.json"
@@ -206,8 +245,7 @@ def _write_all(
     cfg, ev, doc, disclosure, folder: Path, formats, restricted, started, started_at, clock
 ) -> dict:
     """Write every output into ``folder`` (the temporary folder) and the manifest last."""
-    person_ids = ev.extracts["roster"].select("person_id").to_pandas()["person_id"].astype(str)
-    table_hashes = write_tables(doc, folder / "tables", person_ids)
+    table_hashes = write_tables(doc, folder / "tables", identifiers_in(doc, ev.extracts))
     summary = [
         ("site", cfg.site),
         ("seed", str(ev.seed)),
