@@ -23,9 +23,20 @@ seconds, CPU seconds (this process and its children, the JVM included, from /pro
 process's peak RSS are printed (the JVM's own heap is ``spark.driver.memory``, ``--driver-memory``),
 with the ratios Spark / DuckDB and Spark / reference.
 
-Measured 2026-12-01 on the shared 2-core machine (see the load average printed with each run;
-compare the ratios, not the seconds), county site (2,000 + 200,000, 10.5M extract rows): see
-docs/scale.md, "On a cluster".
+Measured 2026-12-01 21:39-22:07 on the shared 2-core machine at load average 5-13 (compare the
+ratios, not the seconds; the reference ran last, at a lower load), county site (2,000 +
+200,000, 10.5M extract rows), one run; Spark session start 121.9 s (24.4 CPU s):
+
+==============  =======  =======  ======  =======  =======  ========
+engine          load     cohort   panel   total    CPU s    / duckdb
+==============  =======  =======  ======  =======  =======  ========
+duckdb          44.1 s   59.6 s   20.9 s  124.5 s  25.5     1.0x
+spark native    707.8 s  166.3 s  85.6 s  959.6 s  546.3    7.7x
+spark staged    28.2 s   108.4 s  41.7 s  178.2 s  166.4    1.4x
+reference                                 2.2 s    2.1
+==============  =======  =======  ======  =======  =======  ========
+
+(docs/scale.md, "On a cluster").
 """
 
 from __future__ import annotations
