@@ -35,6 +35,7 @@ Example
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -209,6 +210,51 @@ def balance_stats(
     return out
 
 
+def _balance_columns(
+    frame: pd.DataFrame,
+    covariates: list[str],
+    categorical: list[str] = (),
+    distance: np.ndarray | None = None,
+    addl: list[str] = (),
+    interactions: bool = False,
+    squares: bool = False,
+) -> dict[str, Callable[[], np.ndarray]]:
+    """The balance variables of :func:`balance_matrix`, in its order, each as a function that
+    makes its column: :func:`compute_balance` makes them one at a time, so a state's millions
+    of units never hold the whole matrix (and its consolidated copy) at once."""
+    base: dict[str, Callable[[], np.ndarray]] = {}
+    owner: dict[str, str] = {}
+    for c in covariates:
+        base[c] = lambda c=c: frame[c].to_numpy(dtype=float)
+        owner[c] = c
+    for c in categorical:
+        codes, levels = text_levels(frame[c])
+        for k, lvl in enumerate(levels):
+            base[f"{c}[{lvl}]"] = lambda codes=codes, k=k: (codes == k).astype(float)
+            owner[f"{c}[{lvl}]"] = c
+    cols = {"distance": lambda: np.asarray(distance, dtype=float)} if distance is not None else {}
+    cols |= base
+    if addl:
+        try:
+            X, names = design(frame, list(addl), intercept=False)
+        except FormulaTermError as err:
+            raise MatchingError(f"matching.balance.addl: {err}") from None
+        cols |= {n: (lambda j=j: X[:, j]) for j, n in enumerate(names) if n not in cols}
+    if squares:
+        for c in covariates:
+            x = base[c]()
+            if not np.all((x == 0) | (x == 1)):
+                cols.setdefault(f"{c} ** 2", lambda c=c: base[c]() ** 2)
+    if interactions:  # opt-in: the products are kept (whether one is constant needs it made)
+        keys = list(base)
+        for i, a in enumerate(keys):
+            for b in keys[i + 1 :]:
+                prod = base[a]() * base[b]()
+                if owner[a] != owner[b] and np.ptp(prod) > 0:
+                    cols.setdefault(f"{a}:{b}", lambda prod=prod: prod)
+    return cols
+
+
 def balance_matrix(
     frame: pd.DataFrame,
     covariates: list[str],
@@ -222,37 +268,10 @@ def balance_matrix(
     ``var[level]``, then the extra rows: ``addl`` formulaic terms (``log1p(x)``...), squares
     ``x ** 2`` of non-binary covariates and pairwise products ``a:b`` (not of two levels of one
     variable), as cobalt's ``addl``, ``poly = 2`` and ``int = TRUE``."""
-    base: dict[str, np.ndarray] = {}
-    owner: dict[str, str] = {}
-    for c in covariates:
-        base[c] = frame[c].to_numpy(dtype=float)
-        owner[c] = c
-    for c in categorical:
-        codes, levels = text_levels(frame[c])
-        for k, lvl in enumerate(levels):
-            base[f"{c}[{lvl}]"] = (codes == k).astype(float)
-            owner[f"{c}[{lvl}]"] = c
-    cols = {"distance": np.asarray(distance, dtype=float)} if distance is not None else {}
-    cols |= base
-    if addl:
-        try:
-            X, names = design(frame, list(addl), intercept=False)
-        except FormulaTermError as err:
-            raise MatchingError(f"matching.balance.addl: {err}") from None
-        cols |= {n: X[:, j] for j, n in enumerate(names) if n not in cols}
-    if squares:
-        for c in covariates:
-            x = base[c]
-            if not np.all((x == 0) | (x == 1)):
-                cols.setdefault(f"{c} ** 2", x**2)
-    if interactions:
-        keys = list(base)
-        for i, a in enumerate(keys):
-            for b in keys[i + 1 :]:
-                prod = base[a] * base[b]
-                if owner[a] != owner[b] and np.ptp(prod) > 0:
-                    cols.setdefault(f"{a}:{b}", prod)
-    return pd.DataFrame(cols, index=frame.index)
+    cols = _balance_columns(
+        frame, covariates, categorical, distance, addl, interactions, squares
+    )
+    return pd.DataFrame({v: make() for v, make in cols.items()}, index=frame.index)
 
 
 def compute_balance(
@@ -286,15 +305,15 @@ def compute_balance(
     -----
     BalanceWarning when any |SMD| after matching exceeds ``threshold``.
     """
-    X = balance_matrix(
+    columns = _balance_columns(
         frame, list(covariates), list(categorical), distance, list(addl), interactions, squares
     )
     t = frame["treated"].to_numpy() == 1
     w = np.asarray(weights, dtype=float)
     kept = w != 0  # units without weight change no statistic: "after" is computed on the rest
     rows = []
-    for v in X.columns:
-        x = X[v].to_numpy()
+    for v, make in columns.items():
+        x = make()
         binary = bool(np.all((x == 0) | (x == 1)))
         sd = _sd_denominator(x, t, binary, estimand)
         distinct = None if binary else distinct_values(x)

@@ -224,7 +224,8 @@ def fit_propensity(
         X, names = design(frame, terms, intercept=True)
     except FormulaTermError as err:
         raise MatchingError(f"matching (score model {formula!r}): {err}") from None
-    scale = np.maximum(np.abs(X).max(axis=0), 1e-300)
+    # max |x| per column without an |X| copy of the design (a state's millions of rows)
+    scale = np.maximum(np.maximum(X.max(axis=0), -X.min(axis=0)), 1e-300)
     # rank from the small Gram matrix of the column-scaled design, not a QR of X
     gram = sum(X[s : s + _BLOCK].T @ X[s : s + _BLOCK] for s in range(0, len(X), _BLOCK))
     gram = gram / np.outer(scale, scale)
