@@ -506,7 +506,10 @@ def equity_of_access(
     [4.0, 1.0]
     """
     config = config or EquityConfig()
-    u = eligible_universe(persons, config)
+    read = {"treated", "age_at_index", "race_ethnicity", "sex", "area", "index_date",
+            "referral_type", *config.by, *config.adjust_for, *config.adjust_categorical}
+    # only the columns read below: the universe is a copy (millions of people at a state)
+    u = eligible_universe(persons[[c for c in persons.columns if c in read]], config)
     by = [v for v in config.by if v in u]
     rates = access_rates(u, by, config.reference, conf_level)
     adjusted, missing = adjusted_access(
