@@ -417,8 +417,10 @@ def adjusted_access(
     extra_ref = {c: _reference(e.counts, None, c) for c, e in extra.items()}
     groups = {var: _code_labels(universe[var]) for var in by if var in universe}
     # one pass over the people: the distinct cells of every column any model reads
-    names = list(dict.fromkeys([*groups, *extra, *hist_kept]))
-    coded = {**{c: hist_coded[c] for c in hist_kept}, **extra, **groups}
+    # (an adjustment column is keyed 'name=', apart from a group variable of the same name)
+    names = [*groups, *(f"{c}=" for c in extra), *hist_kept]
+    coded = {**{c: hist_coded[c] for c in hist_kept}, **{f"{c}=": e for c, e in extra.items()},
+             **groups}
     referred = universe["referred"].to_numpy().astype(np.int32)
     cells, cell_n = _collapse([coded[c].codes for c in names] + [referred])
     at = {c: cells[i] for i, c in enumerate(names)}
@@ -429,7 +431,7 @@ def adjusted_access(
         ref = _reference(g.counts, reference.get(var), var)
         levels = [str(v) for v in g.values if v != ref]
         ex = [c for c in extra if c != var]
-        use = [var, *ex, *hist_kept]
+        use = [var, *(f"{c}=" for c in ex), *hist_kept]
         vcells, n = _collapse([at[c] for c in use] + [cell_y], cell_n)
         vat = dict(zip(use, vcells, strict=False))
         ok = np.ones(len(n), bool)
@@ -442,7 +444,7 @@ def adjusted_access(
         for c in hist_kept:
             cols[c] = hist_coded[c].values[vat[c][ok]]
         for c in ex:
-            lab = extra[c].values[vat[c][ok]]
+            lab = extra[c].values[vat[f"{c}="][ok]]
             for lv in extra[c].values:
                 if lv != extra_ref[c]:
                     cols[f"{c}={lv}"] = (lab == lv).astype(float)
