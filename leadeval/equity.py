@@ -301,35 +301,89 @@ class _GLMFit:
         return pd.DataFrame({0: self.params - z * self.bse, 1: self.params + z * self.bse})
 
 
-def _glm_hc0(y: np.ndarray, x: pd.DataFrame, family: Any, maxiter: int = 100) -> _GLMFit:
-    """``sm.GLM(y, x, family).fit(cov_type="HC0")`` for a canonical link (Poisson-log,
-    binomial-logit) on numpy: statsmodels' IRLS (same start, steps and deviance stopping rule,
-    atol 1e-8) with the weighted least squares solved on the normal equations rather than by
-    SVD, which made statsmodels spend seconds per fit on a county's 200,000 people; the same
-    sandwich :math:`H^{-1}(\\sum_i x_i x_i^\\top (y_i-\\mu_i)^2)H^{-1}`, :math:`H = X^\\top
-    \\mathrm{diag}(V(\\mu))X`, at the final estimate. Equal to statsmodels' to rounding."""
+def _glm_hc0(y: np.ndarray, x: pd.DataFrame, family: Any, maxiter: int = 100,
+             freq: np.ndarray | None = None) -> _GLMFit:
+    """``sm.GLM(y, x, family, freq_weights=freq).fit(cov_type="HC0")`` for a canonical link
+    (Poisson-log, binomial-logit) on numpy: statsmodels' IRLS (same start, steps and deviance
+    stopping rule, atol 1e-8) with the weighted least squares solved on the normal equations
+    rather than by SVD, which made statsmodels spend seconds per fit on a county's 200,000
+    people; the same sandwich :math:`H^{-1}(\\sum_i n_i x_i x_i^\\top (y_i-\\mu_i)^2)H^{-1}`,
+    :math:`H = \\sum_i n_i V(\\mu_i) x_i x_i^\\top`, at the final estimate. ``freq`` (default 1)
+    counts the people a row stands for: a fit on the distinct (covariates, outcome) rows with
+    their counts is the fit on the people, the same in exact arithmetic. Equal to statsmodels'
+    to rounding."""
     X, y = x.to_numpy(float), np.asarray(y, float)
-    mu = family.starting_mu(y)
+    n = np.ones(len(y)) if freq is None else np.asarray(freq, float)
+    if isinstance(family, sm.families.Binomial):
+        mu = family.starting_mu(y)
+    else:  # (y + mean(y)) / 2, the mean over people
+        mu = (y + (n @ y) / n.sum()) / 2.0
     eta = family.predict(mu)
-    dev = family.deviance(y, mu)
+    dev = family.deviance(y, mu, freq_weights=n)
     beta = np.zeros(X.shape[1])
     for _ in range(maxiter):
-        w = family.weights(mu)
+        w = n * family.weights(mu)
         z = eta + family.link.deriv(mu) * (y - mu)
         XW = X * w[:, None]
         beta = np.linalg.solve(XW.T @ X, XW.T @ z)
         eta = X @ beta
         mu = family.fitted(eta)
-        new = family.deviance(y, mu)
+        new = family.deviance(y, mu, freq_weights=n)
         if not np.isfinite(new):
             raise ValueError("non-finite deviance")
         if abs(new - dev) <= 1e-8:
             break
         dev = new
-    hinv = np.linalg.inv((X * family.variance(mu)[:, None]).T @ X)
+    hinv = np.linalg.inv((X * (n * family.variance(mu))[:, None]).T @ X)
     xu = X * (y - mu)[:, None]
-    cov = hinv @ (xu.T @ xu) @ hinv
+    cov = hinv @ ((xu * n[:, None]).T @ xu) @ hinv
     return _GLMFit(pd.Series(beta, index=x.columns), pd.Series(np.sqrt(np.diag(cov)), x.columns))
+
+
+def _collapse(codes: Sequence[np.ndarray], counts: np.ndarray | None = None
+              ) -> tuple[list[np.ndarray], np.ndarray]:
+    """The distinct rows of integer code columns (codes >= -1), sorted by the codes in column
+    order, and how many rows (or how much of ``counts``) each stands for. Sorted by value, so
+    the answer does not depend on the row order.
+
+    >>> cells, n = _collapse([np.array([1, 0, 1, 1]), np.array([0, 2, 0, -1])])
+    >>> [c.tolist() for c in cells], n.tolist()
+    ([[0, 1, 1], [2, -1, 0]], [1.0, 1.0, 2.0])
+    """
+    size = len(codes[0])
+    key = np.zeros(size, np.int64)
+    for c in codes:
+        card = int(c.max()) + 2 if size else 1
+        if size and int(key.max()) >= (2**62) // card:  # rank the key so far (keeps its order)
+            key = np.unique(key, return_inverse=True)[1].astype(np.int64)
+        key = key * card + (c.astype(np.int64) + 1)
+    _, first, inverse = np.unique(key, return_index=True, return_inverse=True)
+    n = np.bincount(inverse.ravel(), weights=counts, minlength=len(first)).astype(float)
+    return [c[first] for c in codes], n
+
+
+@dataclass(frozen=True)
+class _Coded:
+    """A column as integer codes into its sorted distinct values (-1: missing)."""
+
+    codes: np.ndarray
+    values: np.ndarray  # sorted distinct values (str labels or floats)
+    counts: pd.Series | None = None  # raw value -> people (for _reference), categorical only
+
+
+def _code_labels(col: pd.Series) -> _Coded:
+    """Codes of ``col``'s values as text (the labels the dummies are named by)."""
+    raw_codes, raw = pd.factorize(col, use_na_sentinel=False)
+    text = [str(v) for v in raw]
+    labels = np.array(sorted(set(text)), dtype=object)
+    remap = np.searchsorted(labels, np.array(text, dtype=object)) if len(text) else np.zeros(0, int)
+    counts = pd.Series(np.bincount(raw_codes, minlength=len(raw)), index=pd.Index(raw, dtype=object))
+    return _Coded(remap[raw_codes].astype(np.int32), labels, counts)
+
+
+def _code_numbers(col: pd.Series) -> _Coded:
+    codes, values = pd.factorize(col.to_numpy(float), sort=True)
+    return _Coded(codes.astype(np.int32), np.asarray(values, float))
 
 
 def adjusted_access(
@@ -344,41 +398,67 @@ def adjusted_access(
     ratios (logistic, HC0) of referral for each level of each variable, conditional on the
     history columns. One model per variable: ``referred ~ levels + history``.
 
+    The models are fitted on the distinct (level, history, referred) cells with their counts as
+    frequency weights: the likelihood, its IRLS steps and the HC0 meat
+    :math:`\sum_c n_c s_c s_c^\top` are sums over people that group by cell, so the estimates
+    and sandwich are the person-level ones in exact arithmetic (to rounding in floating point)
+    at a cost set by the cells (thousands), not the people (millions).
+
     Returns the table (``variable, level, adj_rri, adj_rri_low, adj_rri_high, adj_or, adj_or_low,
     adj_or_high, adj_p``) and the requested history columns that were missing.
     """
     reference = dict(reference or {})
     hist, missing = history_terms(universe, adjust_for)
-    extra = [
-        _dummies(universe[c].astype(object).where(universe[c].notna(), UNKNOWN),
-                 _reference(universe[c].astype(object).fillna(UNKNOWN).value_counts(), None, c),
-                 f"{c}=")
-        for c in adjust_categorical if c in universe
-    ]
-    y = universe["referred"].to_numpy(float)
+    hist_coded = {c: _code_numbers(hist[c]) for c in hist.columns}
+    # a history column enters only if it varies (main: std > 0 over the people)
+    hist_kept = [c for c in hist.columns if np.isfinite(hist_coded[c].values).sum() >= 2]
+    extra = {c: _code_labels(universe[c].astype(object).where(universe[c].notna(), UNKNOWN))
+             for c in adjust_categorical if c in universe}
+    extra_ref = {c: _reference(e.counts, None, c) for c, e in extra.items()}
+    groups = {var: _code_labels(universe[var]) for var in by if var in universe}
+    # one pass over the people: the distinct cells of every column any model reads
+    # (an adjustment column is keyed 'name=', apart from a group variable of the same name)
+    names = [*groups, *(f"{c}=" for c in extra), *hist_kept]
+    coded = {**{c: hist_coded[c] for c in hist_kept}, **{f"{c}=": e for c, e in extra.items()},
+             **groups}
+    referred = universe["referred"].to_numpy().astype(np.int32)
+    cells, cell_n = _collapse([coded[c].codes for c in names] + [referred])
+    at = {c: cells[i] for i, c in enumerate(names)}
+    cell_y = cells[-1]
     rows = []
     alpha = 1 - conf_level
-    for var in by:
-        if var not in universe:
-            continue
-        ref = _reference(universe[var].value_counts(), reference.get(var), var)
-        d = _dummies(universe[var], ref, "")
-        keep_extra = [e.drop(columns=[c for c in e.columns if c.split("=", 1)[0] == var])
-                      for e in extra]
-        x = pd.concat([d, hist, *keep_extra], axis=1)
-        x = x.loc[:, x.std(ddof=0) > 0] if len(x) else x
-        x.insert(0, "const", 1.0)
-        ok = x.notna().all(axis=1).to_numpy()
-        levels = [c for c in d.columns if c in x.columns]
+    for var, g in groups.items():
+        ref = _reference(g.counts, reference.get(var), var)
+        levels = [str(v) for v in g.values if v != ref]
+        ex = [c for c in extra if c != var]
+        use = [var, *(f"{c}=" for c in ex), *hist_kept]
+        vcells, n = _collapse([at[c] for c in use] + [cell_y], cell_n)
+        vat = dict(zip(use, vcells, strict=False))
+        ok = np.ones(len(n), bool)
+        for c in hist_kept:
+            ok &= vat[c] >= 0
+        cols = {"const": np.ones(ok.sum())}
+        lv_code = vat[var][ok]
+        for lv in levels:
+            cols[lv] = (g.values[lv_code] == lv).astype(float)
+        for c in hist_kept:
+            cols[c] = hist_coded[c].values[vat[c][ok]]
+        for c in ex:
+            lab = extra[c].values[vat[f"{c}="][ok]]
+            for lv in extra[c].values:
+                if lv != extra_ref[c]:
+                    cols[f"{c}={lv}"] = (lab == lv).astype(float)
+        x = pd.DataFrame(cols)
+        y = vcells[-1][ok].astype(float)
         fits = {}
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             for name, family in (("rri", sm.families.Poisson()), ("or", sm.families.Binomial())):
                 try:
-                    fits[name] = _glm_hc0(y[ok], x[ok], family)
+                    fits[name] = _glm_hc0(y, x, family, freq=n[ok])
                 except (np.linalg.LinAlgError, ValueError):  # pragma: no cover - degenerate data
                     fits[name] = None
-        for lv in [ref, *sorted(d.columns)]:
+        for lv in [ref, *levels]:
             row = {"variable": var, "level": str(lv), "reference": ref}
             for name in ("rri", "or"):
                 f = fits.get(name)
@@ -386,7 +466,7 @@ def adjusted_access(
                     row.update({f"adj_{name}": 1.0, f"adj_{name}_low": np.nan,
                                 f"adj_{name}_high": np.nan})
                     continue
-                if f is None or lv not in levels:
+                if f is None:
                     row.update({f"adj_{name}": np.nan, f"adj_{name}_low": np.nan,
                                 f"adj_{name}_high": np.nan})
                     continue
@@ -428,7 +508,10 @@ def equity_of_access(
     [4.0, 1.0]
     """
     config = config or EquityConfig()
-    u = eligible_universe(persons, config)
+    read = {"treated", "age_at_index", "race_ethnicity", "sex", "area", "index_date",
+            "referral_type", *config.by, *config.adjust_for, *config.adjust_categorical}
+    # only the columns read below: the universe is a copy (millions of people at a state)
+    u = eligible_universe(persons[[c for c in persons.columns if c in read]], config)
     by = [v for v in config.by if v in u]
     rates = access_rates(u, by, config.reference, conf_level)
     adjusted, missing = adjusted_access(
