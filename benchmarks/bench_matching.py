@@ -55,6 +55,15 @@ before the bincount change). MatchIt 4.5.1 in the same run: 10k x 100k 30.2 s vs
 of CPU by ps, ~120x by CPU; ``ratio_cpu`` is printed since). The full 10k x 5M state path
 could not be run: the state lock was held by another run for the whole sitting.
 
+On a quiet machine (load average 1, 2026-12-01 21:09, main 3d6283a, best of 3; the issue-15
+targets are all met):
+
+==================  ========================================================
+10k x 100k given    0.151 s; MatchIt 4.5.1 in the same run 8.32 s (55x)
+10k x 1M given      0.686 s; shuffled 1.107 s; fitted 1.04 s; peak 0.74 GB
+50k x 5M given      3.39 s; shuffled 7.69 s; fitted 6.18 s; peak 2.79 GB
+==================  ========================================================
+
 Memory of the state path (branch ``spark``, 2026-12-01): ``match()``'s peak of traced
 allocations (tracemalloc) over its 216 MB input frame at 4k x 1M was 314 MB on main (3d6283a)
 and 217 MB after the balance variables were made one at a time (no 17-column float64 balance
