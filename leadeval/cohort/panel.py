@@ -103,9 +103,11 @@ def monthly_parts(
     month_span: tuple[int, int],
     data_end: dt.date,
     spans: Mapping[str, ir.Table],
-) -> dict[str, ir.Table]:
-    """Monthly aggregates per measure as Ibis tables ``pk, month_offset, value`` (one row per
-    person-month with anything to report), within the panel range and up to follow-up end.
+) -> list[tuple[ir.Table, tuple[str, ...]]]:
+    """Monthly aggregates as Ibis tables ``pk, month_offset, <measures>`` (one row per
+    person-month with anything to report; a measure may be 0 there), within the panel range and
+    up to follow-up end, each with the names of its measure columns. Measures from the same
+    extract share one table, so each extract is read once.
 
     ``month_span`` is (smallest, largest) index month index among included persons.
     """
@@ -113,6 +115,7 @@ def monthly_parts(
     last = data_end.year * 12 + data_end.month - 1
     cal = calendar(month_span[0] + lo, max(min(month_span[1] + hi, last), month_span[0] + lo))
     parts: dict[str, tuple[ir.Table, str]] = {}
+    shared: list[tuple[ir.Table, tuple[str, ...]]] = []
     if "arrests" in families:
         parts["arrests"] = (
             _monthly_counts(tables["arrests"], "arrest_date", base, lo, hi, "value"),
@@ -124,19 +127,18 @@ def monthly_parts(
             "sum",
         )
     if "contacts" in families:
-        parts["contacts"] = (
-            _monthly_counts(tables["contacts"], "contact_date", base, lo, hi, "value"),
-            "sum",
-        )
+        # One read of the extract for both parts: contacts before the first panel month are
+        # counted at month ``lo`` as ``prior`` (they seed the running total).
         c = tables["contacts"]
         cj = c.select("person_id", d=day_number(c.contact_date), mi=month_index(c.contact_date))
         cj = cj.join(base.select("person_id", "pk", "mi0", "fe"), "person_id")
-        # Contacts before the first panel month seed the running total.
-        prior = cj.filter((cj.mi - cj.mi0 < lo) & (cj.d <= cj.fe))
-        parts["prior_contacts"] = (
-            prior.select("pk", month_offset=ibis.literal(lo, "int64"), value=ibis.literal(1)),
-            "sum",
+        rel = cj.mi - cj.mi0
+        cj = cj.filter((cj.d <= cj.fe) & (rel <= hi)).mutate(prior=rel < lo)
+        cj = cj.select("pk", "prior", month_offset=ibis.greatest(rel, lo))
+        both = cj.group_by(["pk", "month_offset"]).aggregate(
+            contacts=cj.count(where=~cj.prior), prior_contacts=cj.count(where=cj.prior)
         )
+        shared.append((both, ("contacts", "prior_contacts")))
     if "jail" in families:
         m = _spans_by_month(spans["jail"], cal, base, lo, hi)
         parts["jail_days"] = (m.select("pk", "month_offset", value=m.days), "sum")
@@ -150,28 +152,27 @@ def monthly_parts(
             extra={"permanent": lambda t: ibis.ifelse(t.status == "permanent", 1, 0)},
         )
         m = _spans_by_month(spans, cal, base, lo, hi)
-        parts["sheltered"] = (m.select("pk", "month_offset", value=ibis.literal(1)), "max")
-        perm = m.filter(m.permanent == 1)
-        parts["permanent_housing"] = (
-            perm.select("pk", "month_offset", value=ibis.literal(1)),
-            "max",
+        both = m.group_by(["pk", "month_offset"]).aggregate(
+            sheltered=ibis.least(m.count(), 1), permanent_housing=m.permanent.max()
         )
+        shared.append((both, ("sheltered", "permanent_housing")))
     if "income" in families:
         inc = tables["income"]
         i = inc.select("person_id", "source", mi=month_index(inc.month)).join(
             base.select("person_id", "pk", "mi0"), "person_id"
         )
         i = i.mutate(month_offset=i.mi - i.mi0)
-        i = i.filter(i.month_offset.between(lo, hi))
-        emp = i.filter(i.source == "employment")
-        parts["employed"] = (emp.select("pk", "month_offset", value=ibis.literal(1)), "max")
-        leg = i.filter(i.source.isin(list(LEGIT)))
-        parts["legit_income"] = (leg.select("pk", "month_offset", value=ibis.literal(1)), "max")
-    out = {}
+        i = i.filter(i.month_offset.between(lo, hi) & i.source.isin(list(LEGIT)))
+        both = i.group_by(["pk", "month_offset"]).aggregate(
+            employed=ibis.ifelse(i.source == "employment", 1, 0).max(),
+            legit_income=ibis.least(i.count(), 1),
+        )
+        shared.append((both, ("employed", "legit_income")))
+    out = []
     for name, (t, how) in parts.items():
         agg = t.value.sum() if how == "sum" else t.value.max()
-        out[name] = t.group_by(["pk", "month_offset"]).aggregate(value=agg.cast("int64"))
-    return out
+        out.append((t.group_by(["pk", "month_offset"]).aggregate(**{name: agg}), (name,)))
+    return out + shared
 
 
 _TYPES = {
@@ -312,15 +313,19 @@ class PanelSource:
             self.tables, base, set(self.families), self.months, span, self.data_end, spans
         )
         out = {}
-        # One query per measure: stacking them with UNION ALL trips an internal DuckDB 2.0 error
+        # One query per extract: stacking them with UNION ALL trips an internal DuckDB 2.0 error
         # ("dict-surviving cache ... changed identity") on Parquet-backed extracts.
-        for name, t in exprs.items():
+        for t, names in exprs:
             got = t.select(
                 pk=t.pk.cast("int32"),
                 month_offset=t.month_offset.cast("int16"),
-                value=t.value.cast("int32"),
+                **{n: t[n].cast("int32") for n in names},
             ).to_pyarrow()
-            out[name] = tuple(got.column(c).to_numpy() for c in ("pk", "month_offset", "value"))
+            pk, offset = (got.column(c).to_numpy() for c in ("pk", "month_offset"))
+            for n in names:
+                value = got.column(n).to_numpy()
+                some = value != 0  # a person-month with nothing for this measure
+                out[n] = (pk[some], offset[some], value[some])
             del got
         pa.default_memory_pool().release_unused()
         return out
