@@ -59,12 +59,16 @@ def event_counts(
 
 
 def interval_days(spans: ir.Table, base: ir.Table, windows: list[Window], name: str) -> ir.Table:
-    """Days of (already merged, disjoint) intervals ``pk, s, e`` inside each window."""
+    """Days of (already merged, disjoint) intervals ``pk, s, e`` inside each window; with a
+    column ``w``, each interval's days count ``w`` times (:func:`signed_union`)."""
     j = spans.join(base.select("pk", "t0", "fe"), "pk")
     aggs = {}
     for w in windows:
         lo, hi = w.bounds(j.t0, j.fe)
-        aggs[f"{name}_{w.suffix}"] = overlap_days(j.s, j.e, lo, hi).sum().cast("int32")
+        days = overlap_days(j.s, j.e, lo, hi)
+        if "w" in spans.columns:
+            days = days * j.w
+        aggs[f"{name}_{w.suffix}"] = days.sum().cast("int32")
     return j.group_by("pk").aggregate(**aggs)
 
 
@@ -88,20 +92,39 @@ def merged_spans(
     tables: Mapping[str, ir.Table], base: ir.Table, families: set[str]
 ) -> dict[str, ir.Table]:
     """Disjoint day intervals ``pk, s, e`` per person (:func:`disjoint_intervals`): ``jail``,
-    ``prison``, ``incarcerated`` (jail and prison together, each day once) and ``unsheltered``, as
-    far as the extracts allow."""
-    out = {}
-    for name in ("jail", "prison"):
-        if name in tables and name in families:
-            out[name] = disjoint_intervals(stays(tables, base, (name,)))
-    both = stays(tables, base, ("jail", "prison"))
-    if both is not None:
-        out["incarcerated"] = disjoint_intervals(both)
+    ``prison``, ``incarcerated`` (jail and prison together, each day once: see
+    :func:`signed_union`) and ``unsheltered``, as far as the extracts allow."""
+    merged = {
+        n: disjoint_intervals(stays(tables, base, (n,))) for n in ("jail", "prison") if n in tables
+    }
+    out = {n: spans for n, spans in merged.items() if n in families}
+    if len(merged) == 2:
+        out["incarcerated"] = signed_union(merged["jail"], merged["prison"])
+    elif merged:
+        out["incarcerated"] = next(iter(merged.values()))
     if "housing" in families:
         out["unsheltered"] = disjoint_intervals(
             housing_spans(tables["housing"], base, ("unsheltered",))
         )
     return out
+
+
+def signed_union(a: ir.Table, b: ir.Table) -> ir.Table:
+    """The days of the union of two sets of disjoint intervals ``pk, s, e``, as signed pieces
+    ``pk, s, e, w``: every interval of ``a`` and of ``b`` with weight 1, and every overlap of an
+    interval of ``a`` with one of ``b`` (of the same person) with weight -1. Within each set the
+    intervals are disjoint, so the overlaps are too, and the days of the union inside any window
+    are :math:`|A \\cap W| + |B \\cap W| - |A \\cap B \\cap W|` = the weighted sum of
+    :func:`overlap_days` (exact integers). A join on the person instead of a second window pass
+    over both sets together."""
+    o = b.rename(pk_b="pk", s_b="s", e_b="e")
+    x = a.join(o, [a.pk == o.pk_b, a.s <= o.e_b, o.s_b <= a.e])
+    both = x.select(
+        pk=x.pk, s=ibis.greatest(x.s, x.s_b), e=ibis.least(x.e, x.e_b), w=ibis.literal(-1)
+    )
+    one = ibis.literal(1)
+    parts = [a.select("pk", "s", "e", w=one), b.select("pk", "s", "e", w=one), both]
+    return parts[0].union(parts[1], distinct=False).union(parts[2], distinct=False)
 
 
 def measure_tables(
