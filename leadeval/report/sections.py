@@ -24,7 +24,7 @@ from leadeval.models.results import CurveResult, ModelResult
 from leadeval.report import cells as C
 from leadeval.report.disclosure import Disclosure
 from leadeval.report.document import ReportDocument, ReportFigure, ReportSection, ReportTable
-from leadeval.report.figures import rendering_in_background, svg_text
+from leadeval.report.figures import svg_text
 from leadeval.report.findings import findings_frame, is_description, key_findings
 from leadeval.report.labels import label, use_labels
 from leadeval.report.suppression import SUPPRESSED, SUPPRESSION_NOTE
@@ -1207,9 +1207,8 @@ def build_document(ev: Evaluation, disclosure: Disclosure | None = None) -> Repo
     """The whole report of an evaluation, in the site's labels (``report.labels``), printing only
     what ``disclosure`` allows (by default the disclosure step is run here)."""
     r = ev.config.report
-    with use_labels(r.labels, r.program_name, r.comparison_label), rendering_in_background() as bg:
-        doc = SectionBuilder(ev, disclosure).document()
-        return bg.resolve(doc) if bg is not None else doc
+    with use_labels(r.labels, r.program_name, r.comparison_label):
+        return SectionBuilder(ev, disclosure).document()
 
 
 # ---- small pure helpers -----------------------------------------------------------------
