@@ -190,9 +190,29 @@ def design_matrix(
     return M, names
 
 
+def _surely_full_rank(X: np.ndarray) -> bool:
+    """A sufficient test of full column rank from the Gram matrix (a p x p eigenproblem instead
+    of the SVD of the n x p design: 0.02 s against 0.8 s on a 100,000 x 50 panel design).
+
+    The computed G = X'X is within n p eps ||X||_F^2 (2-norm) of the exact one, and eigvalsh adds
+    O(p eps ||G||); so lambda_min(G) > 4 n p eps tr(G) proves sigma_min(X) >= sigma_max(X)
+    sqrt(n p eps), far above matrix_rank's threshold sigma_max max(n, p) eps: the two agree
+    whenever this returns True. Otherwise (near-collinear, NaN) the caller runs the SVD."""
+    n, p = X.shape
+    G = X.T @ X
+    trace = float(np.trace(G))
+    if not np.isfinite(trace) or trace <= 0:
+        return False
+    try:
+        low = float(np.linalg.eigvalsh(G)[0])
+    except np.linalg.LinAlgError:
+        return False
+    return low > 4.0 * n * p * np.finfo(float).eps * trace
+
+
 def check_rank(X: np.ndarray, names: list[str], model: str) -> None:
     """Collinear covariates are an error naming a redundant column."""
-    if X.shape[1] == 0:
+    if X.shape[1] == 0 or _surely_full_rank(X):
         return
     rank = np.linalg.matrix_rank(X)
     if rank < X.shape[1]:
