@@ -655,14 +655,14 @@ def subgroup_samples(
     for var in variables:
         if var not in persons:
             continue
-        controls_have = persons.loc[persons["treated"] == 0, var].notna().any()
+        controls_have = (persons[var].notna() & (persons["treated"] == 0)).any()
         if controls_have and nearest:
             exact = list(dict.fromkeys([*spec.exact, var]))
             update: dict[str, Any] = {"exact": exact}
             # match on the columns the spec reads only (the wide frame is joined back after)
             narrow = persons[list(dict.fromkeys(["person_id", "treated", *spec_columns(spec),
                                                  var]))]
-            narrow = narrow.assign(**{var: narrow[var].astype(object).fillna(UNKNOWN)})
+            narrow = narrow.assign(**{var: _filled_text(narrow[var])})
             if distance is not None:
                 narrow = narrow.assign(**{_DISTANCE: distance})
                 # the score is given: the score model's fields only feed the balance table,
@@ -685,6 +685,18 @@ def subgroup_samples(
             out[var] = SubgroupSample(_widen(wide, d, var), "matched within subgroup "
                                       f"(exact on {var.replace('_', ' ')})")
     return {var: out[var] for var in variables if var in out}
+
+
+def _filled_text(col: pd.Series) -> pd.Series:
+    """``col.astype(object).fillna('unknown')`` from its distinct values: the same values, each
+    row pointing at one object per level rather than a new Python string per person.
+
+    >>> _filled_text(pd.Series(["b", None, "b"], dtype="string[pyarrow]")).tolist()
+    ['b', 'unknown', 'b']
+    """
+    codes, uniques = pd.factorize(col)
+    values = np.append(np.asarray(uniques, dtype=object), np.array([UNKNOWN], dtype=object))
+    return pd.Series(values[codes], index=col.index, name=col.name)  # code -1: the last, unknown
 
 
 _DISTANCE = "_leadeval_overall_distance"
