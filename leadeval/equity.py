@@ -169,9 +169,9 @@ def eligible_universe(persons: pd.DataFrame, config: EquityConfig) -> pd.DataFra
     return u
 
 
-def _levels(col: pd.Series, fill: bool = True) -> pd.Series:
-    """``col`` as a Categorical of its observed values, missing as 'unknown' (``fill``), the
-    categories sorted as text: the same groups, in the order ``groupby(sort=True)`` gives the
+def _levels(col: pd.Series) -> pd.Series:
+    """``col`` as a Categorical of its observed values, missing as 'unknown', the categories
+    sorted as text: the same groups, in the order ``groupby(sort=True)`` gives the
     text column, at one code per person instead of a Python string each (5M people at a
     state). A column whose values are not all text is returned as the text column.
 
@@ -181,15 +181,15 @@ def _levels(col: pd.Series, fill: bool = True) -> pd.Series:
     codes, uniques = pd.factorize(col)
     values = list(np.asarray(uniques, dtype=object))
     if not all(isinstance(v, str) for v in values):
-        return col.astype(object).where(col.notna(), UNKNOWN) if fill else col
-    if fill and (codes < 0).any():
+        return col.astype(object).where(col.notna(), UNKNOWN)
+    if (codes < 0).any():
         if UNKNOWN not in values:
             values.append(UNKNOWN)
         codes = np.where(codes < 0, values.index(UNKNOWN), codes)
     order = sorted(range(len(values)), key=values.__getitem__)
     remap = np.empty(len(values), np.int64)
     remap[order] = np.arange(len(values))
-    codes = np.where(codes < 0, -1, remap[np.maximum(codes, 0)] if len(values) else codes)
+    codes = remap[codes] if len(values) else codes  # (no missing codes are left)
     cat = pd.Categorical.from_codes(codes, categories=[values[i] for i in order])
     return pd.Series(cat, index=col.index, name=col.name)
 
@@ -280,9 +280,8 @@ def access_rates(
         g = g.rename(columns={"size": "eligible", "sum": "referred"}).reset_index()
         g = g.rename(columns={var: "level"})
         g["level"] = g["level"].astype(str)
-        if period:  # a Categorical period (equity_of_access) as its text, as for a text column
+        if period:  # (a Categorical period, see equity_of_access, as its text)
             g[period] = g[period].astype(str)
-        if period:
             base = g[g["level"] == ref].set_index(period)[["eligible", "referred"]]
             ref_n = g[period].map(base["eligible"]).to_numpy(float)
             ref_r = g[period].map(base["referred"]).to_numpy(float)
@@ -588,8 +587,8 @@ def equity_of_access(
 
 def _periods(dates: pd.Series, over_time: str) -> pd.Series:
     """``pd.to_datetime(dates).dt.to_period("Y" or "Q").astype(str)`` ('2015', '2015Q3', 'NaT')
-    as a Categorical with its categories sorted as text (as :func:`_levels`), from the year and quarter numbers: a label per period, not
-    a Period object and a string per person.
+    as a Categorical, its categories sorted as text (as :func:`_levels`), from the year and
+    quarter numbers: a label per period, not a Period object and a string per person.
 
     >>> _periods(pd.Series(["2015-03-01", None, "2016-11-30"]), "quarter").astype(str).tolist()
     ['2015Q1', 'NaT', '2016Q4']
