@@ -14,6 +14,15 @@ cov_type="HC0")`` on every person, both families, for every variable. Prints wal
 seconds, the peak memory each adds (RSS sampled every 20 ms), the ratio and the largest relative
 difference of the published ratios and interval limits (same estimator: rounding only).
 Target (issue 15): the state's equity stage (5M people) in <= 30 s and <= 3 GB.
+
+``--stage`` times the whole :func:`leadeval.equity.equity_of_access` (rates, adjusted models,
+over-time table: group levels as Categorical codes, periods from year and quarter numbers)
+against the text path it replaced (every person's group levels and period as Python strings,
+:func:`eligible_universe` + :func:`access_rates` + ``to_period(...).astype(str)`` + the same
+adjusted models), and checks the tables are identical. Target: equity <= 20 s and <= 2 GB added
+at a state's 5M people::
+
+    .venv/bin/python benchmarks/bench_equity.py --stage --people 5000000
 """
 
 from __future__ import annotations
@@ -29,7 +38,14 @@ import pandas as pd
 import statsmodels.api as sm
 
 from leadeval.config import EquityConfig
-from leadeval.equity import adjusted_access, age_band, history_terms
+from leadeval.equity import (
+    access_rates,
+    adjusted_access,
+    age_band,
+    eligible_universe,
+    equity_of_access,
+    history_terms,
+)
 
 BY = ["race_ethnicity", "sex", "age_band", "area"]
 
@@ -78,6 +94,52 @@ def reference(u: pd.DataFrame, adjust_for: list[str]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def persons(n: int, seed: int = 1) -> pd.DataFrame:
+    """A cohort's person table for the stage: :func:`universe` with text levels (some missing),
+    ages and index dates instead of bands and ``referred``."""
+    rng = np.random.default_rng(seed + 1)
+    u = universe(n, seed).drop(columns="age_band")
+    text = pd.StringDtype("pyarrow", na_value=np.nan)
+    for c in ("race_ethnicity", "sex", "area"):
+        u[c] = pd.array(np.where(rng.random(n) < 0.01, None, u[c].to_numpy(object)), dtype=text)
+    u["treated"] = u.pop("referred")
+    u["age_at_index"] = rng.normal(38, 11, n)
+    u["index_date"] = pd.to_datetime("2011-01-01") + pd.to_timedelta(rng.integers(0, 1800, n), "D")
+    return u
+
+
+def text_stage(p: pd.DataFrame, cfg: EquityConfig) -> list[pd.DataFrame]:
+    """The stage before the coded groups: a string per person and group, and per period."""
+    u = eligible_universe(p, cfg)
+    rates = access_rates(u, cfg.by, cfg.reference).to_frame()
+    adjusted = adjusted_access(u, cfg.by, cfg.reference, cfg.adjust_for)[0]
+    u = u.assign(period=pd.to_datetime(u["index_date"]).dt.to_period("Y").astype(str))
+    over = access_rates(u, cfg.by, cfg.reference, period="period").to_frame()
+    return [rates, adjusted, over]
+
+
+def stage(n: int, repeat: int) -> None:
+    p, cfg = persons(n), EquityConfig(over_time="year")
+
+    def ours():
+        r = equity_of_access(p, cfg)
+        return [r.rates.to_frame(), r.adjusted, r.over_time.to_frame()]
+
+    best: dict[str, tuple] = {}
+    for _ in range(repeat):  # A/B/A/B
+        for name, fn in (("leadeval", ours), ("text path", lambda: text_stage(p, cfg))):
+            res = timed(fn)
+            if name not in best or res[2] < best[name][2]:
+                best[name] = res
+    same = all(a.equals(b) for a, b in zip(best["leadeval"][0], best["text path"][0], strict=True))
+    print(f"equity_of_access, {n:,} people, load average {os.getloadavg()[0]:.1f}")
+    for name, (_, w, c, gb) in best.items():
+        print(f"  {name:12s} wall {w:7.2f} s  CPU {c:7.2f} s  peak +{gb:.2f} GB")
+    (_, w0, c0, _), (_, w1, c1, _) = best["leadeval"], best["text path"]
+    print(f"  ratio text path / leadeval: wall {w1 / w0:.1f}x, CPU {c1 / c0:.1f}x; tables "
+          + ("identical" if same else "DIFFER"))
+
+
 def rss() -> int:
     with open("/proc/self/statm") as f:
         return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
@@ -106,7 +168,10 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--people", type=int, default=1_000_000)
     ap.add_argument("--repeat", type=int, default=2, help="alternating runs of each; best kept")
+    ap.add_argument("--stage", action="store_true", help="the whole equity_of_access (see above)")
     args = ap.parse_args()
+    if args.stage:
+        return stage(args.people, args.repeat)
     u = universe(args.people)
     adjust_for = EquityConfig().adjust_for
     best: dict[str, tuple] = {}

@@ -146,10 +146,14 @@ def age_band(age: pd.Series, edges: Sequence[int]) -> pd.Series:
     >>> age_band(pd.Series([19.0, 40.2, None]), [18, 25, 35]).tolist()
     ['18-24', '35+', 'unknown']
     """
+    cut = _age_cut(age, edges)
+    return cut.astype(object).where(cut.notna(), UNKNOWN)
+
+
+def _age_cut(age: pd.Series, edges: Sequence[int]) -> pd.Series:
     edges = list(edges)
     labels = [f"{a}-{b - 1}" for a, b in zip(edges, edges[1:], strict=False)] + [f"{edges[-1]}+"]
-    cut = pd.cut(age, bins=[*edges, np.inf], right=False, labels=labels)
-    return cut.astype(object).where(cut.notna(), UNKNOWN)
+    return pd.cut(age, bins=[*edges, np.inf], right=False, labels=labels)
 
 
 def eligible_universe(persons: pd.DataFrame, config: EquityConfig) -> pd.DataFrame:
@@ -162,6 +166,46 @@ def eligible_universe(persons: pd.DataFrame, config: EquityConfig) -> pd.DataFra
     for col in ("race_ethnicity", "sex", "area"):
         if col in u:
             u[col] = u[col].astype(object).where(u[col].notna(), UNKNOWN)
+    return u
+
+
+def _levels(col: pd.Series) -> pd.Series:
+    """``col`` as a Categorical of its observed values, missing as 'unknown', the categories
+    sorted as text: the same groups, in the order ``groupby(sort=True)`` gives the
+    text column, at one code per person instead of a Python string each (5M people at a
+    state). A column whose values are not all text is returned as the text column.
+
+    >>> _levels(pd.Series(["b", None, "a", "b"])).cat.categories.tolist()
+    ['a', 'b', 'unknown']
+    """
+    codes, uniques = pd.factorize(col)
+    values = list(np.asarray(uniques, dtype=object))
+    if not all(isinstance(v, str) for v in values):
+        return col.astype(object).where(col.notna(), UNKNOWN)
+    if (codes < 0).any():
+        if UNKNOWN not in values:
+            values.append(UNKNOWN)
+        codes = np.where(codes < 0, values.index(UNKNOWN), codes)
+    order = sorted(range(len(values)), key=values.__getitem__)
+    remap = np.empty(len(values), np.int64)
+    remap[order] = np.arange(len(values))
+    codes = remap[codes] if len(values) else codes  # (no missing codes are left)
+    cat = pd.Categorical.from_codes(codes, categories=[values[i] for i in order])
+    return pd.Series(cat, index=col.index, name=col.name)
+
+
+def _coded_universe(persons: pd.DataFrame, config: EquityConfig) -> pd.DataFrame:
+    """:func:`eligible_universe` of the columns the stage reads, its group columns as
+    :func:`_levels` Categoricals: the same rates, models and tables, without a copy of the
+    person table or a string per person and group."""
+    u = pd.DataFrame({"referred": (persons["treated"] == 1).astype(int)}, index=persons.index)
+    if "age_at_index" in persons:
+        u["age_band"] = _levels(_age_cut(persons["age_at_index"], config.age_bands))
+    for col in persons.columns:
+        if col in ("race_ethnicity", "sex", "area"):
+            u[col] = _levels(persons[col])
+        elif col not in u and col != "treated":
+            u[col] = persons[col]
     return u
 
 
@@ -236,7 +280,8 @@ def access_rates(
         g = g.rename(columns={"size": "eligible", "sum": "referred"}).reset_index()
         g = g.rename(columns={var: "level"})
         g["level"] = g["level"].astype(str)
-        if period:
+        if period:  # (a Categorical period, see equity_of_access, as its text)
+            g[period] = g[period].astype(str)
             base = g[g["level"] == ref].set_index(period)[["eligible", "referred"]]
             ref_n = g[period].map(base["eligible"]).to_numpy(float)
             ref_r = g[period].map(base["referred"]).to_numpy(float)
@@ -510,8 +555,8 @@ def equity_of_access(
     config = config or EquityConfig()
     read = {"treated", "age_at_index", "race_ethnicity", "sex", "area", "index_date",
             "referral_type", *config.by, *config.adjust_for, *config.adjust_categorical}
-    # only the columns read below: the universe is a copy (millions of people at a state)
-    u = eligible_universe(persons[[c for c in persons.columns if c in read]], config)
+    # only the columns read below, the groups as codes (millions of people at a state)
+    u = _coded_universe(persons[[c for c in persons.columns if c in read]], config)
     by = [v for v in config.by if v in u]
     rates = access_rates(u, by, config.reference, conf_level)
     adjusted, missing = adjusted_access(
@@ -524,8 +569,7 @@ def equity_of_access(
     if config.over_time != "none":
         dates = referral_dates if referral_dates is not None else u.get("index_date")
         if dates is not None:
-            freq = "Y" if config.over_time == "year" else "Q"
-            u = u.assign(period=pd.to_datetime(dates).dt.to_period(freq).astype(str))
+            u["period"] = _periods(dates, config.over_time)
             over = access_rates(u, by, config.reference, conf_level, period="period")
     if "referral_type" in u:
         rt = u.loc[u["referred"] == 1, "referral_type"].astype(object).fillna(UNKNOWN)
@@ -539,6 +583,25 @@ def equity_of_access(
         notes.append("not in the cohort, left out of the adjustment: " + ", ".join(missing))
     return EquityResult(rates, adjusted, over, types, config.population, used, tuple(missing),
                         tuple(notes))
+
+
+def _periods(dates: pd.Series, over_time: str) -> pd.Series:
+    """``pd.to_datetime(dates).dt.to_period("Y" or "Q").astype(str)`` ('2015', '2015Q3', 'NaT')
+    as a Categorical, its categories sorted as text (as :func:`_levels`), from the year and
+    quarter numbers: a label per period, not a Period object and a string per person.
+
+    >>> _periods(pd.Series(["2015-03-01", None, "2016-11-30"]), "quarter").astype(str).tolist()
+    ['2015Q1', 'NaT', '2016Q4']
+    """
+    d = pd.to_datetime(dates)
+    year = d.dt.year.to_numpy(float)
+    quarter = d.dt.quarter.to_numpy(float) if over_time != "year" else np.ones(len(d))
+    key = np.where(np.isnan(year), -1, year * 4 + quarter - 1)
+    keys, codes = np.unique(key, return_inverse=True)
+    text = ["NaT" if k < 0 else (f"{int(k) // 4}" if over_time == "year" else
+                                 f"{int(k) // 4}Q{int(k) % 4 + 1}") for k in keys]
+    cat = pd.Categorical.from_codes(codes.ravel(), categories=text)
+    return pd.Series(cat.reorder_categories(sorted(text)), index=dates.index)
 
 
 # ---- heterogeneity -------------------------------------------------------------------------
@@ -585,38 +648,57 @@ def subgroup_samples(
     from leadeval.matching._frame import spec_columns
 
     out: dict[str, SubgroupSample] = {}
+    within: dict[str, pd.DataFrame] = {}  # variable -> match()'s rows within its subgroups
     nearest = getattr(spec, "method", None) == "nearest"
     distance = _overall_distance(persons, matched, spec) if nearest else None
     for var in variables:
         if var not in persons:
             continue
-        controls_have = persons.loc[persons["treated"] == 0, var].notna().any()
+        controls_have = (persons[var].notna() & (persons["treated"] == 0)).any()
         if controls_have and nearest:
             exact = list(dict.fromkeys([*spec.exact, var]))
             update: dict[str, Any] = {"exact": exact}
-            # match on the columns the spec reads only (the wide frame is joined back after)
-            narrow = persons[list(dict.fromkeys(["person_id", "treated", *spec_columns(spec),
-                                                 var]))]
-            narrow = narrow.assign(**{var: narrow[var].astype(object).fillna(UNKNOWN)})
+            # match on the columns the spec reads only (the wide frame is joined back after),
+            # built as one frame, not a copy per added column (5M people at a state)
+            cols = {c: persons[c] for c in dict.fromkeys(["person_id", "treated",
+                                                          *spec_columns(spec), var])}
+            cols[var] = _filled_text(persons[var])
             if distance is not None:
-                narrow = narrow.assign(**{_DISTANCE: distance})
+                cols[_DISTANCE] = distance
+            narrow = pd.DataFrame(cols, index=persons.index)
+            if distance is not None:
                 # the score is given: the score model's fields only feed the balance table,
                 # which nobody reads for a subgroup (its rows and weights are the same without)
                 update |= _NO_SCORE_MODEL | {"balance": type(spec.balance)(), "distance_column": _DISTANCE}
             try:
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore")
-                    m = match(narrow, spec.model_copy(update=update), warn=warn)
-                wide = persons if rows is None else rows(m.data["person_id"])
-                out[var] = SubgroupSample(_widen(wide, m.data, var), "matched within subgroup "
-                                          f"(exact on {var.replace('_', ' ')})")
+                    within[var] = match(narrow, spec.model_copy(update=update), warn=warn).data
                 continue
             except MatchingError:
                 pass
         design = ("overall match restricted with its pairs" if matched.data["subclass"].notna().all()
                   else "overall weights, own level") if "subclass" in matched.data else "own level"
         out[var] = SubgroupSample(matched.data, design)
-    return out
+    if within:  # every column of the people matched within any subgroup: one read of the rows
+        ids = pd.unique(np.concatenate([d["person_id"].to_numpy(object) for d in within.values()]))
+        wide = persons if rows is None else rows(ids)
+        for var, d in within.items():
+            out[var] = SubgroupSample(_widen(wide, d, var), "matched within subgroup "
+                                      f"(exact on {var.replace('_', ' ')})")
+    return {var: out[var] for var in variables if var in out}
+
+
+def _filled_text(col: pd.Series) -> pd.Series:
+    """``col.astype(object).fillna('unknown')`` from its distinct values: the same values, each
+    row pointing at one object per level rather than a new Python string per person.
+
+    >>> _filled_text(pd.Series(["b", None, "b"], dtype="string[pyarrow]")).tolist()
+    ['b', 'unknown', 'b']
+    """
+    codes, uniques = pd.factorize(col)
+    values = np.append(np.asarray(uniques, dtype=object), np.array([UNKNOWN], dtype=object))
+    return pd.Series(values[codes], index=col.index, name=col.name)  # code -1: the last, unknown
 
 
 _DISTANCE = "_leadeval_overall_distance"
@@ -641,14 +723,18 @@ def _overall_distance(persons: pd.DataFrame, matched: Any, spec: Any) -> np.ndar
         return None
     from leadeval.matching._frame import spec_columns
 
-    pos = pd.Index(units["person_id"]).get_indexer(persons["person_id"])
-    if (pos < 0).any():
+    same = units["person_id"].reset_index(drop=True).equals(persons["person_id"].reset_index(drop=True))
+    # the same people in the same order (the cohort's person order): no lookup of 5M ids
+    pos = None if same else pd.Index(units["person_id"]).get_indexer(persons["person_id"])
+    if pos is not None and (pos < 0).any():
         return None
     for c in spec_columns(spec):  # the same people with the same covariate values
-        if c not in units or not units[c].iloc[pos].reset_index(drop=True).equals(
+        col = units.get(c)
+        if col is None or not (col if pos is None else col.iloc[pos]).reset_index(drop=True).equals(
                 persons[c].reset_index(drop=True)):
             return None
-    return units["distance"].to_numpy(float)[pos]
+    distance = units["distance"].to_numpy(float)
+    return distance.copy() if pos is None else distance[pos]
 
 
 def _widen(persons: pd.DataFrame, data: pd.DataFrame, var: str) -> pd.DataFrame:
@@ -675,6 +761,14 @@ def _wls_difference(y, treated, w, groups, alpha) -> tuple[float, float, float]:
     )
     lo, hi = fit.conf_int(alpha=alpha)[1]
     return float(fit.params[1]), float(lo), float(hi)
+
+
+def _treated_row(fit: Any) -> pd.Series:
+    """``fit.term("treated")``'s estimates, read from the Wald table (without building the
+    result frame and its E-values, which nobody reads here)."""
+    table = fit.table
+    at = np.flatnonzero((table["term"] == "treated").to_numpy())
+    return table.iloc[at[0]] if len(at) else fit.term("treated")
 
 
 def interaction_test(
@@ -779,7 +873,7 @@ def subgroup_effects(
         try:
             fit = fit_logistic(obs, outcome, covariates=covariates, weights=weights,
                                cluster=cluster, conf_level=conf_level)
-            r = fit.term("treated")
+            r = _treated_row(fit)
             overall.append({"outcome": outcome, "ratio": r["ratio"], "ratio_low": r["ratio_low"],
                             "ratio_high": r["ratio_high"], "n": len(obs),
                             "events": int(obs[outcome].sum())})
@@ -815,7 +909,7 @@ def subgroup_effects(
                             warnings.simplefilter("ignore")
                             f = fit_logistic(sub, outcome, covariates=covariates, weights=weights,
                                              cluster=cluster, conf_level=conf_level)
-                        tr = f.term("treated")
+                        tr = _treated_row(f)
                         est.update(ratio=tr["ratio"], ratio_low=tr["ratio_low"],
                                    ratio_high=tr["ratio_high"], p_value=tr["p_value"])
                         w = sub[weights].to_numpy(float) if weights else np.ones(len(sub))
@@ -848,6 +942,8 @@ def plot_subgroup_forest(result: HeterogeneityResult, outcome: str, ax=None, lab
     with each variable's interaction p-value and the overall estimate as a dashed line."""
     import matplotlib.pyplot as plt
 
+    from leadeval._style import ratio_axis
+
     if ax is None:
         _, ax = plt.subplots(figsize=(7, 5))
     t = result.table
@@ -868,7 +964,7 @@ def plot_subgroup_forest(result: HeterogeneityResult, outcome: str, ax=None, lab
     if len(ov):
         ax.axvline(float(ov["ratio"].iloc[0]), color="grey", ls="--", lw=1)
     ax.axvline(1.0, color="black", lw=0.8)
-    ax.set_xscale("log")
+    ratio_axis(ax)  # plain decimal ticks, no minor labels (they overlapped)
     ax.set_yticks([a for a, _, _ in ylabels])
     ax.set_yticklabels([b for _, b, _ in ylabels], fontsize=8)
     for tick, (_, _, bold) in zip(ax.get_yticklabels(), ylabels, strict=True):
@@ -889,10 +985,29 @@ def equity_for_site(cohort: Any, extracts: Any, config: Any) -> EquityResult:
     if extracts is not None and "roster" in extracts:
         table = extracts["roster"]
         if "referral_date" in table.columns:  # only the two columns read (a county's roster)
-            roster = table.select("person_id", "referral_date").to_pandas()
-            ref = pd.Series(roster["referral_date"].to_numpy(), index=roster["person_id"].astype(str))
-            dates = persons["person_id"].astype(str).map(ref)
+            dates = _roster_dates(table.select("person_id", "referral_date").to_pyarrow(),
+                                  persons["person_id"])
     return equity_of_access(persons, config.equity, config.models.conf_level, dates)
+
+
+def _roster_dates(roster: Any, person_ids: pd.Series) -> pd.Series:
+    """Each person's roster ``referral_date`` (missing when not on the roster), looked up by id
+    as text: ``person_ids.astype(str).map(roster's date by its id as text)``, in Arrow (a
+    hash lookup of millions of ids without a Python string per id).
+
+    >>> import pyarrow as pa
+    >>> r = pa.table({"person_id": ["b", "a"], "referral_date": pa.array([1, 2], pa.date32())})
+    >>> _roster_dates(r, pd.Series(["a", "c", "b"])).astype(str).tolist()
+    ['1970-01-03', 'NaT', '1970-01-02']
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    at = pc.index_in(pc.cast(pa.array(person_ids), pa.string()),
+                     value_set=pc.cast(roster["person_id"], pa.string()))
+    dates = pc.take(roster["referral_date"], at)
+    return pd.Series(pd.to_datetime(dates.to_pandas(date_as_object=False)).to_numpy(),
+                     index=person_ids.index)
 
 
 def heterogeneity_for_site(cohort: Any, matched: Any, config: Any, seed: int) -> HeterogeneityResult:

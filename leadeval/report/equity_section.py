@@ -12,6 +12,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
+from leadeval._style import ratio_axis
 from leadeval.equity import EquityResult, HeterogeneityResult, plot_subgroup_forest
 from leadeval.report.document import ReportFigure, ReportSection, ReportTable
 from leadeval.report.figures import svg_text
@@ -145,7 +146,7 @@ def _rri_figure(shown: pd.DataFrame, reference: dict[str, str]) -> str | None:
         ax.errorbar(v, y + off, xerr=[v - lo_v, hi_v - v], fmt="o", ms=4, color=color,
                     label=name, capsize=2, lw=1)
     ax.axvline(1, color="black", lw=0.8)
-    ax.set_xscale("log")
+    ratio_axis(ax)  # plain decimal ticks, no minor labels (they ran together: "3x10^-1 4x10^-1")
     ax.set_yticks(y)
     ax.set_yticklabels([f"{v}: {lv}" for v, lv in zip(rows["variable"], rows["level"],
                                                       strict=True)], fontsize=8)
