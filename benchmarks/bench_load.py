@@ -29,6 +29,35 @@ What changed: the key-hash scan and the checking pass became one streamed pass (
 the key hashes into one preallocated array, the flagged rows and per-column trim counts kept);
 only the rows whose hash repeats are then checked for duplicates. Not measured: a quiet wall
 time, and the state/5 load peak.
+
+Branch ``load2`` (2026-12-02 00:50-01:50 UTC, main 0f63e1c alternated with it, machine at load
+average 9-24: read CPU seconds only, and even they are noisy). Two changes in the checking SQL,
+both the same values by construction (checked: old and new SQL on 142,924 'YYYY-MM'-shaped and
+other strings x 3 date types x 5 date formats x 2 pivots, and on 514 strings of spaces, tabs,
+NBSP, ideographic and em spaces and accents: no difference; county quality, quarantine and loaded
+tables identical):
+
+* a text date's fallback parses (the ISO ``TRY_CAST`` after a 'YYYY-MM' or ``date_format``
+  parse) ran on every row, because DuckDB evaluates every argument of COALESCE; now nested CASEs
+  run them only where the first parse failed. A failing ``TRY_CAST(... AS TIMESTAMP)`` costs
+  about 1.5 CPU s per 2.1M rows (income's months all took it);
+* the trim test: ``unicode(s) = 32`` for ``starts_with(s, ' ')``, and the trim bits compare byte
+  lengths, not strings.
+
+=====================================  =========================  =========================
+measured                               main                       ``load2``
+=====================================  =========================  =========================
+income checking query alone (4 runs)   1.27-1.34 CPU s            0.98-1.13 CPU s
+county load, 3 A/B pairs (CPU s)       7.42 / 7.34 / 7.00         6.61 / 6.80 / 7.16
+county load, same runs (wall, noise)   21.1 / 19.8 / 26.1 s       16.9 / 18.4 / 26.6 s
+peak RSS                               0.31 GB                    0.31 GB
+=====================================  =========================  =========================
+
+The load's CPU is nearly all the checking passes (county, by statement: income 1.14, arrests
+1.09, charges 0.99, housing 0.74, jail 0.74, ems 0.36 CPU s; the roster's CREATE TABLE 0.44):
+per pass about a third reading the Parquet, a third the trim tests and typed projections, the
+rest the roster join, the key hash and streaming to Python (about 15%). Not measured: a quiet
+figure, state/5.
 """
 
 from __future__ import annotations

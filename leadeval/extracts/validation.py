@@ -118,9 +118,10 @@ def _in_list(values: list[str]) -> str:
 def trimmed(s: str) -> str:
     """``trim(s)`` (text ``s`` without the spaces around it), cheaper: DuckDB's trim copies every
     string, and only one that starts or ends with a space, or holds a non-ASCII character (the
-    other Unicode spaces that trim removes), can change."""
+    other Unicode spaces that trim removes), can change. The tests are ordered and chosen by
+    cost (``unicode(s) = 32``, the first code point, is a cheaper ``starts_with(s, ' ')``)."""
     return (
-        f"CASE WHEN starts_with({s}, ' ') OR ends_with({s}, ' ') OR strlen({s}) <> length({s}) "
+        f"CASE WHEN strlen({s}) <> length({s}) OR unicode({s}) = 32 OR ends_with({s}, ' ') "
         f"THEN trim({s}) ELSE {s} END"
     )
 
@@ -204,6 +205,16 @@ def _two_digit(ts: str, pivot: int | None) -> str:
     return f"CASE WHEN year({ts}) >= 100 THEN {ts} ELSE {_with_pivot(ts, pivot)} END"
 
 
+def _first_of(parts: list[str]) -> str:
+    """``COALESCE(parts)`` as nested CASEs: DuckDB evaluates every argument of COALESCE on every
+    row, a CASE only the branch a row takes, and a failing ``TRY_CAST`` to TIMESTAMP (the ISO
+    fallback, on every 'YYYY-MM' month) costs several times the parse that succeeded."""
+    out = parts[-1]
+    for part in reversed(parts[:-1]):
+        out = f"CASE WHEN ({part}) IS NOT NULL THEN {part} ELSE {out} END"
+    return out
+
+
 def _text_date(col: Column, v: str, src: ExtractSource, pivot: int | None, guard: bool) -> str:
     """Parse text ``v`` as the date, date-time or month of ``col``: ``date_format`` first, then
     ISO; a month is ``YYYY-MM`` or a full date. With ``guard``, a year below 100 (a two-digit year)
@@ -220,15 +231,15 @@ def _text_date(col: Column, v: str, src: ExtractSource, pivot: int | None, guard
     fmt_ts = two_digit(fmt_ts) if fmt_ts else None
     if col.type == "date":
         iso = f"CAST({ts} AS DATE)"
-        return f"COALESCE(CAST({fmt_ts} AS DATE), {iso})" if fmt_ts else iso
+        return _first_of([f"CAST({fmt_ts} AS DATE)", iso]) if fmt_ts else iso
     if col.type == "datetime":
-        return f"CAST(COALESCE({fmt_ts}, {ts}) AS TIMESTAMP)" if fmt_ts else ts
+        return f"CAST({_first_of([fmt_ts, ts])} AS TIMESTAMP)" if fmt_ts else ts
     month = two_digit(
         f"CASE WHEN regexp_full_match({v}, '[0-9]{{4}}-[0-9]{{2}}') "
         f"THEN try_strptime({v}, '%Y-%m') END"
     )
     parts = [month] + ([fmt_ts] if fmt_ts else []) + [ts]
-    return f"CAST(date_trunc('month', COALESCE({', '.join(parts)})) AS DATE)"
+    return f"CAST(date_trunc('month', {_first_of(parts)}) AS DATE)"
 
 
 def _first(checks: list[tuple[str, str, str, str]]) -> tuple[str, str, str]:
@@ -267,7 +278,9 @@ def typed_sql(name: str, raw: RawSource, src: ExtractSource) -> str:
     schema = SCHEMAS[name]
     norm, typed, text_cols = [qi(ROW)], [qi(ROW), "__le_t"], {}
     trim = [
-        f"CASE WHEN {qi(raw.columns[c])} <> {trimmed(qi(raw.columns[c]))} THEN {1 << i} ELSE 0 END"
+        # trimming only removes characters: the value changed iff its byte length did
+        f"CASE WHEN strlen({qi(raw.columns[c])}) <> strlen({trimmed(qi(raw.columns[c]))}) "
+        f"THEN {1 << i} ELSE 0 END"
         for i, c in enumerate(trimmable(name, raw))
     ]
     norm.append(f"CAST({' + '.join(trim) if trim else '0'} AS BIGINT) AS __le_t")
