@@ -58,6 +58,51 @@ The load's CPU is nearly all the checking passes (county, by statement: income 1
 per pass about a third reading the Parquet, a third the trim tests and typed projections, the
 rest the roster join, the key hash and streaming to Python (about 15%). Not measured: a quiet
 figure, state/5.
+
+Branch ``load3`` (2026-12-02 03:37-04:40 UTC, main 42471fd; the machine at load average 8-25
+throughout, so only CPU seconds, minimum of N alternating runs in one process, mean anything).
+Profile of main's county load first (per statement, DuckDB JSON profiles, py-spy; load 8.7):
+
+==================  =======  ============================================================
+extract / step      CPU s    of which
+==================  =======  ============================================================
+roster              0.41     CREATE TABLE (persistent) 0.32; a TEMP table costs 0.12-0.13
+arrests             0.77     checking pass 0.67
+charges             0.78     checking pass 0.69
+jail                0.49     checking pass 0.42
+housing             0.73     checking pass 0.62
+income              1.14     checking pass 1.01 (the month parse: a quarter of it)
+ems, prison, other  0.62     checking passes 0.45
+_hand_over          0.13     ibis ``backend.table`` per extract
+Python between      ~0.65    counts, flags, reconcile; the hash sort 0.04 per 2.1M rows
+total               5.24     (wall 13.5 s at load 8.7)
+==================  =======  ============================================================
+
+Inside a checking pass (arrests, operator times): Parquet read 30%, the trim tests 25%, the
+typed projections 20%, the roster join 12%. Streaming the rows to Python against an in-engine
+count of the same query: 0.86 against 0.80 CPU s (7%); DuckDB's ``GROUP BY hash HAVING
+count(*) > 1`` instead of the numpy sort: 1.32 CPU s (worse). In income's month parse the
+``regexp_full_match`` shape test was 0.19 of 0.29 CPU s.
+
+Two changes, both the same values by construction and checked on 185,000 strings (seeded
+random strings over digits, separators, spaces, tabs, newlines, non-ASCII digits and letters
+whose lower case differs, plus edges: tests/test_extracts_fastpaths.py): a text month's
+'YYYY-MM' shape is a GLOB (Spark: the same pattern as an anchored RLIKE), 0.04 against 0.20 CPU s
+on income's 2.1M months; a coded value is compared as it is before ``lower()`` (a canonical
+value needs no lower-case copy). Checking query alone, main's SQL against the branch's in one
+process, alternating (CPU s, minimum / median of 5-7 runs, same result rows):
+
+==========  =========================  =========================  ==========
+extract     main                       ``load3``                  load avg
+==========  =========================  =========================  ==========
+income      0.73-0.82 / 0.93-1.13      0.58 / 0.62-0.90           21-24
+housing     0.54-0.64 / 0.64-0.76      0.42-0.61 / 0.49-0.68      19-25
+arrests     0.88-0.90 / 0.96-0.99      0.76-0.95 / 0.92-1.11      20-25
+charges     0.67-0.81 / 0.74-0.92      0.65-0.75 / 0.75-0.99      19-22
+==========  =========================  =========================  ==========
+
+The whole load, A/B/A/B at load 10-15: 4.9-6.6 CPU s both (the noise is larger than the
+change). Not reached: load <= 2.5 s. Not measured: a quiet wall time, state/5.
 """
 
 from __future__ import annotations

@@ -101,6 +101,13 @@ State/5 (4,000 + 1M), build_cohort, one run each in separate processes (main the
 15-18): main 54.1 CPU s (160 s wall), 2.04 GB process peak; cohort2 46.7 CPU s (135 s wall),
 1.88 GB. Not measured: quiet wall times, the chain ratio, panel_for at state/5, full state (the
 machine was never quiet).
+
+Branch ``load3`` (2026-12-02, main 42471fd, load average 8-25 throughout): the load's checking
+SQL only (a text month's shape as a GLOB, codes compared before ``lower()``); per extract its
+checking query fell by up to a fifth to a third of its CPU (income, housing), within the noise
+for arrests and charges (``benchmarks/bench_load.py`` has the profile and the table). The chain
+and its ratio were not re-measured: at that load the whole load's CPU varied 4.9-6.6 s for
+either code, more than the change. The load is still about 4 s of the chain quiet (target 2.5).
 """
 
 from __future__ import annotations

@@ -110,6 +110,30 @@ def native(src: ExtractSource) -> bool:
     )
 
 
+def glob_regex(pattern: str) -> str:
+    """A GLOB pattern of classes (``[0-9]``, ``[!a-z]``) and literal characters as an anchored
+    Java regex with no backslash or quote in it (a Spark string literal reads backslashes as
+    escapes): a literal that is not a letter or digit is put in a class of its own.
+
+    >>> glob_regex("[0-9][0-9]-[!x]")
+    '^[0-9][0-9][-][^x]$'
+    """
+    out, i = [], 0
+    while i < len(pattern):
+        c = pattern[i]
+        end = pattern.find("]", i + 2) if c == "[" else -1
+        if end > 0:
+            body = pattern[i + 1 : end]
+            out.append("[" + ("^" + body[1:] if body.startswith("!") else body) + "]")
+            i = end + 1
+            continue
+        if c in "*?[]^\\'":
+            raise ValueError(f"glob_regex: {c!r} in {pattern!r} is not supported")
+        out.append(c if c.isalnum() else f"[{c}]")
+        i += 1
+    return "^" + "".join(out) + "$"
+
+
 def _rewrite(node: exp.Expression) -> exp.Expression | None:
     """The Spark form of one DuckDB function node sqlglot leaves as is (see the module doc)."""
     spark = "spark"
@@ -121,6 +145,8 @@ def _rewrite(node: exp.Expression) -> exp.Expression | None:
         v = node.this.sql(spark)
         padded = f"lpad({v}, length({v}) + 5 - instr({v}, '-'), '0')"
         new = f"CASE WHEN {v} RLIKE '{_ISO}' THEN TRY_CAST({padded} AS TIMESTAMP_NTZ) END"
+    elif isinstance(node, exp.Glob):
+        new = f"({node.this.sql(spark)} RLIKE '{glob_regex(node.expression.name)}')"
     elif isinstance(node, exp.RegexpFullMatch):
         pattern = node.expression
         new = f"({node.this.sql(spark)} RLIKE '^(?:' || {pattern.sql(spark)} || ')$')"
@@ -152,7 +178,7 @@ def spark_sql(sql: str) -> str:
     "SELECT (v RLIKE '^(?:' || '[0-9]+' || ')$') FROM t"
     """
     tree = sqlglot.parse_one(sql, read="duckdb")
-    kinds = (exp.Anonymous, exp.RegexpFullMatch, exp.TryCast)
+    kinds = (exp.Anonymous, exp.Glob, exp.RegexpFullMatch, exp.TryCast)
     for node in reversed(list(tree.find_all(kinds))):  # innermost first
         new = _rewrite(node)
         if new is not None:
