@@ -25,9 +25,9 @@ DuckDB staging database and handed over as Parquet (:func:`leadeval.extracts.loa
 
 Why a rewrite after sqlglot (:func:`spark_sql`): sqlglot 28 passes these DuckDB functions
 through unchanged, and Spark has none of them or one with another meaning: ``isfinite`` (none),
-``trunc(x)`` (Spark's truncates dates), ``regexp_full_match`` (none: ``RLIKE`` anchored),
-``try_strptime`` (``try_to_timestamp`` with a Java pattern, :func:`java_format`), ``to_years``
-(``make_ym_interval``), ``strlen`` (``octet_length``). And ``TRY_CAST(text AS TIMESTAMP)``
+``trunc(x)`` (Spark's truncates dates), ``regexp_full_match`` and ``GLOB`` (none: ``RLIKE``
+anchored, :func:`glob_regex`), ``try_strptime`` (``try_to_timestamp`` with a Java pattern,
+:func:`java_format`), ``to_years`` (``make_ym_interval``), ``strlen`` (``octet_length``). And ``TRY_CAST(text AS TIMESTAMP)``
 accepts more on Spark ('2014', '2014-8', '2014-03' are dates there, not in DuckDB) and less
 (a year of one to three digits, '70-10-03', that DuckDB reads as year 70, a two-digit year): it
 is guarded by DuckDB's ISO shape and the year padded to four digits.
