@@ -101,8 +101,10 @@ arrests     0.88-0.90 / 0.96-0.99      0.76-0.95 / 0.92-1.11      20-25
 charges     0.67-0.81 / 0.74-0.92      0.65-0.75 / 0.75-0.99      19-22
 ==========  =========================  =========================  ==========
 
-The whole load, A/B/A/B at load 10-15: 4.9-6.6 CPU s both (the noise is larger than the
-change). Not reached: load <= 2.5 s. Not measured: a quiet wall time, state/5.
+The whole load, A/B/A/B: at load 10-15, 4.9-6.6 CPU s for both (noise larger than the change);
+at load 7 (04:42 UTC), main 7.20 / 8.36 CPU s (22.7 / 33.7 s wall), ``load3`` 6.25 / 7.75 CPU s
+(21.1 / 25.4 s wall), quality and quarantine tables identical. Not reached: load <= 2.5 s. Not
+measured: a quiet wall time, state/5.
 """
 
 from __future__ import annotations
