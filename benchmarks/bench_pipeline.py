@@ -101,6 +101,32 @@ State/5 (4,000 + 1M), build_cohort, one run each in separate processes (main the
 15-18): main 54.1 CPU s (160 s wall), 2.04 GB process peak; cohort2 46.7 CPU s (135 s wall),
 1.88 GB. Not measured: quiet wall times, the chain ratio, panel_for at state/5, full state (the
 machine was never quiet).
+
+Branch ``cohort3`` (2026-12-02 04:26-04:33 UTC, main 42471fd and the branch in alternating
+processes, load average 13-22 on 2 cores: read the CPU seconds, the wall times are noise): the
+jail stays and the housing episodes are clipped once into engine tables (int32 keys and day
+numbers) that the person query and ``panel_for`` both read, instead of parsing the jail view
+twice in the person query and both views again in every ``panel_for``. Persons, flow and
+panels bit-identical; reports byte-identical (make_ref.sh + compare.py against merge21).
+
+===========================  ==========================  ==========================
+county, CPU s (2 runs each)  main                        cohort3
+===========================  ==========================  ==========================
+build_cohort                 12.76, 12.11                12.99, 12.81
+  of it the person query     10.20, 9.65                 8.54, 8.20
+  of it the two stay tables  --                          2.09, 2.06
+panel_for(participants)      3.28, 2.72                  1.98, 2.10
+===========================  ==========================  ==========================
+
+Profile of main's person query (DuckDB JSON profile, one thread): about a quarter is the jail
+merge (the window ``max(e) OVER (PARTITION BY pk ORDER BY s, e ...)`` on 1.59M stays, 0.57 CPU s
+alone at one thread, of which the sort is 0.19 s), a fifth the arrests and charges conditional
+counts (15 and 25 ``COUNT FILTER``), a sixth the interval overlap sums, the rest the views'
+parsing (about 1 CPU s: arrests 0.33, charges 0.28, housing 0.38 at one thread), joins and the
+final projection. Counting each event once in its narrowest window and adding up the wider
+windows (two aggregations) measured the same at one thread (0.55 against 0.54 CPU s for
+arrests) and was not kept. Compiling the person query (Ibis + sqlglot) is 0.4-0.9 CPU s,
+the Python outside the engine about 1 CPU s more.
 """
 
 from __future__ import annotations
