@@ -102,21 +102,25 @@ State/5 (4,000 + 1M), build_cohort, one run each in separate processes (main the
 1.88 GB. Not measured: quiet wall times, the chain ratio, panel_for at state/5, full state (the
 machine was never quiet).
 
-Branch ``cohort3`` (2026-12-02 04:26-04:33 UTC, main 42471fd and the branch in alternating
-processes, load average 13-22 on 2 cores: read the CPU seconds, the wall times are noise): the
-jail stays and the housing episodes are clipped once into engine tables (int32 keys and day
-numbers) that the person query and ``panel_for`` both read, instead of parsing the jail view
-twice in the person query and both views again in every ``panel_for``. Persons, flow and
-panels bit-identical; reports byte-identical (make_ref.sh + compare.py against merge21).
+Branch ``cohort3`` (2026-12-02 03:52-03:57 UTC, main 42471fd and the branch in alternating
+processes, two builds each, load average 8-15 on 2 cores: read the CPU seconds, the wall times
+are noise): the jail stays and the housing episodes are clipped once into engine tables that the
+person query and ``panel_for`` both read, instead of parsing the jail view twice in the person
+query and both views again in every ``panel_for``. Persons, flow and panels bit-identical;
+reports byte-identical (make_ref.sh + compare.py against merge21).
 
 ===========================  ==========================  ==========================
-county, CPU s (2 runs each)  main                        cohort3
+county, CPU s                main                        cohort3
 ===========================  ==========================  ==========================
-build_cohort                 12.76, 12.11                12.99, 12.81
-  of it the person query     10.20, 9.65                 8.54, 8.20
-  of it the two stay tables  --                          2.09, 2.06
-panel_for(participants)      3.28, 2.72                  1.98, 2.10
+build_cohort                 9.01, 9.53, 10.91, 10.46    10.59, 10.60, 11.53, 11.07
+  of it the person query     7.5-8.5                     6.6-7.5
+  of it the two stay tables  --                          about 1.6 (jail 0.3, housing 1.3)
+panel_for(participants)      2.82, 2.84, 3.13, 2.98      1.64, 1.93, 1.73, 1.83
 ===========================  ==========================  ==========================
+
+The same in ``bench_pipeline.py`` (04:33-04:37 UTC, load 10-17, one run each): build_cohort
+37.8 -> 36.6 s, panel_for 8.2 -> 4.2 s wall; peak RSS 0.70 -> 0.77 GB (the stay tables stay in
+the engine while the cohort lives). Not measured: quiet figures, state/5 and the full state.
 
 Profile of main's person query (DuckDB JSON profile, one thread): about a quarter is the jail
 merge (the window ``max(e) OVER (PARTITION BY pk ORDER BY s, e ...)`` on 1.59M stays, 0.57 CPU s

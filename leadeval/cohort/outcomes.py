@@ -108,7 +108,7 @@ def stay_tables(
     carry = ("t0", "fe")
     if "jail" in tables:
         jail = clip_spans(tables["jail"], "booking_date", "release_date", base, carry=carry)
-        out["jail"] = _narrow(jail)
+        out["jail"] = jail.select("pk", *carry, "s", "e")
     if "housing" in families:
         h = tables["housing"]
         h = h.filter(h.status.isin(["unsheltered", *HOUSED]))
@@ -119,22 +119,8 @@ def stay_tables(
         ).cast("int8")
         extra = {"k": lambda t: t.k}
         spans = clip_spans(h.mutate(k=code), "start_date", "end_date", base, extra, carry)
-        out["housing"] = _narrow(spans, k=spans.k)
+        out["housing"] = spans.select("pk", *carry, "s", "e", "k")
     return out
-
-
-_KEYS = ("pk", "t0", "fe", "s", "e")
-
-
-def _narrow(t: ir.Table, **extra: ir.Value) -> ir.Table:
-    """The person key and day numbers as int32 (half the memory while the cohort lives; they
-    fit), read back as int64 by :func:`stored`, so every later type and value is unchanged."""
-    return t.select(**{c: t[c].cast("int32") for c in _KEYS}, **extra)
-
-
-def stored(t: ir.Table, columns: tuple[str, ...] = _KEYS, **extra: ir.Value) -> ir.Table:
-    """``columns`` of a :func:`stay_tables` table with their int64 types (and ``extra``)."""
-    return t.select(**{c: t[c].cast("int64") for c in columns}, **extra)
 
 
 def housing_spans(
@@ -161,7 +147,7 @@ def merged_spans(
 
     def clipped(n: str) -> ir.Table:
         if n in cached:
-            return stored(cached[n], ("pk", *carry, "s", "e"))
+            return cached[n].select("pk", *carry, "s", "e")
         return stays(tables, base, (n,), carry)
 
     merged = {n: disjoint_intervals(clipped(n)) for n in ("jail", "prison") if n in tables}
@@ -173,7 +159,7 @@ def merged_spans(
     if "housing" in families:
         if "housing" in cached:
             h = cached["housing"]
-            unsheltered = stored(h.filter(h.k == UNSHELTERED), ("pk", *carry, "s", "e"))
+            unsheltered = h.filter(h.k == UNSHELTERED).select("pk", *carry, "s", "e")
         else:
             unsheltered = housing_spans(tables["housing"], base, ("unsheltered",), carry)
         out["unsheltered"] = disjoint_intervals(unsheltered)
@@ -237,7 +223,7 @@ def measure_tables(
     if "jail" in families:
         if "jail" in cached:
             # Clipping drops only stays starting after follow-up end: never in a window.
-            j = stored(cached["jail"])
+            j = cached["jail"]
             ev = j.select("pk", "t0", "fe", d=j.s)
         else:
             j = tables["jail"]

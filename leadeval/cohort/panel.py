@@ -26,14 +26,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from leadeval.cohort.outcomes import (
-    HOUSED,
-    LEGIT,
-    PERMANENT,
-    UNSHELTERED,
-    merged_spans,
-    stored,
-)
+from leadeval.cohort.outcomes import HOUSED, LEGIT, PERMANENT, UNSHELTERED, merged_spans
 from leadeval.cohort.windows import (
     EPOCH,
     clip_spans,
@@ -155,7 +148,7 @@ def monthly_parts(
         parts["jail_days"] = (m.select("pk", "month_offset", value=m.days), "sum")
     if "housing" in families and housing is not None:
         h = housing.filter(housing.k != UNSHELTERED)
-        spans = stored(h, ("pk", "s", "e"), permanent=ibis.ifelse(h.k == PERMANENT, 1, 0))
+        spans = h.select("pk", "s", "e", permanent=ibis.ifelse(h.k == PERMANENT, 1, 0))
     elif "housing" in families:
         h = tables["housing"]
         spans = clip_spans(
