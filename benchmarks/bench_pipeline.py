@@ -118,9 +118,11 @@ build_cohort                 9.01, 9.53, 10.91, 10.46    10.59, 10.60, 11.53, 11
 panel_for(participants)      2.82, 2.84, 3.13, 2.98      1.64, 1.93, 1.73, 1.83
 ===========================  ==========================  ==========================
 
-The same in ``bench_pipeline.py`` (04:33-04:37 UTC, load 10-17, one run each): build_cohort
-37.8 -> 36.6 s, panel_for 8.2 -> 4.2 s wall; peak RSS 0.70 -> 0.77 GB (the stay tables stay in
-the engine while the cohort lives). Not measured: quiet figures, state/5 and the full state.
+The same in ``bench_pipeline.py`` (04:38-04:40 UTC, the branch then main, one run each, load
+7.3 then 4.8, noisy): build_cohort 18.3 s (branch) against 20.2 s (main), panel_for 2.8 against
+5.7 s, chain ratio 6.0x against 7.2x; whole process 22.7 against 27.1 CPU s. Peak RSS 0.89
+against 0.66 GB: the stay tables (int64) stay in the engine while the cohort lives. Not
+measured: quiet figures, state/5 and the full state (memory there is the open question).
 
 Profile of main's person query (DuckDB JSON profile, one thread): about a quarter is the jail
 merge (the window ``max(e) OVER (PARTITION BY pk ORDER BY s, e ...)`` on 1.59M stays, 0.57 CPU s
