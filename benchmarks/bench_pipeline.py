@@ -108,6 +108,38 @@ checking query fell by up to a fifth to a third of its CPU (income, housing), wi
 for arrests and charges (``benchmarks/bench_load.py`` has the profile and the table). The chain
 and its ratio were not re-measured: at that load the whole load's CPU varied 4.9-6.6 s for
 either code, more than the change. The load is still about 4 s of the chain quiet (target 2.5).
+
+Branch ``cohort3`` (2026-12-02 03:52-03:57 UTC, main 42471fd and the branch in alternating
+processes, two builds each, load average 8-15 on 2 cores: read the CPU seconds, the wall times
+are noise): the jail stays and the housing episodes are clipped once into engine tables that the
+person query and ``panel_for`` both read, instead of parsing the jail view twice in the person
+query and both views again in every ``panel_for``. Persons, flow and panels bit-identical;
+reports byte-identical (make_ref.sh + compare.py against merge21).
+
+===========================  ==========================  ==========================
+county, CPU s                main                        cohort3
+===========================  ==========================  ==========================
+build_cohort                 9.01, 9.53, 10.91, 10.46    10.59, 10.60, 11.53, 11.07
+  of it the person query     7.5-8.5                     6.6-7.5
+  of it the two stay tables  --                          about 1.6 (jail 0.3, housing 1.3)
+panel_for(participants)      2.82, 2.84, 3.13, 2.98      1.64, 1.93, 1.73, 1.83
+===========================  ==========================  ==========================
+
+The same in ``bench_pipeline.py`` (04:38-04:40 UTC, the branch then main, one run each, load
+7.3 then 4.8, noisy): build_cohort 18.3 s (branch) against 20.2 s (main), panel_for 2.8 against
+5.7 s, chain ratio 6.0x against 7.2x; whole process 22.7 against 27.1 CPU s. Peak RSS 0.89
+against 0.66 GB: the stay tables (int64) stay in the engine while the cohort lives. Not
+measured: quiet figures, state/5 and the full state (memory there is the open question).
+
+Profile of main's person query (DuckDB JSON profile, one thread): about a quarter is the jail
+merge (the window ``max(e) OVER (PARTITION BY pk ORDER BY s, e ...)`` on 1.59M stays, 0.57 CPU s
+alone at one thread, of which the sort is 0.19 s), a fifth the arrests and charges conditional
+counts (15 and 25 ``COUNT FILTER``), a sixth the interval overlap sums, the rest the views'
+parsing (about 1 CPU s: arrests 0.33, charges 0.28, housing 0.38 at one thread), joins and the
+final projection. Counting each event once in its narrowest window and adding up the wider
+windows (two aggregations) measured the same at one thread (0.55 against 0.54 CPU s for
+arrests) and was not kept. Compiling the person query (Ibis + sqlglot) is 0.4-0.9 CPU s,
+the Python outside the engine about 1 CPU s more.
 """
 
 from __future__ import annotations

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from leadeval.cohort.index import base_persons, roster_days
-from leadeval.cohort.outcomes import derive, measure_tables, merged_spans
+from leadeval.cohort.outcomes import derive, measure_tables, merged_spans, stay_tables
 from leadeval.cohort.panel import PanelSource
 from leadeval.cohort.persons import DATE_COLUMNS, KEY_COLUMNS, PersonSource, to_pandas
 from leadeval.cohort.result import Cohort
@@ -190,7 +190,9 @@ def build_cohort(
     # them when asked for (Cohort.panel_for).
     base = base_persons(days, index_col).cache()
     try:
-        source, keys = _persons(tables, design, data_end, families, base)
+        # Jail and housing are read by the person query and the panel: clipped once.
+        cached = {k: _materialise(t) for k, t in stay_tables(tables, base, families).items()}
+        source, keys = _persons(tables, design, data_end, families, base, cached)
     except BaseException:
         base.release()
         raise
@@ -202,6 +204,7 @@ def build_cohort(
         data_end=data_end,
         mi0=keys.pop("mi0").to_numpy(),
         fe=keys.pop("fe").to_numpy(np.int64),
+        cached=cached,
     )
     return Cohort(
         person_source=source,
@@ -215,12 +218,13 @@ def build_cohort(
     )
 
 
-def _persons(tables, design, data_end, families, base):
+def _persons(tables, design, data_end, families, base, cached):
     """Run the person query into an engine table: its :class:`PersonSource`, and every person's
-    ``person_id, group, treated, fe, mi0`` (index month index) as pandas, by pk."""
-    spans = merged_spans(tables, base, families)
+    ``person_id, group, treated, fe, mi0`` (index month index) as pandas, by pk. ``cached``:
+    the engine tables of :func:`stay_tables`."""
+    spans = merged_spans(tables, base, families, carry=("t0", "fe"), cached=cached)
     windows = design_windows(design.pre_windows, design.post_windows)
-    persons = _join_all(base, measure_tables(tables, base, windows, families, spans))
+    persons = _join_all(base, measure_tables(tables, base, windows, families, spans, cached))
     counted = [c for c in persons.columns if c not in base.columns and c not in _FIRST]
     persons = persons.mutate(**{c: persons[c].fill_null(0).cast("int32") for c in counted})
     has_incarceration = any(n in tables for n in _EXPOSURE_EXTRACTS)

@@ -40,11 +40,13 @@ def event_counts(
 ) -> ir.Table:
     """Counts of events per person in each window.
 
-    ``events`` has ``person_id`` and ``d`` (event day number) plus whatever ``measures`` read:
+    ``events`` has ``person_id`` (or ``pk, t0, fe``) and ``d`` (event day number) plus whatever
+    ``measures`` read:
     ``{name: predicate or None}`` (None counts every event). With ``first``, also the offset in
     days from the index date to the first event in (t0, f], named ``first``.
     """
-    j = events.join(base.select("person_id", "pk", "t0", "fe"), "person_id")
+    keyed = {"pk", "t0", "fe"} <= set(events.columns)  # already joined (e.g. the jail stays)
+    j = events if keyed else events.join(base.select("person_id", "pk", "t0", "fe"), "person_id")
     aggs = {}
     for w in windows:
         lo, hi = w.bounds(j.t0, j.fe)
@@ -61,7 +63,8 @@ def event_counts(
 def interval_days(spans: ir.Table, base: ir.Table, windows: list[Window], name: str) -> ir.Table:
     """Days of (already merged, disjoint) intervals ``pk, s, e`` inside each window; with a
     column ``w``, each interval's days count ``w`` times (:func:`signed_union`)."""
-    j = spans.join(base.select("pk", "t0", "fe"), "pk")
+    has = {"t0", "fe"} <= set(spans.columns)  # carried through (merged_spans' ``carry``)
+    j = spans if has else spans.join(base.select("pk", "t0", "fe"), "pk")
     aggs = {}
     for w in windows:
         lo, hi = w.bounds(j.t0, j.fe)
@@ -73,39 +76,93 @@ def interval_days(spans: ir.Table, base: ir.Table, windows: list[Window], name: 
 
 
 def stays(
-    tables: Mapping[str, ir.Table], base: ir.Table, which: tuple[str, ...]
+    tables: Mapping[str, ir.Table],
+    base: ir.Table,
+    which: tuple[str, ...],
+    carry: tuple[str, ...] = (),
 ) -> ir.Table | None:
-    """Jail and/or prison stays as clipped day intervals ``pk, s, e`` (not merged)."""
+    """Jail and/or prison stays as clipped day intervals ``pk, s, e`` (not merged), with the
+    person columns ``carry`` of ``base``."""
     cols = {"jail": ("booking_date", "release_date"), "prison": ("admission_date", "release_date")}
-    parts = [clip_spans(tables[n], *cols[n], base) for n in which if n in tables]
+    parts = [clip_spans(tables[n], *cols[n], base, carry=carry) for n in which if n in tables]
     if not parts:
         return None
     return parts[0] if len(parts) == 1 else parts[0].union(parts[1], distinct=False)
 
 
-def housing_spans(housing: ir.Table, base: ir.Table, statuses: tuple[str, ...]) -> ir.Table:
+#: housing status codes of :func:`stay_tables`' ``k``
+UNSHELTERED, SHELTERED, PERMANENT = 0, 1, 2
+
+
+def stay_tables(
+    tables: Mapping[str, ir.Table], base: ir.Table, families: set[str]
+) -> dict[str, ir.Table]:
+    """The stays that the person query and the panel both read, as clipped intervals of the
+    included persons, ``pk, t0, fe, s, e`` (:func:`clip_spans`), to be computed once into engine
+    tables: ``jail`` (bookings, jail days, days incarcerated, the panel's jail days) and
+    ``housing``, the episodes of the statuses used, with status code ``k`` (``UNSHELTERED``,
+    ``SHELTERED`` or ``PERMANENT``: unsheltered days and the panel's housing). Each extract's
+    view is then parsed once instead of once per reader. Pass them as ``cached`` to
+    :func:`merged_spans`, :func:`measure_tables` and the panel."""
+    out = {}
+    carry = ("t0", "fe")
+    if "jail" in tables:
+        jail = clip_spans(tables["jail"], "booking_date", "release_date", base, carry=carry)
+        out["jail"] = jail.select("pk", *carry, "s", "e")
+    if "housing" in families:
+        h = tables["housing"]
+        h = h.filter(h.status.isin(["unsheltered", *HOUSED]))
+        code = ibis.cases(
+            (h.status == "unsheltered", UNSHELTERED),
+            (h.status == "permanent", PERMANENT),
+            else_=SHELTERED,
+        ).cast("int8")
+        extra = {"k": lambda t: t.k}
+        spans = clip_spans(h.mutate(k=code), "start_date", "end_date", base, extra, carry)
+        out["housing"] = spans.select("pk", *carry, "s", "e", "k")
+    return out
+
+
+def housing_spans(
+    housing: ir.Table, base: ir.Table, statuses: tuple[str, ...], carry: tuple[str, ...] = ()
+) -> ir.Table:
     h = housing.filter(housing.status.isin(list(statuses)))
-    return clip_spans(h, "start_date", "end_date", base)
+    return clip_spans(h, "start_date", "end_date", base, carry=carry)
 
 
 def merged_spans(
-    tables: Mapping[str, ir.Table], base: ir.Table, families: set[str]
+    tables: Mapping[str, ir.Table],
+    base: ir.Table,
+    families: set[str],
+    carry: tuple[str, ...] = (),
+    cached: Mapping[str, ir.Table] | None = None,
 ) -> dict[str, ir.Table]:
     """Disjoint day intervals ``pk, s, e`` per person (:func:`disjoint_intervals`): ``jail``,
     ``prison``, ``incarcerated`` (jail and prison together, each day once: see
-    :func:`signed_union`) and ``unsheltered``, as far as the extracts allow."""
-    merged = {
-        n: disjoint_intervals(stays(tables, base, (n,))) for n in ("jail", "prison") if n in tables
-    }
+    :func:`signed_union`) and ``unsheltered``, as far as the extracts allow; with the person
+    columns ``carry`` of ``base`` (``("t0", "fe")`` spares :func:`interval_days` its join).
+    ``cached`` (:func:`stay_tables`, restricted to the persons of ``base``) replaces reading
+    the jail and housing extracts."""
+    cached = cached or {}
+
+    def clipped(n: str) -> ir.Table:
+        if n in cached:
+            return cached[n].select("pk", *carry, "s", "e")
+        return stays(tables, base, (n,), carry)
+
+    merged = {n: disjoint_intervals(clipped(n)) for n in ("jail", "prison") if n in tables}
     out = {n: spans for n, spans in merged.items() if n in families}
     if len(merged) == 2:
         out["incarcerated"] = signed_union(merged["jail"], merged["prison"])
     elif merged:
         out["incarcerated"] = next(iter(merged.values()))
     if "housing" in families:
-        out["unsheltered"] = disjoint_intervals(
-            housing_spans(tables["housing"], base, ("unsheltered",))
-        )
+        if "housing" in cached:
+            h = cached["housing"]
+            unsheltered = h.filter(h.k == UNSHELTERED).select("pk", *carry, "s", "e")
+        else:
+            unsheltered = housing_spans(tables["housing"], base, ("unsheltered",), carry)
+        out["unsheltered"] = disjoint_intervals(unsheltered)
     return out
 
 
@@ -117,13 +174,14 @@ def signed_union(a: ir.Table, b: ir.Table) -> ir.Table:
     are :math:`|A \\cap W| + |B \\cap W| - |A \\cap B \\cap W|` = the weighted sum of
     :func:`overlap_days` (exact integers). A join on the person instead of a second window pass
     over both sets together."""
-    o = b.rename(pk_b="pk", s_b="s", e_b="e")
+    keep = [c for c in a.columns if c not in ("s", "e")]  # pk and the person's columns
+    o = b.select(pk_b=b.pk, s_b=b.s, e_b=b.e)
     x = a.join(o, [a.pk == o.pk_b, a.s <= o.e_b, o.s_b <= a.e])
     both = x.select(
-        pk=x.pk, s=ibis.greatest(x.s, x.s_b), e=ibis.least(x.e, x.e_b), w=ibis.literal(-1)
+        *keep, s=ibis.greatest(x.s, x.s_b), e=ibis.least(x.e, x.e_b), w=ibis.literal(-1)
     )
     one = ibis.literal(1)
-    parts = [a.select("pk", "s", "e", w=one), b.select("pk", "s", "e", w=one), both]
+    parts = [a.select(*keep, "s", "e", w=one), b.select(*keep, "s", "e", w=one), both]
     return parts[0].union(parts[1], distinct=False).union(parts[2], distinct=False)
 
 
@@ -133,9 +191,11 @@ def measure_tables(
     windows: list[Window],
     families: set[str],
     spans: Mapping[str, ir.Table],
+    cached: Mapping[str, ir.Table] | None = None,
 ) -> list[ir.Table]:
     """One aggregated table per event source for the requested, available outcome families;
-    ``spans`` comes from :func:`merged_spans`."""
+    ``spans`` comes from :func:`merged_spans`, ``cached`` from :func:`stay_tables`."""
+    cached = cached or {}
     out = []
     if "arrests" in families:
         a = tables["arrests"]
@@ -161,8 +221,13 @@ def measure_tables(
             measures[f"charges_{court}"] = lambda t, court=court: t.court == court
         out.append(event_counts(ev, base, windows, measures))
     if "jail" in families:
-        j = tables["jail"]
-        ev = j.select("person_id", d=day_number(j.booking_date))
+        if "jail" in cached:
+            # Clipping drops only stays starting after follow-up end: never in a window.
+            j = cached["jail"]
+            ev = j.select("pk", "t0", "fe", d=j.s)
+        else:
+            j = tables["jail"]
+            ev = j.select("person_id", d=day_number(j.booking_date))
         out.append(event_counts(ev, base, windows, {"bookings": None}))
         out.append(interval_days(spans["jail"], base, windows, "jail_days"))
     if "prison" in families:

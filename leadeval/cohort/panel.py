@@ -15,6 +15,7 @@ keeps only the days up to it (``days_observed``).
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -25,7 +26,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from leadeval.cohort.outcomes import HOUSED, LEGIT, merged_spans
+from leadeval.cohort.outcomes import HOUSED, LEGIT, PERMANENT, UNSHELTERED, merged_spans
 from leadeval.cohort.windows import (
     EPOCH,
     clip_spans,
@@ -103,13 +104,16 @@ def monthly_parts(
     month_span: tuple[int, int],
     data_end: dt.date,
     spans: Mapping[str, ir.Table],
+    housing: ir.Table | None = None,
 ) -> list[tuple[ir.Table, tuple[str, ...]]]:
     """Monthly aggregates as Ibis tables ``pk, month_offset, <measures>`` (one row per
     person-month with anything to report; a measure may be 0 there), within the panel range and
     up to follow-up end, each with the names of its measure columns. Measures from the same
     extract share one table, so each extract is read once.
 
-    ``month_span`` is (smallest, largest) index month index among included persons.
+    ``month_span`` is (smallest, largest) index month index among included persons;
+    ``housing``, the persons' housing stays of :func:`~leadeval.cohort.outcomes.stay_tables`
+    (else the extract is read).
     """
     lo, hi = months
     last = data_end.year * 12 + data_end.month - 1
@@ -142,7 +146,10 @@ def monthly_parts(
     if "jail" in families:
         m = _spans_by_month(spans["jail"], cal, base, lo, hi)
         parts["jail_days"] = (m.select("pk", "month_offset", value=m.days), "sum")
-    if "housing" in families:
+    if "housing" in families and housing is not None:
+        h = housing.filter(housing.k != UNSHELTERED)
+        spans = h.select("pk", "s", "e", permanent=ibis.ifelse(h.k == PERMANENT, 1, 0))
+    elif "housing" in families:
         h = tables["housing"]
         spans = clip_spans(
             h.filter(h.status.isin(list(HOUSED))),
@@ -151,6 +158,7 @@ def monthly_parts(
             base,
             extra={"permanent": lambda t: ibis.ifelse(t.status == "permanent", 1, 0)},
         )
+    if "housing" in families:
         m = _spans_by_month(spans, cal, base, lo, hi)
         both = m.group_by(["pk", "month_offset"]).aggregate(
             sheltered=ibis.least(m.count(), 1), permanent_housing=m.permanent.max()
@@ -297,20 +305,29 @@ class PanelSource:
     data_end: dt.date
     mi0: np.ndarray
     fe: np.ndarray
+    cached: Mapping[str, ir.Table] = dataclasses.field(default_factory=dict)
 
     def parts(self, keep: np.ndarray | None) -> dict[str, tuple[np.ndarray, ...]]:
         """The monthly aggregates of persons ``keep`` (all when None) as ``(pk, month_offset,
         value)`` arrays per measure."""
         if not len(self.mi0) or (keep is not None and not len(keep)):
             return {}
-        base = self.base
+        base, cached = self.base, dict(self.cached)
         if keep is not None:
             wanted = ibis.memtable({"pk": keep.astype(np.int64)}, schema={"pk": "int64"})
             base = base.join(wanted, "pk")
-        spans = merged_spans(self.tables, base, set(self.families) & {"jail"})
+            cached = {k: t.join(wanted, "pk") for k, t in cached.items()}
+        spans = merged_spans(self.tables, base, set(self.families) & {"jail"}, cached=cached)
         span = (int(self.mi0.min()), int(self.mi0.max()))
         exprs = monthly_parts(
-            self.tables, base, set(self.families), self.months, span, self.data_end, spans
+            self.tables,
+            base,
+            set(self.families),
+            self.months,
+            span,
+            self.data_end,
+            spans,
+            cached.get("housing"),
         )
         out = {}
         # One query per extract: stacking them with UNION ALL trips an internal DuckDB 2.0 error

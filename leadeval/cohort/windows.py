@@ -95,7 +95,8 @@ def overlap_days(
 
 
 def disjoint_intervals(spans: ir.Table) -> ir.Table:
-    """Closed day intervals per person, ``pk, s, e``, cut into disjoint ones with the same union.
+    """Closed day intervals per person, ``pk, s, e``, cut into disjoint ones with the same union;
+    other columns, which must be the person's (e.g. ``t0``), are kept.
 
     Order each person's intervals by (s, e); with :math:`p_i` the latest end among the intervals
     before interval *i*, keep its new days only, :math:`[\\max(s_i, p_i + 1), e_i]` (none when
@@ -114,23 +115,31 @@ def disjoint_intervals(spans: ir.Table) -> ir.Table:
     start = ibis.ifelse(
         flagged.prev_end.isnull(), flagged.s, ibis.greatest(flagged.s, flagged.prev_end + 1)
     )
-    cut = flagged.select("pk", s=start, e=flagged.e)
+    keep = [c for c in spans.columns if c not in ("pk", "s", "e")]  # per-person columns
+    cut = flagged.select("pk", *keep, s=start, e=flagged.e)
     return cut.filter(cut.s <= cut.e)
 
 
 def clip_spans(
-    table: ir.Table, start: str, end: str, base: ir.Table, extra: dict | None = None
+    table: ir.Table,
+    start: str,
+    end: str,
+    base: ir.Table,
+    extra: dict | None = None,
+    carry: tuple[str, ...] = (),
 ) -> ir.Table:
     """Stays of included persons as day intervals ``pk, s, e`` (``pk``: the person's integer key);
     an open stay (end missing) runs to follow-up end and every stay is cut at follow-up end. Stays
-    starting after follow-up end are dropped. ``base`` has ``person_id, pk, fe``."""
+    starting after follow-up end are dropped. ``base`` has ``person_id, pk, fe`` and the columns
+    ``carry`` (e.g. ``t0``), which are kept."""
     t = table.select(
         person_id=table.person_id,
         s=day_number(table[start]),
         e=day_number(table[end]),
         **{k: v(table) for k, v in (extra or {}).items()},
     )
-    j = t.join(base.select("person_id", "pk", "fe"), "person_id")
+    wanted = ["person_id", "pk", "fe", *(c for c in carry if c != "fe")]
+    j = t.join(base.select(*wanted), "person_id")
     j = j.mutate(e=ibis.least(j.e.fill_null(j.fe), j.fe))
     j = j.filter(j.s <= j.e)
-    return j.drop("fe", "person_id")
+    return j.drop("person_id", *(() if "fe" in carry else ("fe",)))
