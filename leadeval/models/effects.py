@@ -721,15 +721,10 @@ def _contrast_table(kind: str, mus: np.ndarray, V: np.ndarray, conf_level: float
 
 
 # ---- restricted mean survival time ---------------------------------------------------------
-def _km_area(time: np.ndarray, event: np.ndarray, w: np.ndarray, tau: float) -> float:
-    """Area under a weighted Kaplan-Meier curve from 0 to ``tau``."""
-    return _km_area_of(time, event, tau)(w)
-
-
 def _km_area_of(time: np.ndarray, event: np.ndarray, tau: float) -> Callable[[np.ndarray], float]:
-    """:func:`_km_area` as a function of the weights alone: the times are sorted and their
-    distinct values found once (a bootstrap reweights the same rows hundreds of times); the
-    same operations on the same sorted rows, so the same bits as sorting per call."""
+    """Area under a weighted Kaplan-Meier curve from 0 to ``tau``, as a function of the weights:
+    the times are sorted and their distinct values found once, since a bootstrap reweights the
+    same rows hundreds of times."""
     order = np.argsort(time, kind="stable")
     d = event[order]
     ut, inv = np.unique(time[order], return_inverse=True)
