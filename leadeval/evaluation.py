@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from leadeval._blas import one_blas_thread
 from leadeval.checks import check_config_names
 from leadeval.cohort import Cohort, build_cohort
 from leadeval.cohort.persons import unit_columns
@@ -212,6 +213,7 @@ def rmst_horizon(sample: pd.DataFrame, duration: str, windows: list[int]) -> flo
     return float(max(fits)) if fits else reach
 
 
+@one_blas_thread  # the statistics' small fits run faster on one BLAS thread (_blas.py)
 def evaluate(
     config: SiteConfig,
     seed: int | None = None,

@@ -68,7 +68,7 @@ True
 from __future__ import annotations
 
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from itertools import combinations
 from typing import Any, Literal
@@ -721,20 +721,27 @@ def _contrast_table(kind: str, mus: np.ndarray, V: np.ndarray, conf_level: float
 
 
 # ---- restricted mean survival time ---------------------------------------------------------
-def _km_area(time: np.ndarray, event: np.ndarray, w: np.ndarray, tau: float) -> float:
-    """Area under a weighted Kaplan-Meier curve from 0 to ``tau``."""
+def _km_area_of(time: np.ndarray, event: np.ndarray, tau: float) -> Callable[[np.ndarray], float]:
+    """Area under a weighted Kaplan-Meier curve from 0 to ``tau``, as a function of the weights:
+    the times are sorted and their distinct values found once, since a bootstrap reweights the
+    same rows hundreds of times."""
     order = np.argsort(time, kind="stable")
-    t, d, ww = time[order], event[order], w[order]
-    ut, inv = np.unique(t, return_inverse=True)
-    deaths = np.bincount(inv, weights=ww * d, minlength=len(ut))
-    leaving = np.bincount(inv, weights=ww, minlength=len(ut))
-    at_risk = leaving[::-1].cumsum()[::-1]
-    with np.errstate(invalid="ignore", divide="ignore"):
-        s = np.cumprod(np.where(at_risk > 0, 1 - deaths / at_risk, 1.0))
+    d = event[order]
+    ut, inv = np.unique(time[order], return_inverse=True)
     keep = ut < tau
-    knots = np.concatenate([[0.0], ut[keep], [tau]])
-    surv = np.concatenate([[1.0], s[keep]])
-    return float(np.sum(surv * np.diff(knots)))
+    widths = np.diff(np.concatenate([[0.0], ut[keep], [tau]]))
+
+    def area(w: np.ndarray) -> float:
+        ww = w[order]
+        deaths = np.bincount(inv, weights=ww * d, minlength=len(ut))
+        leaving = np.bincount(inv, weights=ww, minlength=len(ut))
+        at_risk = leaving[::-1].cumsum()[::-1]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            s = np.cumprod(np.where(at_risk > 0, 1 - deaths / at_risk, 1.0))
+        surv = np.concatenate([[1.0], s[keep]])
+        return float(np.sum(surv * widths))
+
+    return area
 
 
 def _rmst(sub, duration, event, tau, a, w, clusters, estimand, replicates, seed, conf_level,
@@ -747,10 +754,11 @@ def _rmst(sub, duration, event, tau, a, w, clusters, estimand, replicates, seed,
     d = binary(sub, event, "effect")
     codes = clusters[0] if clusters else np.arange(len(sub))
 
+    arms = [(a == arm, _km_area_of(t[a == arm], d[a == arm], tau)) for arm in (1, 0)]
+
     def both(mult: np.ndarray) -> tuple[float, float]:
         ww = w * mult
-        return (_km_area(t[a == 1], d[a == 1], ww[a == 1], tau),
-                _km_area(t[a == 0], d[a == 0], ww[a == 0], tau))
+        return tuple(area(ww[rows]) for rows, area in arms)
 
     r1, r0 = both(np.ones(len(sub)))
     rng = np.random.default_rng(seed)

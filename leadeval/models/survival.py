@@ -67,18 +67,27 @@ def _ij_variance(influence, n: int, clusters=None, chunk_rows: int = 2048) -> np
     """Infinitesimal-jackknife variance sum_g (sum_{i in g} D_i(t))^2 over clusters g (rows when
     ``clusters`` is None). ``influence(idx)`` returns the weighted influence D (len(idx) x times)
     of those rows; blocks of whole clusters keep memory at O(chunk_rows x times)."""
+    return _ij_variances(lambda idx: [influence(idx)], n, clusters, chunk_rows)[0]
+
+
+def _ij_variances(influences, n: int, clusters=None, chunk_rows: int = 2048) -> list[np.ndarray]:
+    """:func:`_ij_variance` of several influence functions at once: ``influences(idx)`` returns
+    a list of them for the same rows (which can share their common terms)."""
     codes = np.arange(n) if clusters is None else pd.factorize(clusters)[0]
     order = np.argsort(codes, kind="stable")
     sc = codes[order]
     starts = np.flatnonzero(np.r_[True, sc[1:] != sc[:-1]])
     cut = np.minimum(np.searchsorted(starts, np.arange(0, n, chunk_rows)), len(starts) - 1)
     bounds = np.unique(np.r_[starts[cut], n])
-    total = 0.0
+    totals: list = []
     for a, b in zip(bounds[:-1], bounds[1:], strict=True):
         local = starts[(starts >= a) & (starts < b)] - a
-        summed = np.add.reduceat(influence(order[a:b]), local, axis=0)
-        total = total + (summed**2).sum(axis=0)
-    return np.asarray(total)
+        for k, inf in enumerate(influences(order[a:b])):
+            summed = np.add.reduceat(inf, local, axis=0)
+            if k == len(totals):
+                totals.append(0.0)
+            totals[k] = totals[k] + (summed**2).sum(axis=0)
+    return [np.asarray(t) for t in totals]
 
 
 def _km_one(time, event, w, z, robust=False, clusters=None, conf_type="log"):
@@ -741,26 +750,32 @@ def _aj_one(time, ev, w, codes, names, z, clusters=None):
     dN = np.bincount(inv, weights=w * (ev > 0), minlength=m)
     S = np.cumprod(1 - dN / Y)
     S_left = np.concatenate([[1.0], S[:-1]])
-    rows = []
-    for c in codes:
-        dk = np.bincount(inv, weights=w * (ev == c), minlength=m)
-        F = np.cumsum(S_left * dk / Y)
+    dks = [np.bincount(inv, weights=w * (ev == c), minlength=m) for c in codes]
 
-        def influence(idx, dk=dk, c=c):
-            # influence of rows idx on F_c(t): through log S(t-) and through the c hazard
-            atrisk = inv[idx, None] >= np.arange(m)[None, :]
-            at_t = inv[idx, None] == np.arange(m)[None, :]
-            with np.errstate(divide="ignore", invalid="ignore"):
-                dlogS = -((at_t & (ev[idx, None] > 0)) * Y - atrisk * dN) / (Y * (Y - dN))
-            dlogS = np.where(np.isfinite(dlogS), dlogS, 0.0)
-            dlogS_left = np.concatenate(
-                [np.zeros((len(idx), 1)), np.cumsum(dlogS, axis=1)[:, :-1]], axis=1
-            )
+    def influences(idx):
+        # influence of rows idx on each F_c(t): through log S(t-) (the same for every c) and
+        # through the c hazard
+        atrisk = inv[idx, None] >= np.arange(m)[None, :]
+        at_t = inv[idx, None] == np.arange(m)[None, :]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            dlogS = -((at_t & (ev[idx, None] > 0)) * Y - atrisk * dN) / (Y * (Y - dN))
+        dlogS = np.where(np.isfinite(dlogS), dlogS, 0.0)
+        dlogS_left = np.concatenate(
+            [np.zeros((len(idx), 1)), np.cumsum(dlogS, axis=1)[:, :-1]], axis=1
+        )
+        through_s = S_left * dlogS_left
+        out = []
+        for c, dk in zip(codes, dks, strict=True):
             dNki = at_t & (ev[idx, None] == c)
-            step = S_left * dlogS_left * dk / Y + S_left * (dNki * Y - atrisk * dk) / Y**2
-            return w[idx, None] * np.cumsum(step, axis=1)
+            step = through_s * dk / Y + S_left * (dNki * Y - atrisk * dk) / Y**2
+            out.append(w[idx, None] * np.cumsum(step, axis=1))
+        return out
 
-        se = np.sqrt(_ij_variance(influence, len(ev), clusters))
+    ses = _ij_variances(influences, len(ev), clusters) if codes else []
+    rows = []
+    for c, dk, var in zip(codes, dks, ses, strict=True):
+        F = np.cumsum(S_left * dk / Y)
+        se = np.sqrt(var)
         rows.append(
             pd.DataFrame(
                 {
