@@ -265,9 +265,15 @@ def report(
     cfg = load_config(config)
     formats = [f.strip() for f in format.split(",") if f.strip()] if format else None
     with console_progress(cfg.site, report_stages(cfg.design.comparison), quiet) as bar:
+
+        def progress(stage: str) -> None:
+            if stage == "cohort":  # the later stages' libraries are imported by now (they load
+                _freeze()  # beside the extracts, see write_report): keep them off the collector
+            bar.progress(stage)
+
         paths = write_report(
             cfg, out=out, seed=seed, formats=formats, restricted=restricted or None,
-            progress=bar.progress, on_extract=bar.on_extract,
+            progress=progress, on_extract=bar.on_extract,
         )
     ev, d = paths.evaluation, paths.disclosure
 

@@ -1,18 +1,46 @@
 """Report: disclosure control (declared cells, complementary suppression, audit), tables, figures,
-HTML rendering and the manifest."""
+HTML rendering and the manifest.
 
-from leadeval.report.audit import AuditResult, audit
-from leadeval.report.cells import declare
-from leadeval.report.disclosure import Disclosure, DisclosureError, DisclosureProblem, protect
-from leadeval.report.document import (
-    ReportDocument,
-    ReportFigure,
-    ReportSection,
-    ReportTable,
-    render_html,
-    write_tables,
-)
-from leadeval.report.suppression import SUPPRESSED, suppress_counts
+The public names are imported on first use (PEP 562), like :mod:`leadeval`'s: ``leadeval report``
+imports :mod:`leadeval.report.writer` before the extracts load, and the disclosure step and the
+sections (statsmodels, scipy, matplotlib through the evaluation) load beside them (see
+:func:`leadeval.report.writer.write_report`).
+"""
+
+_LAZY = {
+    "AuditResult": "leadeval.report.audit",
+    "audit": "leadeval.report.audit",
+    "declare": "leadeval.report.cells",
+    "Disclosure": "leadeval.report.disclosure",
+    "DisclosureError": "leadeval.report.disclosure",
+    "DisclosureProblem": "leadeval.report.disclosure",
+    "protect": "leadeval.report.disclosure",
+    "ReportDocument": "leadeval.report.document",
+    "ReportFigure": "leadeval.report.document",
+    "ReportSection": "leadeval.report.document",
+    "ReportTable": "leadeval.report.document",
+    "render_html": "leadeval.report.document",
+    "write_tables": "leadeval.report.document",
+    "SUPPRESSED": "leadeval.report.suppression",
+    "suppress_counts": "leadeval.report.suppression",
+}
+
+
+def __getattr__(name: str):
+    """Import a public name from its module on first access."""
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from importlib import import_module
+
+    value = getattr(import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_LAZY])
+
 
 __all__ = [
     "SUPPRESSED",

@@ -15,10 +15,13 @@ import json
 import os
 import shutil
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from importlib import import_module
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import ibis
 import numpy as np
@@ -27,16 +30,66 @@ from leadeval.cohort import Cohort
 from leadeval.cohort.persons import PersonSource
 from leadeval.config import SiteConfig, load_config
 from leadeval.errors import LeadevalError
-from leadeval.evaluation import Evaluation, Progress, evaluate
 from leadeval.extracts import Extracts, load_extracts, write_quarantine
 from leadeval.progress import StageClock, fan_out
-from leadeval.report.audit import check
-from leadeval.report.cells import declare
-from leadeval.report.disclosure import Disclosure, protect
-from leadeval.report.document import ReportDocument, render_html, text_cells, write_tables
 from leadeval.report.manifest import build_manifest, sha256_file, write_manifest
-from leadeval.report.sections import build_document
 from leadeval.safe_csv import to_csv
+
+if TYPE_CHECKING:  # at run time the functions are bound by _late() (see _LATE)
+    from leadeval.evaluation import Evaluation, Progress, evaluate
+    from leadeval.report.audit import check
+    from leadeval.report.cells import declare
+    from leadeval.report.disclosure import Disclosure, protect
+    from leadeval.report.document import ReportDocument, render_html, text_cells, write_tables
+    from leadeval.report.sections import build_document
+
+#: the names of the stages after the load (the evaluation, the disclosure step, the sections:
+#: statsmodels, scipy, matplotlib and the rest, some 2 CPU s of imports). :func:`write_report`
+#: imports them in a thread while the extracts load, whose time is mostly DuckDB's, outside
+#: the GIL; they become this module's globals when first needed (:func:`_late`), so
+#: ``writer.evaluate`` and ``writer.protect`` are there to read or monkeypatch as before.
+_LATE = {
+    "evaluate": "leadeval.evaluation",
+    "check": "leadeval.report.audit",
+    "declare": "leadeval.report.cells",
+    "protect": "leadeval.report.disclosure",
+    "render_html": "leadeval.report.document",
+    "text_cells": "leadeval.report.document",
+    "write_tables": "leadeval.report.document",
+    "build_document": "leadeval.report.sections",
+}
+
+
+def _late() -> None:
+    """Bind the :data:`_LATE` names as globals; a name already bound (a test's monkeypatch) stays."""
+    g = globals()
+    for name, module in _LATE.items():
+        if name not in g:
+            g[name] = getattr(import_module(module), name)
+
+
+def __getattr__(name: str):
+    if name in _LATE:
+        _late()
+        return globals()[name]
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def _import_late_modules() -> threading.Thread:
+    """Start importing the :data:`_LATE` modules in a thread. Nothing it does is relied on: a
+    module it imported is simply there when the run needs it; one that failed is imported
+    again by :func:`_late` in the main thread, which raises the error there."""
+
+    def run() -> None:
+        for module in dict.fromkeys(_LATE.values()):
+            try:
+                import_module(module)
+            except BaseException:  # noqa: BLE001 -- see the docstring: _late raises it
+                return
+
+    thread = threading.Thread(target=run, name="leadeval-imports")
+    thread.start()
+    return thread
 
 
 @dataclass(frozen=True)
@@ -56,6 +109,7 @@ class ReportPaths:
 def disclose(ev: Evaluation) -> Disclosure:
     """The disclosure step: declare every published number, suppress, audit. Raises
     :class:`~leadeval.report.disclosure.DisclosureError` when the audit fails."""
+    _late()
     d = protect(declare(ev), ev.config.report.small_cell_threshold)
     check(d.audit)
     return d
@@ -110,6 +164,7 @@ def identifiers_in(doc: ReportDocument, extracts: Extracts) -> frozenset[str]:
     """The text cells of the report's tables that are a roster ``person_id``, found in the
     engine: the few thousand cells go to the roster, not the roster (a state's millions of
     ids) to Python. :func:`~leadeval.report.document.write_tables` refuses a table holding one."""
+    _late()
     cells = sorted({v for t in doc.tables for v in text_cells(t)})
     if not cells:
         return frozenset()
@@ -207,10 +262,15 @@ def write_report(
     folder.parent.mkdir(parents=True, exist_ok=True)
     # the extracts live in an on-disk engine database (spilling beyond engine.memory_limit) in a
     # private work folder beside the report, removed when the run ends, whatever happens
+    imports = _import_late_modules()  # beside the load (see _LATE)
     with tempfile.TemporaryDirectory(prefix=f".{folder.name}.work-", dir=folder.parent) as work:
-        extracts = load_extracts(
-            cfg, on_extract=fan_out(clock.extract_loaded, on_extract), work_dir=work
-        )
+        try:
+            extracts = load_extracts(
+                cfg, on_extract=fan_out(clock.extract_loaded, on_extract), work_dir=work
+            )
+        finally:
+            imports.join()
+        _late()
         ev = evaluate(cfg, seed=seed, extracts=extracts, progress=progress)
     progress("disclosure control")
     disclosure_started = time.perf_counter()
