@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import shutil
 import socket
+from collections import Counter
 
 import pytest
 
@@ -29,6 +30,20 @@ SPARK_CONF = {
 #: the serial collector. The tests' queries are many and small, so the JVM's CPU goes to compiling
 #: and collecting, not to the data: the longmont cohort took 76-84 JVM CPU s against 150-151.
 JVM_CONF = {"spark.driver.extraJavaOptions": "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC"}
+
+
+#: The number of tests in each xdist group, counted over the whole collection (before ``-k`` or
+#: ``-m`` deselect any): tests/test_xdist_groups.py checks the Spark group is handed out first.
+GROUP_SIZES = pytest.StashKey[Counter]()
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config, items):
+    config.stash[GROUP_SIZES] = Counter(
+        (mark.args[0] if mark.args else mark.kwargs.get("name", "default"), item.path.name)
+        for item in items
+        if (mark := item.get_closest_marker("xdist_group")) is not None
+    )
 
 
 def _has_connect_client() -> bool:
