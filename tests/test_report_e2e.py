@@ -24,15 +24,15 @@ from leadeval.report.writer import write_report
 
 ROOT = Path(__file__).resolve().parents[1]
 SITES = ("seattle", "santa_fe", "longmont")
-#: The tests that read the module's three reports run on one xdist worker (``--dist loadgroup``),
+#: The tests that read the three shipped reports run on one xdist worker (``--dist loadgroup``),
 #: so the reports are built once, not on both workers; the rest of the module is spread as usual.
 REPORTS = pytest.mark.xdist_group("reports")
 
 
 @pytest.fixture(scope="module")
-def reports(tmp_path_factory):
-    out = tmp_path_factory.mktemp("reports")
-    return {site: write_report(ROOT / "configs" / f"{site}.yaml", out / site) for site in SITES}
+def reports(shipped_reports):
+    """The three shipped sites' reports (tests/conftest.py's ``shipped_reports``)."""
+    return {site: shipped_reports[site] for site in SITES}
 
 
 def truth(site: str) -> pd.DataFrame:
