@@ -181,7 +181,29 @@ def identifier_pattern(ev) -> re.Pattern:
             values |= set(ex.to_pandas(name)[col].dropna().astype(str))
     births = pd.to_datetime(ex.to_pandas("roster").get("birth_date"), errors="coerce").dropna()
     values |= set(births.dt.strftime("%Y-%m-%d")) | set(births.dt.strftime("%m/%d/%Y"))
-    return re.compile("|".join(sorted(map(re.escape, values), key=len, reverse=True)))
+    return re.compile(_literal_pattern(values))
+
+
+def _literal_pattern(words: set[str]) -> str:
+    """A regular expression matching exactly the given literal strings, factored by their
+    prefixes (a trie): ``re`` follows one branch per character, where the plain alternation of
+    ~10^4 ids tried every id at every position of a report (130 s for Seattle's files)."""
+    trie: dict = {}
+    for word in words:
+        node = trie
+        for ch in word:
+            node = node.setdefault(ch, {})
+        node[""] = {}  # a word ends here
+
+    def emit(node: dict) -> str:
+        branches = [re.escape(ch) + emit(child) for ch, child in sorted(node.items()) if ch]
+        if not branches:
+            return ""
+        if len(branches) == 1 and "" not in node:
+            return branches[0]
+        return "(?:" + "|".join(branches) + ")" + ("?" if "" in node else "")
+
+    return emit(trie)
 
 
 @REPORTS
