@@ -15,9 +15,12 @@ from __future__ import annotations
 
 import shutil
 import socket
+from collections import Counter
+from pathlib import Path
 
 import pytest
 
+ROOT = Path(__file__).resolve().parents[1]
 #: Tiny data: one partition, no adaptive re-planning, no code generation (~15% faster here).
 SPARK_CONF = {
     "spark.sql.shuffle.partitions": "1",
@@ -29,6 +32,42 @@ SPARK_CONF = {
 #: the serial collector. The tests' queries are many and small, so the JVM's CPU goes to compiling
 #: and collecting, not to the data: the longmont cohort took 76-84 JVM CPU s against 150-151.
 JVM_CONF = {"spark.driver.extraJavaOptions": "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC"}
+
+
+#: The number of tests in each xdist group, counted over the whole collection (before ``-k`` or
+#: ``-m`` deselect any): tests/test_xdist_groups.py checks the Spark group is handed out first.
+GROUP_SIZES = pytest.StashKey[Counter]()
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config, items):
+    config.stash[GROUP_SIZES] = Counter(
+        (mark.args[0] if mark.args else mark.kwargs.get("name", "default"), item.path.name)
+        for item in items
+        if (mark := item.get_closest_marker("xdist_group")) is not None
+    )
+
+
+class ShippedReports(dict):
+    """``reports[site]``: the report of configs/<site>.yaml (``write_report``), written on first
+    use into one temporary folder and kept for the test process."""
+
+    def __init__(self, folder: Path):
+        super().__init__()
+        self.folder = folder
+
+    def __missing__(self, site: str):
+        from leadeval.report.writer import write_report
+
+        self[site] = write_report(ROOT / "configs" / f"{site}.yaml", self.folder / site)
+        return self[site]
+
+
+@pytest.fixture(scope="session")
+def shipped_reports(tmp_path_factory) -> ShippedReports:
+    """The shipped sites' reports, shared by every test that only reads them (test_report_e2e,
+    test_notebooks): those tests are ``xdist_group("reports")``, so one worker writes them."""
+    return ShippedReports(tmp_path_factory.mktemp("reports"))
 
 
 def _has_connect_client() -> bool:

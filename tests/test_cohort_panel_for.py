@@ -17,6 +17,8 @@ import pytest
 import leadeval as le
 
 ROOT = Path(__file__).resolve().parents[1]
+#: One xdist worker (``--dist loadgroup``) builds its Santa Fe cohort for the module.
+pytestmark = pytest.mark.xdist_group("santa_fe_panel")
 
 
 @pytest.fixture(scope="module")

@@ -21,6 +21,8 @@ from leadeval.config import DesignConfig
 from leadeval.evaluation import match_cohort
 
 ROOT = Path(__file__).resolve().parents[1]
+#: One xdist worker (``--dist loadgroup``) builds its Santa Fe cohort for the module.
+pytestmark = pytest.mark.xdist_group("santa_fe_persons")
 
 
 @pytest.fixture(scope="module")

@@ -16,6 +16,9 @@ from leadeval.config import DesignConfig
 from leadeval.costs import cost_savings, person_costs, program_cost_curve, unit_cost_table
 from leadeval.errors import CostWarning
 
+#: One xdist worker (``--dist loadgroup``) builds the Seattle cohort and match.
+pytestmark = pytest.mark.xdist_group("costs_integration")
+
 CPI = pd.Series({2015: 100.0})
 UC = {
     "booking": {"measure": "bookings", "amount": 500, "price_year": 2015, "category": "jail"},

@@ -19,6 +19,9 @@ from leadeval.errors import ConfigError
 from leadeval.extracts import Extracts
 from leadeval.synth import generate_site
 
+#: One xdist worker (``--dist loadgroup``) builds the planted site and its cohort.
+pytestmark = pytest.mark.xdist_group("equity_synth")
+
 PLANTED = {
     "referral_disparity": {"variable": "race_ethnicity", "level": "black", "odds_ratio": 2.0},
     "subgroup_effect": {"variable": "sex", "level": "female", "hazard_ratio": 2.5},

@@ -20,6 +20,8 @@ from leadeval.config import load_config
 from leadeval.report.writer import write_report
 
 ROOT = Path(__file__).resolve().parents[1]
+#: One xdist worker (``--dist loadgroup``) builds the three Seattle reports (CSV, Excel, SQL).
+pytestmark = pytest.mark.xdist_group("seattle_copies")
 FAST = {"bootstrap_replicates": 200, "monte_carlo_draws": 1000}  # the same for every copy
 
 

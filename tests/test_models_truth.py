@@ -15,6 +15,9 @@ from leadeval.config import DesignConfig, MatchingConfig
 from leadeval.extracts import Extracts
 from leadeval.synth import generate_site
 
+#: One xdist worker (``--dist loadgroup``) builds its synthetic Seattle cohort for the module.
+pytestmark = pytest.mark.xdist_group("models_truth")
+
 
 @pytest.fixture(scope="module")
 def seattle():

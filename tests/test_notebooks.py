@@ -27,6 +27,10 @@ NAMES = [
     "05_effects_lalonde.ipynb",
 ]
 CHECK_PREFIX = "import sys; print(sys.prefix)"
+#: Notebook 04's run and its headline check share one xdist worker (``--dist loadgroup``), so the
+#: notebook is executed once (see ``execute``), with the Seattle report they compare it with.
+NB04 = pytest.mark.xdist_group("reports")
+RUNS = [pytest.param(n, marks=NB04) if n.startswith("04_") else n for n in NAMES]
 
 
 @pytest.fixture(scope="module")
@@ -86,7 +90,7 @@ def execute(name: str) -> nbformat.NotebookNode:
     return nb
 
 
-@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("name", RUNS)
 def test_notebook_runs(name, kernel_path):
     nb = execute(name)
     kernel_prefix = "".join(o.get("text", "") for o in nb.cells[0].outputs).strip()
@@ -99,12 +103,12 @@ def test_notebook_runs(name, kernel_path):
     assert not errors
 
 
-def test_notebook_04_headline_equals_the_report(kernel_path):
-    """Reference: the report's own key findings for configs/seattle.yaml (evaluate() + the
-    key-findings box). The funders' notebook must print the same net benefit, interval,
+@NB04
+def test_notebook_04_headline_equals_the_report(kernel_path, shipped_reports):
+    """Reference: the report's own key findings for configs/seattle.yaml (the evaluation behind
+    ``write_report``, tests/conftest.py's ``shipped_reports``, and its key-findings box). The funders' notebook must print the same net benefit, interval,
     benefit-cost ratio and chance, in the same constant dollars (it once mixed nominal ledger
     dollars with 2022 savings and showed 93% where the report said 66%)."""
-    import leadeval as le
     from leadeval.report.findings import key_findings
 
     nb = execute("04_costs_for_funders.ipynb")
@@ -115,7 +119,7 @@ def test_notebook_04_headline_equals_the_report(kernel_path):
             k, v = line.removeprefix("HEADLINE ").split(" = ")
             printed[k] = float(v)
     assert set(printed) >= {"net_benefit", "bcr", "prob_benefits_exceed_costs", "dollar_year"}
-    ev = le.evaluate(le.load_config(NOTEBOOKS.parent / "configs" / "seattle.yaml"))
+    ev = shipped_reports["seattle"].evaluation
     found = {f.key: f for f in key_findings(ev)}
     assert printed["dollar_year"] == ev.config.costs.dollar_year
     assert printed["net_benefit"] == pytest.approx(found["net_benefit"].estimate, abs=0.01)

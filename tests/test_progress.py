@@ -18,6 +18,8 @@ from leadeval.cli import app
 from leadeval.progress import ConsoleProgress, StageClock, report_stages, stage_group
 
 ROOT = Path(__file__).resolve().parents[1]
+#: One xdist worker (``--dist loadgroup``) builds its Longmont report run for the module.
+pytestmark = pytest.mark.xdist_group("progress")
 
 
 def test_stage_clock_and_groups():

@@ -22,9 +22,7 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from leadeval import load_config
 from leadeval.cli import app
-from leadeval.evaluation import evaluate
 from leadeval.report import cells as C
 from leadeval.report.audit import audit
 from leadeval.report.disclosure import Disclosure, DisclosureProblem, protect, series_base
@@ -36,6 +34,9 @@ ROOT = Path(__file__).resolve().parents[1]
 K = 11
 RARE = "count:prison_admissions_post_365d"
 MEAN = "mean:prison_admissions_post_365d"  # its absolute effect (means per person-year)
+#: Every test reads the stress site's report: one worker builds it (``--dist loadgroup``), in the
+#: group of test_report_e2e's report readers (see tests/test_xdist_groups.py).
+pytestmark = pytest.mark.xdist_group("reports")
 
 
 @pytest.fixture(scope="module")
@@ -62,9 +63,9 @@ def stress(tmp_path_factory):
     )
     config = out / "stress.yaml"
     config.write_text(yaml.safe_dump(cfg))
-    ev = evaluate(load_config(config))
-    problem = C.declare(ev)
     paths = write_report(config, out / "report")
+    ev = paths.evaluation  # the evaluation the report was written from
+    problem = C.declare(ev)
     return {"config": config, "ev": ev, "problem": problem, "paths": paths,
             "d": paths.disclosure, "bare": protect(problem, K, complementary=False)}
 
