@@ -14,6 +14,7 @@ try:
 except PackageNotFoundError:  # running from a source tree that is not installed
     __version__ = "0.1.0"
 
+from leadeval._lazy import lazy_names
 from leadeval.errors import (  # noqa: E402
     BalanceWarning,
     CohortError,
@@ -66,20 +67,7 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str):
-    """Import a public name from its module on first access."""
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    from importlib import import_module
-
-    value = getattr(import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted([*globals(), *_LAZY])
+__getattr__, __dir__ = lazy_names(globals(), _LAZY)
 
 
 __all__ = [

@@ -7,6 +7,8 @@ sections (statsmodels, scipy, matplotlib through the evaluation) load beside the
 :func:`leadeval.report.writer.write_report`).
 """
 
+from leadeval._lazy import lazy_names
+
 _LAZY = {
     "AuditResult": "leadeval.report.audit",
     "audit": "leadeval.report.audit",
@@ -26,20 +28,7 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str):
-    """Import a public name from its module on first access."""
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    from importlib import import_module
-
-    value = getattr(import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted([*globals(), *_LAZY])
+__getattr__, __dir__ = lazy_names(globals(), _LAZY)
 
 
 __all__ = [
