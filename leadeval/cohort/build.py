@@ -10,7 +10,14 @@ import numpy as np
 import pandas as pd
 
 from leadeval.cohort.index import base_persons, roster_days
-from leadeval.cohort.outcomes import derive, measure_tables, merged_spans, stay_tables
+from leadeval.cohort.outcomes import (
+    PART,
+    derive,
+    incarcerated_days,
+    measure_tables,
+    merged_spans,
+    stay_tables,
+)
 from leadeval.cohort.panel import PanelSource
 from leadeval.cohort.persons import DATE_COLUMNS, KEY_COLUMNS, PersonSource, to_pandas
 from leadeval.cohort.result import Cohort
@@ -224,9 +231,13 @@ def _persons(tables, design, data_end, families, base, cached):
     the engine tables of :func:`stay_tables`."""
     spans = merged_spans(tables, base, families, carry=("t0", "fe"), cached=cached)
     windows = design_windows(design.pre_windows, design.post_windows)
-    persons = _join_all(base, measure_tables(tables, base, windows, families, spans, cached))
+    aggs, parts = measure_tables(tables, base, windows, families, spans, cached)
+    persons = _join_all(base, aggs)
     counted = [c for c in persons.columns if c not in base.columns and c not in _FIRST]
     persons = persons.mutate(**{c: persons[c].fill_null(0).cast("int32") for c in counted})
+    if parts:
+        persons = persons.mutate(**incarcerated_days(persons, windows, parts))
+        persons = persons.drop(*(c for c in persons.columns if c.startswith(PART)))
     has_incarceration = any(n in tables for n in _EXPOSURE_EXTRACTS)
     derived = derive(
         persons,

@@ -61,17 +61,13 @@ def event_counts(
 
 
 def interval_days(spans: ir.Table, base: ir.Table, windows: list[Window], name: str) -> ir.Table:
-    """Days of (already merged, disjoint) intervals ``pk, s, e`` inside each window; with a
-    column ``w``, each interval's days count ``w`` times (:func:`signed_union`)."""
+    """Days of (already merged, disjoint) intervals ``pk, s, e`` inside each window."""
     has = {"t0", "fe"} <= set(spans.columns)  # carried through (merged_spans' ``carry``)
     j = spans if has else spans.join(base.select("pk", "t0", "fe"), "pk")
     aggs = {}
     for w in windows:
         lo, hi = w.bounds(j.t0, j.fe)
-        days = overlap_days(j.s, j.e, lo, hi)
-        if "w" in spans.columns:
-            days = days * j.w
-        aggs[f"{name}_{w.suffix}"] = days.sum().cast("int32")
+        aggs[f"{name}_{w.suffix}"] = overlap_days(j.s, j.e, lo, hi).sum().cast("int32")
     return j.group_by("pk").aggregate(**aggs)
 
 
@@ -138,11 +134,11 @@ def merged_spans(
     cached: Mapping[str, ir.Table] | None = None,
 ) -> dict[str, ir.Table]:
     """Disjoint day intervals ``pk, s, e`` per person (:func:`disjoint_intervals`): ``jail``,
-    ``prison``, ``incarcerated`` (jail and prison together, each day once: see
-    :func:`signed_union`) and ``unsheltered``, as far as the extracts allow; with the person
-    columns ``carry`` of ``base`` (``("t0", "fe")`` spares :func:`interval_days` its join).
-    ``cached`` (:func:`stay_tables`, restricted to the persons of ``base``) replaces reading
-    the jail and housing extracts."""
+    ``prison`` (each also when only days incarcerated need it), ``jail_prison`` (the days in
+    both, :func:`overlaps`: with both extracts) and ``unsheltered``, as far as the extracts
+    allow; with the person columns ``carry`` of ``base`` (``("t0", "fe")`` spares
+    :func:`interval_days` its join). ``cached`` (:func:`stay_tables`, restricted to the persons
+    of ``base``) replaces reading the jail and housing extracts."""
     cached = cached or {}
 
     def clipped(n: str) -> ir.Table:
@@ -150,12 +146,9 @@ def merged_spans(
             return cached[n].select("pk", *carry, "s", "e")
         return stays(tables, base, (n,), carry)
 
-    merged = {n: disjoint_intervals(clipped(n)) for n in ("jail", "prison") if n in tables}
-    out = {n: spans for n, spans in merged.items() if n in families}
-    if len(merged) == 2:
-        out["incarcerated"] = signed_union(merged["jail"], merged["prison"])
-    elif merged:
-        out["incarcerated"] = next(iter(merged.values()))
+    out = {n: disjoint_intervals(clipped(n)) for n in ("jail", "prison") if n in tables}
+    if len(out) == 2:
+        out["jail_prison"] = overlaps(out["jail"], out["prison"])
     if "housing" in families:
         if "housing" in cached:
             h = cached["housing"]
@@ -166,23 +159,33 @@ def merged_spans(
     return out
 
 
-def signed_union(a: ir.Table, b: ir.Table) -> ir.Table:
-    """The days of the union of two sets of disjoint intervals ``pk, s, e``, as signed pieces
-    ``pk, s, e, w``: every interval of ``a`` and of ``b`` with weight 1, and every overlap of an
-    interval of ``a`` with one of ``b`` (of the same person) with weight -1. Within each set the
-    intervals are disjoint, so the overlaps are too, and the days of the union inside any window
-    are :math:`|A \\cap W| + |B \\cap W| - |A \\cap B \\cap W|` = the weighted sum of
-    :func:`overlap_days` (exact integers). A join on the person instead of a second window pass
-    over both sets together."""
+def overlaps(a: ir.Table, b: ir.Table) -> ir.Table:
+    """The days in both of two sets of disjoint intervals ``pk, s, e`` (and the person's
+    columns of ``a``): every overlap of an interval of ``a`` with one of ``b`` of the same
+    person. Within each set the intervals are disjoint, so the overlaps are too, and the days of
+    the union inside any window are :math:`|A \\cap W| + |B \\cap W| - |A \\cap B \\cap W|`
+    (:func:`incarcerated_days`): exact integers, from the two sets' own window sums and these
+    few pieces, without a window pass over both sets together."""
     keep = [c for c in a.columns if c not in ("s", "e")]  # pk and the person's columns
     o = b.select(pk_b=b.pk, s_b=b.s, e_b=b.e)
     x = a.join(o, [a.pk == o.pk_b, a.s <= o.e_b, o.s_b <= a.e])
-    both = x.select(
-        *keep, s=ibis.greatest(x.s, x.s_b), e=ibis.least(x.e, x.e_b), w=ibis.literal(-1)
-    )
-    one = ibis.literal(1)
-    parts = [a.select(*keep, "s", "e", w=one), b.select(*keep, "s", "e", w=one), both]
-    return parts[0].union(parts[1], distinct=False).union(parts[2], distinct=False)
+    return x.select(*keep, s=ibis.greatest(x.s, x.s_b), e=ibis.least(x.e, x.e_b))
+
+
+#: prefix of the internal window sums that days incarcerated are made of (dropped after)
+PART = "_part_"
+
+
+def incarcerated_days(t: ir.Table, windows: list[Window], parts: list[str]) -> dict[str, ir.Value]:
+    """``incarcerated_days_{W}`` (jail and prison days, each day once) from the joined window
+    sums ``parts`` (:func:`measure_tables`): jail days + prison days - days in both
+    (:func:`overlaps`), as far as the extracts allow."""
+    cols = {}
+    for w in windows:
+        days = [t[f"{p}_{w.suffix}"] for p in parts]
+        total = days[0] + days[1] - days[2] if len(days) == 3 else days[0]
+        cols[f"incarcerated_days_{w.suffix}"] = total.cast("int32")
+    return cols
 
 
 def measure_tables(
@@ -192,11 +195,20 @@ def measure_tables(
     families: set[str],
     spans: Mapping[str, ir.Table],
     cached: Mapping[str, ir.Table] | None = None,
-) -> list[ir.Table]:
+) -> tuple[list[ir.Table], list[str]]:
     """One aggregated table per event source for the requested, available outcome families;
-    ``spans`` comes from :func:`merged_spans`, ``cached`` from :func:`stay_tables`."""
+    ``spans`` comes from :func:`merged_spans`, ``cached`` from :func:`stay_tables`. Also the
+    names of the window sums that :func:`incarcerated_days` adds up (jail, prison, both; a
+    family's own ``jail_days`` or ``prison_days``, else internal ones prefixed ``PART``)."""
     cached = cached or {}
     out = []
+    parts = []
+    for n in ("jail", "prison", "jail_prison"):
+        if n in spans:
+            name = f"{n}_days" if n in families else f"{PART}{n}_days"
+            if n not in families:
+                out.append(interval_days(spans[n], base, windows, name))
+            parts.append(name)
     if "arrests" in families:
         a = tables["arrests"]
         ev = a.select("person_id", "severity", "warrant", d=day_number(a.arrest_date))
@@ -248,9 +260,7 @@ def measure_tables(
     if "housing" in families:
         pre = [w for w in windows if w.kind == "pre"]
         out.append(interval_days(spans["unsheltered"], base, pre, "unsheltered_days"))
-    if "incarcerated" in spans:
-        out.append(interval_days(spans["incarcerated"], base, windows, "incarcerated_days"))
-    return out
+    return out, parts
 
 
 def derive(
