@@ -229,8 +229,8 @@ def _persons(tables, design, data_end, families, base, cached):
     """Run the person query into an engine table: its :class:`PersonSource`, and every person's
     ``person_id, group, treated, fe, mi0`` (index month index) as pandas, by pk. ``cached``:
     the engine tables of :func:`stay_tables`."""
-    spans = merged_spans(tables, base, families, carry=("t0", "fe"), cached=cached)
     windows = design_windows(design.pre_windows, design.post_windows)
+    spans = merged_spans(tables, base, families, ("t0", "fe"), cached, windows)
     aggs, parts = measure_tables(tables, base, windows, families, spans, cached)
     persons = _join_all(base, aggs)
     counted = [c for c in persons.columns if c not in base.columns and c not in _FIRST]

@@ -17,7 +17,14 @@ from collections.abc import Callable, Mapping
 import ibis
 import ibis.expr.types as ir
 
-from leadeval.cohort.windows import Window, clip_spans, day_number, disjoint_intervals, overlap_days
+from leadeval.cohort.windows import (
+    Window,
+    clip_spans,
+    day_number,
+    disjoint_intervals,
+    overlap_days,
+    reach,
+)
 
 SEVERE = "felony"
 COURTS = ("municipal", "district", "superior")
@@ -132,21 +139,29 @@ def merged_spans(
     families: set[str],
     carry: tuple[str, ...] = (),
     cached: Mapping[str, ir.Table] | None = None,
+    windows: list[Window] | None = None,
 ) -> dict[str, ir.Table]:
     """Disjoint day intervals ``pk, s, e`` per person (:func:`disjoint_intervals`): ``jail``,
     ``prison`` (each also when only days incarcerated need it), ``jail_prison`` (the days in
     both, :func:`overlaps`: with both extracts) and ``unsheltered``, as far as the extracts
     allow; with the person columns ``carry`` of ``base`` (``("t0", "fe")`` spares
     :func:`interval_days` its join). ``cached`` (:func:`stay_tables`, restricted to the persons
-    of ``base``) replaces reading the jail and housing extracts."""
+    of ``base``) replaces reading the jail and housing extracts. With ``windows`` (``carry``
+    must hold ``t0``), only the stays reaching into one of the windows that each set is summed
+    over are merged (:func:`reaching`): the same days in every window, fewer rows to sort."""
     cached = cached or {}
+    pre = [w for w in windows if w.kind == "pre"] if windows else None
 
     def clipped(n: str) -> ir.Table:
         if n in cached:
             return cached[n].select("pk", *carry, "s", "e")
         return stays(tables, base, (n,), carry)
 
-    out = {n: disjoint_intervals(clipped(n)) for n in ("jail", "prison") if n in tables}
+    out = {
+        n: disjoint_intervals(reaching(clipped(n), windows))
+        for n in ("jail", "prison")
+        if n in tables
+    }
     if len(out) == 2:
         out["jail_prison"] = overlaps(out["jail"], out["prison"])
     if "housing" in families:
@@ -155,8 +170,25 @@ def merged_spans(
             unsheltered = h.filter(h.k == UNSHELTERED).select("pk", *carry, "s", "e")
         else:
             unsheltered = housing_spans(tables["housing"], base, ("unsheltered",), carry)
-        out["unsheltered"] = disjoint_intervals(unsheltered)
+        out["unsheltered"] = disjoint_intervals(reaching(unsheltered, pre))
     return out
+
+
+def reaching(spans: ir.Table, windows: list[Window] | None) -> ir.Table:
+    """The intervals ``s, e`` (with the person's ``t0``) that reach into the days the
+    ``windows`` can cover, :math:`[t_0 + a, t_0 + b]` (:func:`~leadeval.cohort.windows.reach`;
+    all when ``windows`` is None or empty). The others add no day to any window, and dropping
+    them changes the disjoint pieces of the rest (:func:`disjoint_intervals`) only outside
+    those days: one ending before :math:`t_0 + a` can only push a later piece's start up to
+    its end + 1, still before :math:`t_0 + a`; one starting after :math:`t_0 + b` sorts after
+    every kept interval, whose pieces depend on earlier intervals only."""
+    if not windows:
+        return spans
+    first, last = reach(windows)
+    keep = spans.e >= spans.t0 + first
+    if last is not None:
+        keep &= spans.s <= spans.t0 + last
+    return spans.filter(keep)
 
 
 def overlaps(a: ir.Table, b: ir.Table) -> ir.Table:

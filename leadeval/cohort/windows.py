@@ -87,6 +87,21 @@ def design_windows(pre: list[int], post: list[int]) -> list[Window]:
     )
 
 
+def reach(windows: list[Window]) -> tuple[int, int | None]:
+    """Offsets from :math:`t_0` of the first and the last day that any of ``windows`` can
+    cover: :math:`-\\max P` (or 1 without a pre window) and -1 when all are pre windows, else
+    None (up to :math:`f`).
+
+    >>> reach([Window("pre", 30), Window("pre", 730), Window("post", 182)])
+    (-730, None)
+    >>> reach([Window("pre", 30), Window("pre", 182)])
+    (-182, -1)
+    """
+    first = min(-w.days if w.kind == "pre" else 1 for w in windows)
+    last = -1 if all(w.kind == "pre" for w in windows) else None
+    return first, last
+
+
 def overlap_days(
     s: ir.IntegerValue, e: ir.IntegerValue, a: ir.IntegerValue, b: ir.IntegerValue
 ) -> ir.IntegerValue:
