@@ -158,6 +158,41 @@ def test_jail_and_prison_on_same_days_count_once_in_exposure():
     assert q["exposure_post_182d"] == 182
 
 
+def test_stays_before_every_window_leave_the_window_days_unchanged():
+    """t0 = 2015-01-10, pre window of 30 days: Dec 11, 2014 .. Jan 9, 2015. Jail Nov 1..Dec 5
+    ends before it (dropped before the merge); jail Nov 20..Dec 20 starts inside that stay and
+    reaches in: Dec 11..20 = 10 days (whether or not its start is cut to Dec 6). Prison
+    Nov 10..Dec 15 overlaps both jail stays: jail or prison on Dec 11..20 = 10 days. Unsheltered
+    Dec 1..Jan 20 and Jan 5..Feb 1 (starts inside the first, ends after): Dec 11..Jan 9 = 30
+    days; Jan 12..Mar 1 starts after the window (dropped): still 30. Hand-computed."""
+    r = roster({"person_id": "c", "referral_date": "2015-01-10"})
+    jail = pd.DataFrame(
+        {
+            "booking_id": ["j1", "j2"],
+            "person_id": ["c", "c"],
+            "booking_date": ["2014-11-01", "2014-11-20"],
+            "release_date": ["2014-12-05", "2014-12-20"],
+        }
+    )
+    prison = pd.DataFrame(
+        {"person_id": ["c"], "admission_date": ["2014-11-10"], "release_date": ["2014-12-15"]}
+    )
+    housing = pd.DataFrame(
+        {
+            "person_id": ["c"] * 3,
+            "start_date": ["2014-12-01", "2015-01-05", "2015-01-12"],
+            "end_date": ["2015-01-20", "2015-02-01", "2015-03-01"],
+            "status": ["unsheltered"] * 3,
+        }
+    )
+    frames = {"roster": r, "jail": jail, "prison": prison, "housing": housing}
+    p = person(build(frames, pre_windows=[30], outcomes=["jail", "prison", "housing"]), "c")
+    assert p["jail_days_pre_30d"] == 10 and p["bookings_pre_30d"] == 0
+    assert p["prison_days_pre_30d"] == 5  # Dec 11..15
+    assert p["incarcerated_days_pre_30d"] == 10 and p["exposure_pre_30d"] == 20
+    assert p["unsheltered_days_pre_30d"] == 30
+
+
 def test_death_censors_followup_and_is_a_competing_event():
     """t0 = 2015-05-01, death 2015-09-14: follow-up = 30 (May) + 30 + 31 + 31 + 14 = 136 days,
     reason 'death'. No arrest: days_to_arrest censored at 136. With death as a competing event
