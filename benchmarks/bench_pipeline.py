@@ -140,6 +140,29 @@ final projection. Counting each event once in its narrowest window and adding up
 windows (two aggregations) measured the same at one thread (0.55 against 0.54 CPU s for
 arrests) and was not kept. Compiling the person query (Ibis + sqlglot) is 0.4-0.9 CPU s,
 the Python outside the engine about 1 CPU s more.
+
+Branch ``cohort4`` (2026-12-02 15:30-15:52 UTC, main 557e1ba, load average 7-15 on 2 cores
+throughout: read the CPU seconds). In the person query, days incarcerated are jail days +
+prison days - the days in both (window sums of the few overlap pieces) instead of a third
+overlap-sum pass over the jail and prison pieces together, and the stays merged for the
+window sums are only those reaching into the windows (:func:`leadeval.cohort.outcomes.reaching`:
+at county 1.13M of the 1.59M jail stays go through the gaps-and-islands sort). Persons, flow
+and the participants' panel identical (DuckDB ``EXCEPT ALL`` both ways on the person table;
+pandas hashes); reports byte-identical on the four sites (make_ref.sh + compare.py).
+
+==================================================  =====================  =====================
+county, CPU s                                        main                   cohort4
+==================================================  =====================  =====================
+person query, same process alternating, 1 thread    10.09, 9.80, 10.31     8.68, 9.10, 8.37
+person query, same process alternating, 2 threads   8.70, 9.86, 11.47      8.76, 10.48, 9.03
+build_cohort (+ unit columns), own process each     14.97, 13.81, 15.13    11.39, 13.24, 14.03
+panel_for(participants)                              1.94, 1.87, 1.96       1.30, 1.61, 1.91
+==================================================  =====================  =====================
+
+The build_cohort rows: the steps of this script (``load_extracts``, ``build_cohort`` with the
+unit columns, ``panel_for``) in separate processes, main and the branch alternating; peak RSS
+0.85-0.88 GB for either. At one thread the person query is 1.4 CPU s (14 %) cheaper; quiet wall
+times, the chain ratio and the state sites were not measured (the machine was never quiet).
 """
 
 from __future__ import annotations
