@@ -55,7 +55,12 @@ def require_columns(frame: pd.DataFrame, columns: Sequence[str], model: str) -> 
 
 def numeric(frame: pd.DataFrame, column: str, model: str) -> np.ndarray:
     """A column as float, with a clear error naming rows that are missing or not numeric."""
-    values = pd.to_numeric(frame[column], errors="coerce")
+    col = frame[column]
+    if isinstance(col.dtype, np.dtype) and col.dtype.kind in "fiu":  # plain numpy numbers
+        out = col.to_numpy(dtype=float)
+        if np.isfinite(out).all():
+            return out
+    values = pd.to_numeric(col, errors="coerce")
     bad = values.isna() | ~np.isfinite(values.to_numpy(dtype=float, na_value=np.nan))
     if bad.any():
         rows = list(frame.index[bad.to_numpy()][:5])
