@@ -12,10 +12,14 @@ The first run also builds the matched people's person-months (``cohort:panel_mat
 after). CPU seconds, not wall, because the machine is shared (the load average makes wall
 seconds 2-5x the CPU's).
 
-Measured 2026-12-02 15:42-16:00 (branch ``stats4`` vs main 557e1ba, county site, 2 runs each
-per process, main and branch processes alternating A B A B, load average 9-15 on 2 cores): see
-the figures in the branch's report (second, warm run of each process; total CPU after the
-cohort, main vs branch).
+Measured 2026-12-02 15:42-15:57 (branch ``stats4`` vs main 557e1ba, county site, ``--repeat 2``
+per process, processes alternating main, branch, main, branch, load average 14 falling to 5 on
+the 2 shared cores). CPU seconds after the cohort, first (cold) run / second (warm) run of each
+process: main 22.00 / 18.50 and 24.62 / 19.09; branch 20.39 / 19.03 and 21.16 / 17.93. Means:
+cold 23.3 vs 20.8 (-11 %), warm 18.8 vs 18.5 (-2 %): within the noise of a loaded machine.
+By stage (warm runs, main vs branch): heterogeneity 3.00, 2.91 vs 2.35, 2.81; the count models
+0.55, 0.66 vs 0.47, 0.40; disclosure 1.52, 1.48 vs 0.68, 0.74; panel contrasts 1.77, 2.28 vs
+1.90, 1.66; report document 6.00, 5.67 vs 7.93, 6.36 (figures; noisy). Outputs byte-identical.
 """
 
 from __future__ import annotations
