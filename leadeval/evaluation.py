@@ -16,6 +16,7 @@ Example
 from __future__ import annotations
 
 import dataclasses
+import functools
 import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -95,6 +96,16 @@ class Evaluation:
 
     def estimates(self) -> pd.DataFrame:
         """Every treatment-effect row of every model, in the shared result vocabulary."""
+        return self._estimates.copy()
+
+    def headline(self) -> pd.DataFrame:
+        """The estimates a one-screen summary shows: each analysis' first effect term."""
+        return self._headline.copy()
+
+    # the results are frozen, so each table is computed once per Evaluation (the report and
+    # the console read them several times); the methods above hand out copies
+    @functools.cached_property
+    def _estimates(self) -> pd.DataFrame:
         rows = []
         for key, res in self.results.items():
             if not isinstance(res, ModelResult):
@@ -107,18 +118,17 @@ class Evaluation:
         out = pd.concat(rows, ignore_index=True)
         return out[["analysis", *[c for c in out.columns if c != "analysis"]]]
 
-    def headline(self) -> pd.DataFrame:
-        """The estimates a one-screen summary shows: each analysis' first effect term."""
-        est = self.estimates()
+    @functools.cached_property
+    def _headline(self) -> pd.DataFrame:
+        est = self._estimates
         if est.empty:
-            return est
+            return est.copy()
         cols = ["analysis", "term", "ratio", "ratio_low", "ratio_high", "p_value", "n", "events"]
-        first = est[
-            [
-                _is_headline_term(a, t, est)
-                for a, t in zip(est["analysis"], est["term"], strict=True)
-            ]
-        ]
+        terms: dict[str, list[str]] = {}
+        for a, t in zip(est["analysis"], est["term"], strict=True):
+            terms.setdefault(a, []).append(t)
+        lead = {a: _headline_term(a, ts) for a, ts in terms.items()}
+        first = est[[lead[a] == t for a, t in zip(est["analysis"], est["term"], strict=True)]]
         return first[[c for c in cols if c in first.columns]].reset_index(drop=True)
 
 
@@ -135,17 +145,17 @@ def effect_terms(result: Any) -> list[str]:
     return picked or [t for t in terms if t != "(Intercept)"][:1]
 
 
-def _is_headline_term(analysis: str, term: str, est: pd.DataFrame) -> bool:
-    """Per analysis, the one term a summary leads with: the per-contact term of a dose-response
-    model, the last month of a monthly trajectory, otherwise the first effect term."""
-    terms = list(est.loc[est["analysis"] == analysis, "term"])
+def _headline_term(analysis: str, terms: list[str]) -> str:
+    """The one term of an analysis (its effect ``terms``, in order) a summary leads with: the
+    per-contact term of a dose-response model, the last month of a monthly trajectory,
+    otherwise the first effect term."""
     contacts = [t for t in terms if "contacts" in t]
     months = [t for t in terms if t.startswith("month=")]
     if analysis.endswith("_dose") and contacts:
-        return term == contacts[0]
+        return contacts[0]
     if months:
-        return term == max(months, key=lambda t: int(t.removeprefix("month=")))
-    return term == terms[0]
+        return max(months, key=lambda t: int(t.removeprefix("month=")))
+    return terms[0]
 
 
 class _Runner:

@@ -199,6 +199,10 @@ class Cohort:
         rules are applied; reasons with nobody are kept, with 0), then ``included``. For each
         group, roster = sum of excluded + included.
         """
+        return self._flow_counts.copy()
+
+    @functools.cached_property
+    def _flow_counts(self) -> pd.DataFrame:  # the flow is frozen: counted once (report: twice)
         f = self.flow
         grp = f["group"].where(f["group"].isin(GROUPS), "other").astype(str)
         counts = pd.crosstab(f["reason"].astype(str), grp)

@@ -55,7 +55,12 @@ def require_columns(frame: pd.DataFrame, columns: Sequence[str], model: str) -> 
 
 def numeric(frame: pd.DataFrame, column: str, model: str) -> np.ndarray:
     """A column as float, with a clear error naming rows that are missing or not numeric."""
-    values = pd.to_numeric(frame[column], errors="coerce")
+    col = frame[column]
+    if isinstance(col.dtype, np.dtype) and col.dtype.kind in "fiu":  # plain numpy numbers
+        out = col.to_numpy(dtype=float)
+        if np.isfinite(out).all():
+            return out
+    values = pd.to_numeric(col, errors="coerce")
     bad = values.isna() | ~np.isfinite(values.to_numpy(dtype=float, na_value=np.nan))
     if bad.any():
         rows = list(frame.index[bad.to_numpy()][:5])
@@ -154,13 +159,15 @@ def design_matrix(
     # a plain name must be a column (the usual error); anything else is a formula term
     require_columns(frame, [c for c in covariates if c in frame.columns or c.isidentifier()], model)
     terms = [c for c in covariates if c not in frame.columns]
-    parts: list[pd.DataFrame] = []
+    names: list[str] = []
+    parts: list[np.ndarray] = []  # 2-d float blocks, in the order of ``names``
     for c in covariates:
         if c in terms:
             continue
         col = frame[c]
         if pd.api.types.is_bool_dtype(col) or pd.api.types.is_numeric_dtype(col):
-            parts.append(pd.DataFrame({c: numeric(frame, c, model)}, index=frame.index))
+            parts.append(numeric(frame, c, model)[:, None])
+            names.append(c)
         else:
             if col.isna().any():
                 raise ModelError(
@@ -168,24 +175,26 @@ def design_matrix(
                 )
             cat = pd.Categorical(col.astype(str), categories=sorted(col.astype(str).unique()))
             dummies = pd.get_dummies(cat, drop_first=True, dtype=float)
-            dummies.columns = [f"{c}[{lvl}]" for lvl in dummies.columns]
-            dummies.index = frame.index
-            parts.append(dummies)
+            parts.append(dummies.to_numpy(dtype=float).reshape(len(frame), -1))
+            names.extend(f"{c}[{lvl}]" for lvl in dummies.columns)
     if terms:
         try:
-            M, names = design(frame, terms, intercept=True)  # reduced dummy coding
-            M, names = M[:, 1:], names[1:]
+            M, more = design(frame, terms, intercept=True)  # reduced dummy coding
+            M, more = M[:, 1:], more[1:]
         except FormulaTermError as err:
             raise ModelError(
                 f"{model}: covariate {err}; use a column of the data or a formulaic term"
             ) from None
-        parts.append(pd.DataFrame(M, columns=names, index=frame.index))
-    X = pd.concat(parts, axis=1) if parts else pd.DataFrame(index=frame.index)
-    X = X.loc[:, ~X.columns.duplicated()]
+        parts.append(np.asarray(M, dtype=float).reshape(len(frame), -1))
+        names.extend(more)
+    # a name given twice (a column and a term naming it) enters once, where it first appears
+    seen: set[str] = set()
+    first = [j for j, nm in enumerate(names) if not (nm in seen or seen.add(nm))]
+    M = np.hstack(parts)[:, first] if parts else np.zeros((len(frame), 0))
+    names = [names[j] for j in first]
     if intercept:
-        X.insert(0, "(Intercept)", 1.0)
-    names = list(X.columns)
-    M = X.to_numpy(dtype=float)
+        M = np.hstack([np.ones((len(frame), 1)), M])
+        names.insert(0, "(Intercept)")
     check_rank(M, names, model)
     return M, names
 

@@ -117,6 +117,7 @@ class DisclosureProblem:
     def __init__(self) -> None:
         self.cells: dict[str, Cell] = {}
         self.relations: list[Relation] = []
+        self._relation_set: set[Relation] = set()  # membership test for relations (order kept)
         self.derived: dict[str, Derived] = {}
 
     # ---- declaring ------------------------------------------------------------------------
@@ -144,7 +145,8 @@ class DisclosureProblem:
         if total != 0:
             raise ValueError(f"relation {dict(terms)} does not hold on the data (sum {total})")
         rel = Relation(tuple(sorted((k, int(c)) for k, c in terms.items() if c)))
-        if rel.terms and rel not in self.relations:
+        if rel.terms and rel not in self._relation_set:
+            self._relation_set.add(rel)
             self.relations.append(rel)
 
     def total(self, total: str, parts: Iterable[str]) -> None:
@@ -306,6 +308,7 @@ def protect(
 def _copy(problem: DisclosureProblem) -> DisclosureProblem:
     out = DisclosureProblem()
     out.cells, out.relations, out.derived = dict(problem.cells), problem.relations, problem.derived
+    out._relation_set = problem._relation_set  # shared with the relations list it indexes
     return out
 
 
