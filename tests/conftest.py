@@ -13,6 +13,7 @@ Java or pyspark every Spark test skips.
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 import socket
 from collections import Counter
@@ -68,6 +69,97 @@ def shipped_reports(tmp_path_factory) -> ShippedReports:
     """The shipped sites' reports, shared by every test that only reads them (test_report_e2e,
     test_notebooks): those tests are ``xdist_group("reports")``, so one worker writes them."""
     return ShippedReports(tmp_path_factory.mktemp("reports"))
+
+
+@dataclasses.dataclass(frozen=True)
+class CliRun:
+    """One in-process ``leadeval report`` run: its CliRunner result (exit code, console output),
+    its output folder, and the ``ReportPaths`` (with the evaluation) that write_report returned."""
+
+    result: object
+    out: Path
+    paths: object | None
+
+
+class CliReports(dict):
+    """``runs[(config, *options)]``: ``leadeval report <config> --out <folder> <options>`` run
+    once (typer's CliRunner, as a user runs it) on first use and kept for the test process, so the
+    tests that only read one run's console output and files share it. Nobody may write into a
+    run's folder: a test that changes it works on a copy."""
+
+    def __init__(self, folder: Path):
+        super().__init__()
+        self.folder = folder
+
+    def __missing__(self, key: tuple[str, ...]):
+        from typer.testing import CliRunner
+
+        import leadeval.report.writer as writer
+        from leadeval.cli import app
+
+        config, *options = map(str, key)
+        out = self.folder / f"run{len(self)}"
+        returned = []
+        real = writer.write_report
+
+        def keep(*args, **kwargs):  # the CLI imports write_report when it runs: patched here
+            returned.append(real(*args, **kwargs))
+            return returned[-1]
+
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setattr(writer, "write_report", keep)
+            result = CliRunner().invoke(app, ["report", config, "--out", str(out), *options])
+        self[key] = CliRun(result, out, returned[-1] if returned else None)
+        return self[key]
+
+
+@pytest.fixture(scope="session")
+def cli_reports(tmp_path_factory) -> CliReports:
+    """Shared ``leadeval report`` runs (see :class:`CliReports`); the tests sharing one are in one
+    xdist group, so one worker makes the run."""
+    return CliReports(tmp_path_factory.mktemp("cli_reports"))
+
+
+def _pdf_renders() -> bool:
+    try:
+        import weasyprint  # noqa: F401
+    except (ImportError, OSError):  # not installed, or no Pango
+        return False
+    return True
+
+
+@pytest.fixture(scope="session")
+def longmont_run(cli_reports) -> CliRun:
+    """``leadeval report configs/longmont.yaml --restricted --quiet``, with ``--format html,pdf``
+    where WeasyPrint imports: the one run read by test_progress (the manifest's run block) and by
+    test_report_e2e's restricted-output and PDF tests, all ``xdist_group("longmont_run")``."""
+    pdf = ["--format", "html,pdf"] if _pdf_renders() else []
+    return cli_reports[(ROOT / "configs" / "longmont.yaml", "--restricted", "--quiet", *pdf)]
+
+
+@pytest.fixture(scope="session")
+def seattle_restricted_run(cli_reports) -> CliRun:
+    """``leadeval report configs/seattle.yaml --restricted``: read by test_report_cli's console
+    test and copied by its second-report test, both ``xdist_group("seattle_cli")``."""
+    return cli_reports[(ROOT / "configs" / "seattle.yaml", "--restricted")]
+
+
+@pytest.fixture(scope="session")
+def santa_fe_without_ems(cli_reports, tmp_path_factory) -> CliRun:
+    """``leadeval report`` on configs/santa_fe.yaml without its EMS extract (and the EMS
+    covariate, else a MatchingError): read by test_report_cli's console test and test_report_e2e's
+    skipped-analyses test, both ``xdist_group("santa_fe_without_ems")``."""
+    import yaml
+
+    data = yaml.safe_load((ROOT / "configs" / "santa_fe.yaml").read_text())
+    for src in data["extracts"].values():
+        src["path"] = str((ROOT / "configs" / src["path"]).resolve())
+    del data["extracts"]["ems"]
+    data["matching"]["covariates"].remove("ems_calls_pre_365d")
+    data["matching"]["log1p"].remove("ems_calls_pre_365d")
+    config = tmp_path_factory.mktemp("santa_fe_without_ems") / "santa_fe.yaml"
+    config.write_text(yaml.safe_dump(data, sort_keys=False))
+    return cli_reports[(config,)]
 
 
 def _has_connect_client() -> bool:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 from pathlib import Path
 
 import pytest
@@ -119,11 +120,17 @@ def _files(folder: Path) -> set[str]:
     return {p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file()}
 
 
-def test_second_report_into_the_same_folder_leaves_exactly_its_manifest(tmp_path):
+@pytest.mark.xdist_group("seattle_cli")
+def test_second_report_into_the_same_folder_leaves_exactly_its_manifest(
+    tmp_path, seattle_restricted_run
+):
     """Seattle then Longmont into one folder: no stale Seattle table beside the Longmont report;
-    the folder holds exactly the manifest, its tables and its hashed outputs."""
+    the folder holds exactly the manifest, its tables and its hashed outputs. The Seattle report
+    is a copy of the shared ``leadeval report configs/seattle.yaml --restricted`` run (conftest's
+    ``seattle_restricted_run``): the folder as that run left it."""
+    assert seattle_restricted_run.result.exit_code == 0, seattle_restricted_run.result.output
     out = tmp_path / "report"
-    assert run("report", ROOT / "configs" / "seattle.yaml", "--out", out, "--restricted").exit_code == 0
+    shutil.copytree(seattle_restricted_run.out, out)
     seattle = _files(out)
     assert "restricted/persons.csv" in seattle
     result = run("report", ROOT / "configs" / "longmont.yaml", "--out", out)
@@ -135,9 +142,11 @@ def test_second_report_into_the_same_folder_leaves_exactly_its_manifest(tmp_path
     assert not any(p.name.startswith(".report.") for p in tmp_path.iterdir())  # no temp left
 
 
-def test_console_and_summary_lead_with_the_net_figure(tmp_path):
-    out = tmp_path / "r"
-    result = run("report", ROOT / "configs" / "seattle.yaml", "--out", out)
+@pytest.mark.xdist_group("seattle_cli")
+def test_console_and_summary_lead_with_the_net_figure(seattle_restricted_run):
+    """On the shared ``leadeval report configs/seattle.yaml --restricted`` run (conftest's
+    ``seattle_restricted_run``; --restricted adds only the restricted/ folder)."""
+    result, out = seattle_restricted_run.result, seattle_restricted_run.out
     assert result.exit_code == 0, result.output
     lines = [line for line in result.output.splitlines() if line.strip()]
     assert lines[0].strip() == "seattle: key findings"
@@ -153,14 +162,11 @@ def test_console_and_summary_lead_with_the_net_figure(tmp_path):
     assert "Cost saving per participant-year" not in result.output
 
 
-def test_skipped_analyses_are_listed_on_the_console_with_reasons(tmp_path):
-    def no_ems(d):
-        del d["extracts"]["ems"]
-        d["matching"]["covariates"].remove("ems_calls_pre_365d")
-        d["matching"]["log1p"].remove("ems_calls_pre_365d")
-
-    cfg = config_copy(tmp_path, "santa_fe", no_ems)
-    result = run("report", cfg, "--out", tmp_path / "out")
+@pytest.mark.xdist_group("santa_fe_without_ems")
+def test_skipped_analyses_are_listed_on_the_console_with_reasons(santa_fe_without_ems):
+    """On the shared run of configs/santa_fe.yaml without its EMS extract (conftest's
+    ``santa_fe_without_ems``, also read by test_report_e2e)."""
+    result = santa_fe_without_ems.result
     assert result.exit_code == 0, result.output
     flat = " ".join(result.output.split())
     assert "analyses not estimated:" in flat
