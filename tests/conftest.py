@@ -49,28 +49,6 @@ def pytest_collection_modifyitems(config, items):
     )
 
 
-class ShippedReports(dict):
-    """``reports[site]``: the report of configs/<site>.yaml (``write_report``), written on first
-    use into one temporary folder and kept for the test process."""
-
-    def __init__(self, folder: Path):
-        super().__init__()
-        self.folder = folder
-
-    def __missing__(self, site: str):
-        from leadeval.report.writer import write_report
-
-        self[site] = write_report(ROOT / "configs" / f"{site}.yaml", self.folder / site)
-        return self[site]
-
-
-@pytest.fixture(scope="session")
-def shipped_reports(tmp_path_factory) -> ShippedReports:
-    """The shipped sites' reports, shared by every test that only reads them (test_report_e2e,
-    test_notebooks): those tests are ``xdist_group("reports")``, so one worker writes them."""
-    return ShippedReports(tmp_path_factory.mktemp("reports"))
-
-
 @dataclasses.dataclass(frozen=True)
 class CliRun:
     """One in-process ``leadeval report`` run: its CliRunner result (exit code, console output),
@@ -82,23 +60,28 @@ class CliRun:
 
 
 class CliReports(dict):
-    """``runs[(config, *options)]``: ``leadeval report <config> --out <folder> <options>`` run
-    once (typer's CliRunner, as a user runs it) on first use and kept for the test process, so the
-    tests that only read one run's console output and files share it. Nobody may write into a
-    run's folder: a test that changes it works on a copy."""
+    """``runs.run(config, *options)``: ``leadeval report <config> --out <folder> <options>`` run
+    once (typer's CliRunner, as a user runs it) on first use and kept for the test process, so
+    the tests that only read one run's console output and files share it. Nobody may write into
+    a run's folder: a test that changes it works on a copy."""
 
     def __init__(self, folder: Path):
         super().__init__()
         self.folder = folder
 
-    def __missing__(self, key: tuple[str, ...]):
+    def run(self, config, *options) -> CliRun:
+        key = (str(config), *map(str, options))
+        if key not in self:
+            self[key] = self._invoke(*key)
+        return self[key]
+
+    def _invoke(self, config: str, *options: str) -> CliRun:
         from typer.testing import CliRunner
 
         import leadeval.report.writer as writer
         from leadeval.cli import app
 
-        config, *options = map(str, key)
-        out = self.folder / f"run{len(self)}"
+        out = self.folder / f"{Path(config).stem}-{len(self)}"
         returned = []
         real = writer.write_report
 
@@ -109,8 +92,7 @@ class CliReports(dict):
         with pytest.MonkeyPatch.context() as mp:
             mp.setattr(writer, "write_report", keep)
             result = CliRunner().invoke(app, ["report", config, "--out", str(out), *options])
-        self[key] = CliRun(result, out, returned[-1] if returned else None)
-        return self[key]
+        return CliRun(result, out, returned[-1] if returned else None)
 
 
 @pytest.fixture(scope="session")
@@ -118,6 +100,36 @@ def cli_reports(tmp_path_factory) -> CliReports:
     """Shared ``leadeval report`` runs (see :class:`CliReports`); the tests sharing one are in one
     xdist group, so one worker makes the run."""
     return CliReports(tmp_path_factory.mktemp("cli_reports"))
+
+
+class ShippedReports(dict):
+    """``reports[site]``: the ``ReportPaths`` of ``leadeval report configs/<site>.yaml`` (no
+    options), run on first use (:class:`CliReports`) and kept for the test process;
+    ``reports.console(site)`` is that run's console output."""
+
+    def __init__(self, runs: CliReports):
+        super().__init__()
+        self.runs = runs
+
+    def _run(self, site: str) -> CliRun:
+        run = self.runs.run(ROOT / "configs" / f"{site}.yaml")
+        assert run.result.exit_code == 0, run.result.output
+        return run
+
+    def console(self, site: str) -> str:
+        return self._run(site).result.output
+
+    def __missing__(self, site: str):
+        self[site] = self._run(site).paths
+        return self[site]
+
+
+@pytest.fixture(scope="session")
+def shipped_reports(cli_reports) -> ShippedReports:
+    """The shipped sites' reports, shared by every test that only reads them (test_report_e2e,
+    test_notebooks, test_report_cli's console and second-report tests): those tests are
+    ``xdist_group("reports")``, so one worker writes them."""
+    return ShippedReports(cli_reports)
 
 
 def _pdf_renders() -> bool:
@@ -134,14 +146,7 @@ def longmont_run(cli_reports) -> CliRun:
     where WeasyPrint imports: the one run read by test_progress (the manifest's run block) and by
     test_report_e2e's restricted-output and PDF tests, all ``xdist_group("longmont_run")``."""
     pdf = ["--format", "html,pdf"] if _pdf_renders() else []
-    return cli_reports[(ROOT / "configs" / "longmont.yaml", "--restricted", "--quiet", *pdf)]
-
-
-@pytest.fixture(scope="session")
-def seattle_restricted_run(cli_reports) -> CliRun:
-    """``leadeval report configs/seattle.yaml --restricted``: read by test_report_cli's console
-    test and copied by its second-report test, both ``xdist_group("seattle_cli")``."""
-    return cli_reports[(ROOT / "configs" / "seattle.yaml", "--restricted")]
+    return cli_reports.run(ROOT / "configs" / "longmont.yaml", "--restricted", "--quiet", *pdf)
 
 
 @pytest.fixture(scope="session")
@@ -159,7 +164,7 @@ def santa_fe_without_ems(cli_reports, tmp_path_factory) -> CliRun:
     data["matching"]["log1p"].remove("ems_calls_pre_365d")
     config = tmp_path_factory.mktemp("santa_fe_without_ems") / "santa_fe.yaml"
     config.write_text(yaml.safe_dump(data, sort_keys=False))
-    return cli_reports[(config,)]
+    return cli_reports.run(config)
 
 
 def _has_connect_client() -> bool:
