@@ -1,4 +1,6 @@
-"""Shared fixtures: one local Spark per test process, for every Spark test.
+"""Shared fixtures: the ``leadeval report`` runs that several tests only read (``cli_reports``,
+``shipped_reports``, ``longmont_run``, ``santa_fe_without_ems``: one run each per test process,
+its readers in one xdist group), and one local Spark per test process, for every Spark test.
 
 ``spark`` (an Ibis PySpark backend over a classic session) and ``spark_connect`` (the same over
 Spark Connect) share one JVM: starting it costs more than most Spark tests, so the session is
