@@ -11,15 +11,14 @@ from pathlib import Path
 
 import pytest
 from rich.console import Console
-from typer.testing import CliRunner
 
 from leadeval import load_config, load_extracts
-from leadeval.cli import app
 from leadeval.progress import ConsoleProgress, StageClock, report_stages, stage_group
 
 ROOT = Path(__file__).resolve().parents[1]
-#: One xdist worker (``--dist loadgroup``) builds its Longmont report run for the module.
-pytestmark = pytest.mark.xdist_group("progress")
+#: One xdist worker (``--dist loadgroup``) makes the Longmont report run that this module and
+#: test_report_e2e's restricted-output and PDF tests read (conftest's ``longmont_run``).
+pytestmark = pytest.mark.xdist_group("longmont_run")
 
 
 def test_stage_clock_and_groups():
@@ -75,13 +74,11 @@ def test_console_back_to_a_finished_stage():
 
 
 @pytest.fixture(scope="module")
-def report_run(tmp_path_factory):
-    out = tmp_path_factory.mktemp("progress") / "rep"
-    result = CliRunner().invoke(
-        app, ["report", str(ROOT / "configs" / "longmont.yaml"), "--out", str(out), "--quiet"]
-    )
-    assert result.exit_code == 0, result.output
-    return out, result
+def report_run(longmont_run):
+    """The shared ``leadeval report configs/longmont.yaml --restricted --quiet`` run (conftest's
+    ``longmont_run``; --restricted and the PDF add outputs, not stages)."""
+    assert longmont_run.result.exit_code == 0, longmont_run.result.output
+    return longmont_run.out, longmont_run.result
 
 
 def test_manifest_run_block_has_stage_timings_and_rows_read(report_run):

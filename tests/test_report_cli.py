@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 from pathlib import Path
 
 import pytest
@@ -119,13 +120,21 @@ def _files(folder: Path) -> set[str]:
     return {p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file()}
 
 
-def test_second_report_into_the_same_folder_leaves_exactly_its_manifest(tmp_path):
+@pytest.mark.xdist_group("reports")
+def test_second_report_into_the_same_folder_leaves_exactly_its_manifest(tmp_path, shipped_reports):
     """Seattle then Longmont into one folder: no stale Seattle table beside the Longmont report;
-    the folder holds exactly the manifest, its tables and its hashed outputs."""
+    the folder holds exactly the manifest, its tables and its hashed outputs. The Seattle report
+    is a copy of the shared ``leadeval report configs/seattle.yaml`` run (conftest's
+    ``shipped_reports``) with the person-level files ``--restricted`` adds, written from its
+    evaluation by the writer's own ``write_restricted``."""
+    from leadeval.report.writer import write_restricted
+
+    seattle_run = shipped_reports["seattle"]
     out = tmp_path / "report"
-    assert run("report", ROOT / "configs" / "seattle.yaml", "--out", out, "--restricted").exit_code == 0
+    shutil.copytree(seattle_run.folder, out)
+    write_restricted(seattle_run.evaluation, out / "restricted")
     seattle = _files(out)
-    assert "restricted/persons.csv" in seattle
+    assert "restricted/persons.csv" in seattle and "tables/balance.csv" in seattle
     result = run("report", ROOT / "configs" / "longmont.yaml", "--out", out)
     assert result.exit_code == 0, result.output
     manifest = json.loads((out / "manifest.json").read_text())
@@ -135,32 +144,29 @@ def test_second_report_into_the_same_folder_leaves_exactly_its_manifest(tmp_path
     assert not any(p.name.startswith(".report.") for p in tmp_path.iterdir())  # no temp left
 
 
-def test_console_and_summary_lead_with_the_net_figure(tmp_path):
-    out = tmp_path / "r"
-    result = run("report", ROOT / "configs" / "seattle.yaml", "--out", out)
-    assert result.exit_code == 0, result.output
-    lines = [line for line in result.output.splitlines() if line.strip()]
+@pytest.mark.xdist_group("reports")
+def test_console_and_summary_lead_with_the_net_figure(shipped_reports):
+    """On the shared ``leadeval report configs/seattle.yaml`` run (conftest's
+    ``shipped_reports``: its console output and its report.html)."""
+    output, html = shipped_reports.console("seattle"), shipped_reports["seattle"].html.read_text()
+    lines = [line for line in output.splitlines() if line.strip()]
     assert lines[0].strip() == "seattle: key findings"
     assert lines[1].strip().startswith("- Net benefit per participant: $")
-    flat = " ".join(result.output.split())
+    flat = " ".join(output.split())
     assert "2022 dollars" in flat and "Chance that benefits exceed costs" in flat
     assert flat.index("Net benefit") < flat.index("avoided system costs (gross")
-    html = (out / "report.html").read_text()
     summary = html[html.index('<section id="summary">') :]
     assert summary.index("Key findings") < summary.index("<p>")
     first_item = re.search(r"<li[^>]*>(.*?)</li>", summary, re.S).group(1)
     assert first_item.startswith("Net benefit per participant:")
-    assert "Cost saving per participant-year" not in result.output
+    assert "Cost saving per participant-year" not in output
 
 
-def test_skipped_analyses_are_listed_on_the_console_with_reasons(tmp_path):
-    def no_ems(d):
-        del d["extracts"]["ems"]
-        d["matching"]["covariates"].remove("ems_calls_pre_365d")
-        d["matching"]["log1p"].remove("ems_calls_pre_365d")
-
-    cfg = config_copy(tmp_path, "santa_fe", no_ems)
-    result = run("report", cfg, "--out", tmp_path / "out")
+@pytest.mark.xdist_group("santa_fe_without_ems")
+def test_skipped_analyses_are_listed_on_the_console_with_reasons(santa_fe_without_ems):
+    """On the shared run of configs/santa_fe.yaml without its EMS extract (conftest's
+    ``santa_fe_without_ems``, also read by test_report_e2e)."""
+    result = santa_fe_without_ems.result
     assert result.exit_code == 0, result.output
     flat = " ".join(result.output.split())
     assert "analyses not estimated:" in flat

@@ -229,9 +229,16 @@ def test_report_passes_the_audit_and_says_so(stress):
 def test_without_complementary_suppression_the_report_is_not_written(stress, tmp_path,
                                                                      monkeypatch):
     """The audit can fail: with the complementary step removed, `leadeval report` exits 2 with
-    the audit's message and leaves no output folder behind."""
+    the audit's message and leaves no output folder behind. The run loads the stress site's
+    extracts and then takes the evaluation the fixture made from the same config (the same
+    numbers, not recomputed: the disclosure step, under test here, is what fails)."""
     import leadeval.report.writer as writer
 
+    def same_evaluation(cfg, **_kwargs):
+        assert cfg.site == stress["ev"].config.site and cfg.seed == stress["ev"].config.seed
+        return stress["ev"]
+
+    monkeypatch.setattr(writer, "evaluate", same_evaluation)
     monkeypatch.setattr(
         writer, "protect", lambda problem, k: protect(problem, k, complementary=False)
     )

@@ -296,20 +296,13 @@ def test_small_cells_are_suppressed_everywhere(tmp_path):
     assert "fewer than 400 people are suppressed" in html
 
 
-def test_restricted_outputs_only_on_request(tmp_path):
-    """Person-level files are written only with --restricted, into restricted/."""
-    result = CliRunner().invoke(
-        app,
-        [
-            "report",
-            str(ROOT / "configs" / "longmont.yaml"),
-            "--out",
-            str(tmp_path / "r"),
-            "--restricted",
-        ],
-    )
+@pytest.mark.xdist_group("longmont_run")
+def test_restricted_outputs_only_on_request(longmont_run):
+    """Person-level files are written only with --restricted, into restricted/. On the shared
+    ``leadeval report configs/longmont.yaml --restricted`` run (conftest's ``longmont_run``)."""
+    result = longmont_run.result
     assert result.exit_code == 0, result.output
-    persons = pd.read_csv(tmp_path / "r" / "restricted" / "persons.csv")
+    persons = pd.read_csv(longmont_run.out / "restricted" / "persons.csv")
     assert "person_id" in persons and len(persons) > 0
     assert "Report:" in result.output and "key findings" in result.output
     flat = " ".join(result.output.split())
@@ -373,10 +366,14 @@ def test_report_exits_2_where_validate_fails(tmp_path):
     assert result.exit_code == 2 and "the date_format '%d.%m.%Y' matched none of" in flat, flat
 
 
-def test_pdf_report(tmp_path):
-    """--format pdf writes a PDF of the same report (WeasyPrint)."""
+@pytest.mark.xdist_group("longmont_run")
+def test_pdf_report(longmont_run):
+    """--format pdf writes a PDF of the same report (WeasyPrint). On the shared Longmont run
+    (conftest's ``longmont_run``: ``--format html,pdf`` wherever WeasyPrint imports)."""
     pytest.importorskip("weasyprint", reason="PDF output is the optional leadeval[pdf] extra")
-    p = write_report(ROOT / "configs" / "longmont.yaml", tmp_path, formats=["html", "pdf"])
+    assert longmont_run.result.exit_code == 0, longmont_run.result.output
+    p = longmont_run.paths
+    assert p.pdf is not None, "the shared Longmont run wrote no PDF"
     assert p.pdf.read_bytes()[:5] == b"%PDF-" and p.pdf.stat().st_size > 10_000
     from leadeval.report.manifest import sha256_file
 
@@ -394,16 +391,14 @@ def test_pdf_report(tmp_path):
     assert np.isfinite(p.evaluation.get("within_person").term("post")["ratio"])
 
 
-def test_site_without_an_extract_skips_its_outcomes_and_says_so(tmp_path):
+@pytest.mark.xdist_group("santa_fe_without_ems")
+def test_site_without_an_extract_skips_its_outcomes_and_says_so(santa_fe_without_ems):
     """A site may lack an extract: the analyses that need it are listed as not estimated, with
-    the missing column, in the report's methods section; everything else still runs."""
-    config = _reproducible_copy(tmp_path, "santa_fe", shuffle_seed=None)
-    data = yaml.safe_load(config.read_text())
-    del data["extracts"]["ems"]
-    data["matching"]["covariates"].remove("ems_calls_pre_365d")  # else a MatchingError (exit 2)
-    data["matching"]["log1p"].remove("ems_calls_pre_365d")
-    config.write_text(yaml.safe_dump(data))
-    p = write_report(config, tmp_path / "out")
+    the missing column, in the report's methods section; everything else still runs. On the
+    shared run of configs/santa_fe.yaml without its EMS extract (conftest's
+    ``santa_fe_without_ems``, also read by test_report_cli)."""
+    assert santa_fe_without_ems.result.exit_code == 0, santa_fe_without_ems.result.output
+    p = santa_fe_without_ems.paths
     skipped = p.evaluation.skipped.set_index("analysis")["reason"]
     assert "ems_calls_post_365d" in skipped["count:ems_calls_post_365d"]
     assert "did:ems_calls_post_365d" in skipped.index
