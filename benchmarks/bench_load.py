@@ -105,6 +105,35 @@ The whole load, A/B/A/B: at load 10-15, 4.9-6.6 CPU s for both (noise larger tha
 at load 7 (04:42 UTC), main 7.20 / 8.36 CPU s (22.7 / 33.7 s wall), ``load3`` 6.25 / 7.75 CPU s
 (21.1 / 25.4 s wall), quality and quarantine tables identical. Not reached: load <= 2.5 s. Not
 measured: a quiet wall time, state/5.
+
+Branch ``load4`` (2026-12-02 14:55-15:45 UTC, main 557e1ba; the machine was never quiet: load
+average 8-15, so wall seconds are noise). The county Parquet extracts after the roster are
+checked two at a time, each :func:`_load_one` on its own DuckDB cursor in a 2-thread pool
+(``_submit``), the results (quality rows, quarantine, progress events, errors) taken in the
+config's extract order, never in the order they finish. The roster (one row group: its parse is
+single-threaded, 0.3-0.45 CPU s) still loads first and alone, since every other check joins it.
+County ``load_extracts``, one process per run, main and branch alternated (A/B x 3 at load 8-9,
+then x 3 at load 11-12), per-extract wall from ``on_extract``:
+
+================  ==================================  =================================  =========
+code              wall s                              CPU s (process)                    peak RSS
+================  ==================================  =================================  =========
+main, load 8-9    30.0 / 26.9 / 24.6 / 14.8 / 9.3     7.29 / 6.97 / 7.34 / 6.90 / 6.10   0.36-0.40 GB
+``load4``, 8-9    27.0 / 32.0 / 15.7 / 9.3 / 6.8      7.39 / 8.49 / 7.93 / 7.03 / 5.97   0.41-0.45 GB
+main, 11-12       24.8 / 27.0 / 18.7                  6.42 / 7.17 / 5.77                 0.36 GB
+``load4``, 11-12  26.6 / 23.1 / 16.9                  7.83 / 6.87 / 7.55                 0.41-0.43 GB
+================  ==================================  =================================  =========
+
+As the load average fell from 9.3 to 8.2, the branch's wall was 0.64-0.73 of main's in each pair
+(15.7/24.6, 9.3/14.8, 6.8/9.3); at load 11-12, with every core busy with other work, it is
+noise either way. CPU seconds are about the same (at most +10%: two queries contend for the
+caches), memory +50-70 MB (two checking passes' batches and key hashes at once: on the state
+site the two largest extracts' hashes, 8 bytes a row, are held together). This script's site
+(roster + arrests: one extract to pool) gains nothing by construction: 4M rows at load 12-15,
+main 23.8 / 24.9 s, branch 21.6 / 16.0 s wall, 15.2-16.2 CPU s both, identical planted counts.
+Quality, quarantine, loaded tables and report outputs byte-identical on the four sites
+(``compare.py``). Not measured: a quiet wall time (the <= 2 s target; on a quiet machine the
+floor is about the roster's 0.4 s plus half the rest's CPU), state.
 """
 
 from __future__ import annotations
