@@ -112,22 +112,23 @@ checked two at a time, each :func:`_load_one` on its own DuckDB cursor in a 2-th
 (``_submit``), the results (quality rows, quarantine, progress events, errors) taken in the
 config's extract order, never in the order they finish. The roster (one row group: its parse is
 single-threaded, 0.3-0.45 CPU s) still loads first and alone, since every other check joins it.
-County ``load_extracts``, one process per run, main and branch alternated (A/B x 3 at load 8-9,
-then x 3 at load 11-12), per-extract wall from ``on_extract``:
+County ``load_extracts``, one process per run, main and branch alternated (A/B x 5 at load
+8-10, then x 3 at load 11-12; the first two pairs without RSS), per-extract wall from
+``on_extract``:
 
-================  ==================================  =================================  =========
+================  ==================================  =================================  ============
 code              wall s                              CPU s (process)                    peak RSS
-================  ==================================  =================================  =========
-main, load 8-9    30.0 / 26.9 / 24.6 / 14.8 / 9.3     7.29 / 6.97 / 7.34 / 6.90 / 6.10   0.36-0.40 GB
-``load4``, 8-9    27.0 / 32.0 / 15.7 / 9.3 / 6.8      7.39 / 8.49 / 7.93 / 7.03 / 5.97   0.41-0.45 GB
+================  ==================================  =================================  ============
+main, 8-10        30.0 / 26.9 / 24.6 / 14.8 / 9.3     7.29 / 6.97 / 7.34 / 6.90 / 6.10   0.36-0.40 GB
+``load4``, 8-10   27.0 / 32.0 / 15.7 / 9.3 / 6.8      7.39 / 8.49 / 7.93 / 7.03 / 5.97   0.41-0.45 GB
 main, 11-12       24.8 / 27.0 / 18.7                  6.42 / 7.17 / 5.77                 0.36 GB
 ``load4``, 11-12  26.6 / 23.1 / 16.9                  7.83 / 6.87 / 7.55                 0.41-0.43 GB
-================  ==================================  =================================  =========
+================  ==================================  =================================  ============
 
 As the load average fell from 9.3 to 8.2, the branch's wall was 0.64-0.73 of main's in each pair
 (15.7/24.6, 9.3/14.8, 6.8/9.3); at load 11-12, with every core busy with other work, it is
-noise either way. CPU seconds are about the same (at most +10%: two queries contend for the
-caches), memory +50-70 MB (two checking passes' batches and key hashes at once: on the state
+noise either way. CPU seconds: mean 7.38 against 6.75 (+9%, -2% to +31% by pair: two queries
+at once contend for the caches and for the 2 cores with the other work), memory +50-70 MB (two checking passes' batches and key hashes at once: on the state
 site the two largest extracts' hashes, 8 bytes a row, are held together). This script's site
 (roster + arrests: one extract to pool) gains nothing by construction: 4M rows at load 12-15,
 main 23.8 / 24.9 s, branch 21.6 / 16.0 s wall, 15.2-16.2 CPU s both, identical planted counts.
