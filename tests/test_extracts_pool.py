@@ -35,9 +35,9 @@ def _load(folder, frames, monkeypatch, pooled: bool, **top):
     ran: list[str] = []
     load_on = loading._load_on
 
-    def spy(cur, name, cfg):
+    def spy(free, name, cfg):
         ran.append(name)
-        return load_on(cur, name, cfg)
+        return load_on(free, name, cfg)
 
     with monkeypatch.context() as m:
         m.setattr(loading, "_load_on", spy)

@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import os
+import queue
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
@@ -323,37 +324,41 @@ def _poolable(src) -> bool:
     return src.resolved_format == "parquet"
 
 
-def _cursor(con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
-    """A new connection to ``con``'s database with ``con``'s session settings (the backend's
-    TimeZone, no Python replacement scans); its temporary objects are its own."""
-    cur = con.cursor()
-    mine = dict(cur.execute(_SETTINGS).fetchall())
-    for name, value in con.execute(_SETTINGS).fetchall():
-        if mine.get(name) != value:
-            cur.execute(f"SET {qi(name)} = {ql(value)}")
-    return cur
+def _cursors(con: duckdb.DuckDBPyConnection, n: int) -> queue.SimpleQueue:
+    """``n`` new connections to ``con``'s database with ``con``'s session settings (the backend's
+    TimeZone, no Python replacement scans), made here: ``con`` is not thread-safe. Each keeps its
+    own temporary objects; every load drops its own."""
+    settings = con.execute(_SETTINGS).fetchall()
+    free: queue.SimpleQueue = queue.SimpleQueue()
+    for _ in range(n):
+        cur = con.cursor()
+        mine = dict(cur.execute(_SETTINGS).fetchall())
+        for name, value in settings:
+            if mine.get(name) != value:
+                cur.execute(f"SET {qi(name)} = {ql(value)}")
+        free.put(cur)
+    return free
 
 
-def _load_on(
-    cur: duckdb.DuckDBPyConnection, name: str, cfg: SiteConfig
-) -> tuple[dict, pd.DataFrame]:
-    """:func:`_load_one` on cursor ``cur`` (closed after), with its own attachments."""
+def _load_on(free: queue.SimpleQueue, name: str, cfg: SiteConfig) -> tuple[dict, pd.DataFrame]:
+    """:func:`_load_one` on a cursor taken from ``free`` (and put back), own attachments."""
+    cur = free.get()
     attachments = Attachments(cur)
     try:
         return _load_one(cur, name, cfg, attachments)
     finally:
         attachments.detach_all()
-        cur.close()
+        free.put(cur)
 
 
 def _submit(
     pool: ThreadPoolExecutor, con: duckdb.DuckDBPyConnection, names: list[str], cfg: SiteConfig
 ) -> dict[str, Future]:
-    """Start loading ``names`` in ``pool``, each on its own cursor (DuckDB releases the GIL while
-    it runs a query, so two checking passes use both cores); the caller takes the results in
-    its own order, never in the order they finish."""
-    cursors = {name: _cursor(con) for name in names}  # made here: ``con`` is not thread-safe
-    return {name: pool.submit(_load_on, cursors[name], name, cfg) for name in names}
+    """Start loading ``names`` in ``pool``, on one cursor per worker (DuckDB releases the GIL
+    while it runs a query, so two checking passes use both cores); the caller takes the results
+    in its own order, never in the order they finish."""
+    free = _cursors(con, min(_POOL, len(names)))
+    return {name: pool.submit(_load_on, free, name, cfg) for name in names}
 
 
 def _check_population(
