@@ -133,8 +133,18 @@ site the two largest extracts' hashes, 8 bytes a row, are held together). This s
 (roster + arrests: one extract to pool) gains nothing by construction: 4M rows at load 12-15,
 main 23.8 / 24.9 s, branch 21.6 / 16.0 s wall, 15.2-16.2 CPU s both, identical planted counts.
 Quality, quarantine, loaded tables and report outputs byte-identical on the four sites
-(``compare.py``). Not measured: a quiet wall time (the <= 2 s target; on a quiet machine the
-floor is about the roster's 0.4 s plus half the rest's CPU), state.
+(``compare.py``).
+
+Nearly quiet, 16:03-16:06 UTC (load average 1.4-1.9: other helpers' remnants and, in the first
+set, this branch's own tests): with one cursor made per extract (9 cursor set-ups, 0.2-0.3 s
+before the first pooled pass), main 3.75 / 4.01 / 3.43 s wall (5.64 / 5.96 / 5.13 CPU s),
+branch 3.97 / 3.80 / 3.15 s (6.76 / 6.47 / 5.29): no gain. With one cursor per pool worker
+(two, from a queue; commit 0466bc1), beside a ``make_ref`` run: main 5.89 / 4.85 s wall
+(6.23 / 5.72 CPU s), branch 4.53 / 4.38 s (6.31 / 6.14), peak RSS 0.37 against 0.44-0.45 GB.
+``bench_pipeline.py --dir /tmp/county`` (A/B/A/B, 15:56-16:03, load 5-7 falling): load_extracts
+main 29.2 / 9.7 s, branch 24.5 / 6.0 s; whole run CPU 35.5 / 32.5 against 32.8 / 32.6 s.
+Not reached or not measured: the <= 2 s quiet target (the roster, one Parquet row group, is
+0.6 s alone before the pool starts; the rest is about 4.5-5 CPU s on 2 cores), state.
 """
 
 from __future__ import annotations
