@@ -143,6 +143,9 @@ branch 3.97 / 3.80 / 3.15 s (6.76 / 6.47 / 5.29): no gain. With one cursor per p
 (6.23 / 5.72 CPU s), branch 4.53 / 4.38 s (6.31 / 6.14), peak RSS 0.37 against 0.44-0.45 GB.
 ``bench_pipeline.py --dir /tmp/county`` (A/B/A/B, 15:56-16:03, load 5-7 falling): load_extracts
 main 29.2 / 9.7 s, branch 24.5 / 6.0 s; whole run CPU 35.5 / 32.5 against 32.8 / 32.6 s.
+Quiet at last, 16:07-16:08 UTC (load average 1.1-1.3, these runs alone), A/B/A/B: main 3.61 /
+3.52 s wall (5.35 / 5.29 CPU s), branch 2.80 / 3.06 s (4.94 / 5.37 CPU s): 13-22% less wall,
+the same CPU; peak RSS 0.36-0.37 against 0.45 GB (+80 MB).
 Not reached or not measured: the <= 2 s quiet target (the roster, one Parquet row group, is
 0.6 s alone before the pool starts; the rest is about 4.5-5 CPU s on 2 cores), state.
 """
