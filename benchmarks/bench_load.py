@@ -105,6 +105,49 @@ The whole load, A/B/A/B: at load 10-15, 4.9-6.6 CPU s for both (noise larger tha
 at load 7 (04:42 UTC), main 7.20 / 8.36 CPU s (22.7 / 33.7 s wall), ``load3`` 6.25 / 7.75 CPU s
 (21.1 / 25.4 s wall), quality and quarantine tables identical. Not reached: load <= 2.5 s. Not
 measured: a quiet wall time, state/5.
+
+Branch ``load4`` (2026-12-02 14:55-15:45 UTC, main 557e1ba; the machine was never quiet: load
+average 8-15, so wall seconds are noise). The county Parquet extracts after the roster are
+checked two at a time, each :func:`_load_one` on its own DuckDB cursor in a 2-thread pool
+(``_submit``), the results (quality rows, quarantine, progress events, errors) taken in the
+config's extract order, never in the order they finish. The roster (one row group: its parse is
+single-threaded, 0.3-0.45 CPU s) still loads first and alone, since every other check joins it.
+County ``load_extracts``, one process per run, main and branch alternated (A/B x 5 at load
+8-10, then x 3 at load 11-12; the first two pairs without RSS), per-extract wall from
+``on_extract``:
+
+================  ==================================  =================================  ============
+code              wall s                              CPU s (process)                    peak RSS
+================  ==================================  =================================  ============
+main, 8-10        30.0 / 26.9 / 24.6 / 14.8 / 9.3     7.29 / 6.97 / 7.34 / 6.90 / 6.10   0.36-0.40 GB
+``load4``, 8-10   27.0 / 32.0 / 15.7 / 9.3 / 6.8      7.39 / 8.49 / 7.93 / 7.03 / 5.97   0.41-0.45 GB
+main, 11-12       24.8 / 27.0 / 18.7                  6.42 / 7.17 / 5.77                 0.36 GB
+``load4``, 11-12  26.6 / 23.1 / 16.9                  7.83 / 6.87 / 7.55                 0.41-0.43 GB
+================  ==================================  =================================  ============
+
+As the load average fell from 9.3 to 8.2, the branch's wall was 0.64-0.73 of main's in each pair
+(15.7/24.6, 9.3/14.8, 6.8/9.3); at load 11-12, with every core busy with other work, it is
+noise either way. CPU seconds: mean 7.38 against 6.75 (+9%, -2% to +31% by pair: two queries
+at once contend for the caches and for the 2 cores with the other work), memory +50-70 MB (two checking passes' batches and key hashes at once: on the state
+site the two largest extracts' hashes, 8 bytes a row, are held together). This script's site
+(roster + arrests: one extract to pool) gains nothing by construction: 4M rows at load 12-15,
+main 23.8 / 24.9 s, branch 21.6 / 16.0 s wall, 15.2-16.2 CPU s both, identical planted counts.
+Quality, quarantine, loaded tables and report outputs byte-identical on the four sites
+(``compare.py``).
+
+Nearly quiet, 16:03-16:06 UTC (load average 1.4-1.9: other helpers' remnants and, in the first
+set, this branch's own tests): with one cursor made per extract (9 cursor set-ups, 0.2-0.3 s
+before the first pooled pass), main 3.75 / 4.01 / 3.43 s wall (5.64 / 5.96 / 5.13 CPU s),
+branch 3.97 / 3.80 / 3.15 s (6.76 / 6.47 / 5.29): no gain. With one cursor per pool worker
+(two, from a queue; commit 0466bc1), beside a ``make_ref`` run: main 5.89 / 4.85 s wall
+(6.23 / 5.72 CPU s), branch 4.53 / 4.38 s (6.31 / 6.14), peak RSS 0.37 against 0.44-0.45 GB.
+``bench_pipeline.py --dir /tmp/county`` (A/B/A/B, 15:56-16:03, load 5-7 falling): load_extracts
+main 29.2 / 9.7 s, branch 24.5 / 6.0 s; whole run CPU 35.5 / 32.5 against 32.8 / 32.6 s.
+Quiet at last, 16:07-16:08 UTC (load average 1.1-1.3, these runs alone), A/B/A/B: main 3.61 /
+3.52 s wall (5.35 / 5.29 CPU s), branch 2.80 / 3.06 s (4.94 / 5.37 CPU s): 13-22% less wall,
+the same CPU; peak RSS 0.36-0.37 against 0.45 GB (+80 MB).
+Not reached or not measured: the <= 2 s quiet target (the roster, one Parquet row group, is
+0.6 s alone before the pool starts; the rest is about 4.5-5 CPU s on 2 cores), state.
 """
 
 from __future__ import annotations

@@ -16,7 +16,9 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import os
+import queue
 from collections.abc import Callable, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -312,6 +314,52 @@ def _load_one(
 
 _QUARANTINE_COLUMNS = ("source_row", "line", "reason", "column", "detail", "text")
 
+_POOL = 2  # Parquet extracts checked at once, after the roster
+_SETTINGS = "SELECT name, value FROM duckdb_settings()"
+
+
+def _poolable(src) -> bool:
+    """Whether an extract loads on its own cursor beside others: a Parquet source is read in
+    place, sharing no attachment, scratch file or registered frame with other loads."""
+    return src.resolved_format == "parquet"
+
+
+def _cursors(con: duckdb.DuckDBPyConnection, n: int) -> queue.SimpleQueue:
+    """``n`` new connections to ``con``'s database with ``con``'s session settings (the backend's
+    TimeZone, no Python replacement scans), made here: ``con`` is not thread-safe. Each keeps its
+    own temporary objects; every load drops its own."""
+    settings = con.execute(_SETTINGS).fetchall()
+    free: queue.SimpleQueue = queue.SimpleQueue()
+    for _ in range(n):
+        cur = con.cursor()
+        mine = dict(cur.execute(_SETTINGS).fetchall())
+        for name, value in settings:
+            if mine.get(name) != value:
+                cur.execute(f"SET {qi(name)} = {ql(value)}")
+        free.put(cur)
+    return free
+
+
+def _load_on(free: queue.SimpleQueue, name: str, cfg: SiteConfig) -> tuple[dict, pd.DataFrame]:
+    """:func:`_load_one` on a cursor taken from ``free`` (and put back), own attachments."""
+    cur = free.get()
+    attachments = Attachments(cur)
+    try:
+        return _load_one(cur, name, cfg, attachments)
+    finally:
+        attachments.detach_all()
+        free.put(cur)
+
+
+def _submit(
+    pool: ThreadPoolExecutor, con: duckdb.DuckDBPyConnection, names: list[str], cfg: SiteConfig
+) -> dict[str, Future]:
+    """Start loading ``names`` in ``pool``, on one cursor per worker (DuckDB releases the GIL
+    while it runs a query, so two checking passes use both cores); the caller takes the results
+    in its own order, never in the order they finish."""
+    free = _cursors(con, min(_POOL, len(names)))
+    return {name: pool.submit(_load_on, free, name, cfg) for name in names}
+
 
 def _check_population(
     name: str, quality: dict, rows: pd.DataFrame, cfg: SiteConfig, share: bool = True
@@ -456,20 +504,28 @@ def load_extracts(
     order = ["roster"] + [n for n in SCHEMAS if n != "roster" and n in config.extracts]
     quality, quarantined = [], {}
     on_spark = backend is not staging and not engine.staged  # validate in Spark itself
+    pooled = [] if on_spark else [n for n in order[1:] if _poolable(config.extracts[n])]
+    pool = ThreadPoolExecutor(max_workers=_POOL, thread_name_prefix="leadeval-load")
+    futures: dict[str, Future] = {}
     try:
         for name in order:
-            if on_spark and spark_loading.native(config.extracts[name]):
+            if name in futures:
+                row, rows = futures[name].result()
+            elif on_spark and spark_loading.native(config.extracts[name]):
                 row, rows = spark_loading.load_one(backend, name, config, attachments)
             else:
                 row, rows = _load_one(con, name, config, attachments)
                 if on_spark:  # staged in DuckDB (Excel, databases): handed over at once
                     _hand_over(staging, backend, [name])
             _check_population(name, row, rows, config, share=not config.strict)
+            if name == "roster":  # every other extract's checks join the loaded roster
+                futures = _submit(pool, con, pooled, config)
             quality.append(row)
             quarantined[name] = rows
             if on_extract is not None:
                 on_extract(name, row)
     finally:
+        pool.shutdown(wait=True, cancel_futures=True)
         attachments.detach_all()
     reasons = [
         {"extract": name, "reason": reason, "rows": int(n)}
