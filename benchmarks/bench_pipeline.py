@@ -163,6 +163,27 @@ The build_cohort rows: the steps of this script (``load_extracts``, ``build_coho
 unit columns, ``panel_for``) in separate processes, main and the branch alternating; peak RSS
 0.85-0.88 GB for either. At one thread the person query is 1.4 CPU s (14 %) cheaper; quiet wall
 times, the chain ratio and the state sites were not measured (the machine was never quiet).
+
+The merged code of 2026-12-02 (branches ``load4``, ``cohort4``, ``stats4``, ``tests4``) against
+main 557e1ba on a quiet machine (load average 0.8-1.4), main and merged alternating, county:
+
+=========================  =============================  =============================
+step                       main (2 runs)                  merged (2 runs)
+=========================  =============================  =============================
+load_extracts              4.6, 3.9 s                     3.3, 3.3 s (0.42-0.43 GB)
+build_cohort               8.1, 8.2 s                     7.0, 6.8 s
+panel_for(participants)    1.0, 1.0 s                     1.1, 0.9 s
+leadeval total             13.7, 13.1 s                   11.4, 11.0 s
+reference join+count       2.1, 2.3 s                     2.2, 2.0 s
+ratio                      6.4x, 5.6x                     5.2x, 5.5x (target 4x: not met)
+=========================  =============================  =============================
+
+State size (10,000 + 5M, 259M rows, ``--memory-limit 4GB``), one run each, merged then main,
+no other job running: load_extracts 63.2 s (1.81 GB) against 66.9 s (1.12 GB), build_cohort
+143.5 s against 198.4 s (peak 6.26 against 6.24 GB), panel_for 11.4 against 13.7 s, the
+reference 57.8 against 61.6 s: ratio 3.8x against 4.5x. The peak (at the cohort, both codes)
+is above the 6 GB target on this install (DuckDB 2.0.1); the same script read 5.37 GB on
+2026-12-01's install.
 """
 
 from __future__ import annotations
