@@ -116,3 +116,31 @@ def test_evaluate_never_builds_the_whole_person_table(site):
         ev.matched.data[persons.columns].drop(columns="treated"),
         matched.reset_index(drop=True).drop(columns="treated"),
     )
+
+
+@pytest.mark.parametrize("shuffled", [True, False])
+def test_to_pandas_puts_rows_in_key_order(shuffled):
+    """``to_pandas(expr, sort_key)`` (its column-at-a-time take, or none when the rows come in
+    order) gives the rows in key order, without the key. Reference: the same rows sorted by
+    pandas, across several Arrow chunks, with strings and missing values."""
+    import ibis
+    import pyarrow as pa
+
+    from leadeval.cohort.persons import to_pandas
+
+    rng = np.random.default_rng(7)
+    n = 5000
+    pk = rng.permutation(n) if shuffled else np.arange(n)
+    frame = pd.DataFrame({
+        "pk": pk,
+        "person_id": [f"p{i:05d}" for i in pk],
+        "count": np.where(pk % 7 == 0, np.nan, pk * 2.0),
+        "flag": pk % 3 == 0,
+    })  # fmt: skip
+    chunks = pa.Table.from_pandas(frame, preserve_index=False).to_batches(max_chunksize=700)
+    got = to_pandas(ibis.memtable(pa.Table.from_batches(chunks)), sort_key="pk")
+    want = frame.sort_values("pk").drop(columns="pk").reset_index(drop=True)
+    assert list(got.columns) == ["person_id", "count", "flag"]
+    assert got["person_id"].tolist() == want["person_id"].tolist()
+    np.testing.assert_array_equal(got["count"].to_numpy(), want["count"].to_numpy())
+    np.testing.assert_array_equal(got["flag"].to_numpy(), want["flag"].to_numpy())
