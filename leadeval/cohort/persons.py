@@ -30,21 +30,11 @@ def to_pandas(expr: ir.Table, sort_key: str | None = None) -> pd.DataFrame:
     """Execute and convert, with Arrow-backed strings (compact for millions of rows).
 
     With ``sort_key`` (an integer column), rows are put in its order after execution (a cheap
-    Arrow take instead of a wide sort on the backend) and the key is dropped. The take runs one
-    column at a time, each taken column replacing its source, so the table is never held twice
-    (a state's person columns are GBs), and not at all when the rows come in order."""
+    Arrow take instead of a wide sort on the backend) and the key is dropped."""
     table: pa.Table = expr.to_pyarrow()
     if sort_key is not None:
-        keys = table.column(sort_key).to_numpy()
-        table = table.drop_columns([sort_key])
-        if not (keys[1:] >= keys[:-1]).all():
-            order = np.argsort(keys, kind="stable")
-            schema, columns = table.schema, table.columns
-            del table
-            for i in range(len(columns)):
-                columns[i] = columns[i].take(order)
-            table = pa.Table.from_arrays(columns, schema=schema)
-            del columns
+        order = np.argsort(table.column(sort_key).to_numpy(), kind="stable")
+        table = table.drop_columns([sort_key]).take(order)
     df = table.to_pandas(
         types_mapper={pa.string(): _STR, pa.large_string(): _STR}.get,
         date_as_object=False,
