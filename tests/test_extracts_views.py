@@ -3,6 +3,8 @@ as a copy, whatever the order of the input rows, and reloadable into the same ba
 
 from __future__ import annotations
 
+import re
+
 import pandas as pd
 from extracts_helpers import assert_reconciled, canonical_frames, reasons, site_config
 
@@ -105,3 +107,44 @@ def test_colliding_key_hashes_are_checked_exactly(tmp_path, monkeypatch):
         for name in frames:
             pd.testing.assert_frame_equal(real.quarantined[name], collided.quarantined[name])
             pd.testing.assert_frame_equal(real.to_pandas(name), collided.to_pandas(name))
+
+
+def test_view_reads_columns_that_need_no_trim_as_they_are(tmp_path):
+    """Known answer: in a Parquet view, a text column none of whose loaded values has spaces
+    around it is read as it is (no trim tests: filters reach the file scan); a column with one
+    such value is still trimmed; an empty optional value is still missing, and a row whose
+    required id is empty is quarantined, not read as ''. The loaded tables equal the CSV copy's."""
+    frames = canonical_frames()
+    arrests = frames["arrests"]
+    arrests.loc[1, "offense_category"] = " property "  # a loaded row with spaces to trim
+    arrests.loc[3, "severity"] = ""  # optional: missing, not ''
+    frames["arrests"] = pd.concat(
+        [arrests, arrests.iloc[[0]].assign(arrest_id="A9", person_id="")], ignore_index=True
+    )
+    loaded = {}
+    for fmt, suffix in (("csv", ".csv"), ("pq", ".parquet")):
+        folder = tmp_path / fmt
+        folder.mkdir()
+        cfg = parse_config(
+            site_config(folder, frames, suffix=suffix, max_quarantined_share=1), base_dir=folder
+        )
+        backend = duckdb_backend(work_dir=tmp_path / f"work_{fmt}")
+        loaded[fmt] = load_extracts(cfg, backend=backend)
+    views = loaded["pq"]
+    assert reasons(views, "arrests") == {6: "missing_required"}
+    view_sql = views.backend.con.execute(
+        "SELECT sql FROM duckdb_views() WHERE view_name = 'extract_arrests'"
+    ).fetchall()[0][0]
+    norm = {  # each column's normalised value in the view: "<expression> AS v__<column>"
+        c: re.search(rf"([^,]*(?:, '')?\)?) AS v__{c}\b", view_sql)[1]
+        for c in ("arrest_id", "person_id", "severity", "offense_category")
+    }
+    assert "trim" in norm["offense_category"]
+    assert norm["arrest_id"].strip() == "arrest_id" and norm["person_id"].strip() == "person_id"
+    assert "trim" not in norm["severity"] and "NULLIF" in norm["severity"].upper()
+    got = views.to_pandas("arrests")
+    assert got.loc[got.arrest_id == "A2", "offense_category"].item() == "property"
+    assert got.loc[got.arrest_id == "A4", "severity"].isna().item()
+    for name in frames:
+        pd.testing.assert_frame_equal(got if name == "arrests" else views.to_pandas(name),
+                                      loaded["csv"].to_pandas(name), obj=name)  # fmt: skip

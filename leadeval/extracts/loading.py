@@ -290,8 +290,10 @@ def _load_one(
             flags = qi(_flagged(name))
             con.execute(f"CREATE TABLE {flags} AS SELECT * FROM {flagged}")
             inline = dataclasses.replace(raw, relation=raw.inline)
+            untrimmed = frozenset(c for i, c in enumerate(trimmable(name, raw)) if not bits[i])
+            view = typed_sql(name, inline, src, untrimmed)
             con.execute(
-                f"CREATE VIEW {final} AS SELECT {_canon(name)} FROM ({typed_sql(name, inline, src)}) "
+                f"CREATE VIEW {final} AS SELECT {_canon(name)} FROM ({view}) "
                 f"t ANTI JOIN {flags} f ON f.{qi(ROW)} = t.{qi(ROW)}"
             )
         trimmed_cols = [c for i, c in enumerate(trimmable(name, raw)) if int(mask) >> i & 1]

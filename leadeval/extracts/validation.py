@@ -126,14 +126,19 @@ def trimmed(s: str) -> str:
     )
 
 
-def _norm_expr(col: Column, s: str, kind: str, src: ExtractSource) -> tuple[str, bool]:
-    """(normalised value expression, is_text) for source column ``s`` (quoted) of DuckDB ``kind``."""
+def _norm_expr(
+    col: Column, s: str, kind: str, src: ExtractSource, untrimmed: bool = False
+) -> tuple[str, bool]:
+    """(normalised value expression, is_text) for source column ``s`` (quoted) of DuckDB ``kind``;
+    ``untrimmed``: see :func:`typed_sql`."""
     codes = src.codes.get(col.name)
     if not codes and kind in _NATIVE[col.type]:
         if kind == "float":  # NaN is a missing value, not a bad one
             return f"CASE WHEN isnan(CAST({s} AS DOUBLE)) THEN NULL ELSE {s} END", False
         return s, False
-    if kind == "text":
+    if kind == "text" and untrimmed:
+        text = s if col.required else f"NULLIF({s}, '')"
+    elif kind == "text":
         text = f"NULLIF({trimmed(s)}, '')"
     elif kind == "float":  # an id stored as 123.0 means '123'
         d = f"CAST({s} AS DOUBLE)"
@@ -273,12 +278,18 @@ def trimmable(name: str, raw: RawSource) -> list[str]:
     ]
 
 
-def typed_sql(name: str, raw: RawSource, src: ExtractSource) -> str:
+def typed_sql(
+    name: str, raw: RawSource, src: ExtractSource, untrimmed: frozenset[str] = frozenset()
+) -> str:
     """SELECT of the ``typed`` layer: ``__le_row``, every canonical column (absent ones as typed
     NULLs), ``v__<col>`` normalised values, ``__le_r1``/``__le_c1``/``__le_d1``: the first parse
     problem of the row, its column and the offending value (select the last two only for the few
     rows with a problem: they cost a CASE each), and ``__le_t``, a bit mask of the
-    :func:`trimmable` columns whose value had spaces around it."""
+    :func:`trimmable` columns whose value had spaces around it.
+
+    ``untrimmed``: text columns known to need no trim in the rows read (a loaded extract's view,
+    with its quarantined rows left out): read as they are (a required one never empty there), so
+    the engine can push filters on them into the source scan and skips the trim tests."""
     schema = SCHEMAS[name]
     norm, typed, text_cols = [qi(ROW)], [qi(ROW), "__le_t"], {}
     trim = [
@@ -292,7 +303,8 @@ def typed_sql(name: str, raw: RawSource, src: ExtractSource) -> str:
         if col.name not in raw.columns:
             continue
         source = raw.columns[col.name]
-        expr, is_text = _norm_expr(col, qi(source), _kind(raw.types[source]), src)
+        kind, plain = _kind(raw.types[source]), col.name in untrimmed
+        expr, is_text = _norm_expr(col, qi(source), kind, src, plain)
         text_cols[col.name] = is_text
         norm.append(f"{expr} AS {qi('v__' + col.name)}")
     for col in schema.columns:
