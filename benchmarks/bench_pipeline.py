@@ -184,6 +184,35 @@ no other job running: load_extracts 63.2 s (1.81 GB) against 66.9 s (1.12 GB), b
 reference 57.8 against 61.6 s: ratio 3.8x against 4.5x. The peak (at the cohort, both codes)
 is above the 6 GB target on this install (DuckDB 2.0.1); the same script read 5.37 GB on
 2026-12-01's install.
+
+2026-12-03, another (faster) 2-core machine, quiet (load average 0.1-1), main ace4cbc against
+60ff976 (a Parquet view reads as they are the text columns that need no trim in its loaded rows:
+no trim tests per read, and the person_id join of ``panel_for`` reaches the Parquet scan); the
+four reports are byte-identical (31/25/11/31 files).
+
+=========================  =============================  =============================
+step                       ace4cbc                        60ff976
+=========================  =============================  =============================
+county, 3 runs alternating
+load_extracts              1.5, 1.5, 1.5 s                1.6, 1.5, 1.5 s
+build_cohort               3.0, 2.8, 2.7 s                2.7, 2.7, 2.7 s
+panel_for(participants)    0.4 s                          0.4 s
+reference join+count       0.8-0.9 s                      0.8-0.9 s
+ratio                      6.1x, 5.4x, 5.3x               5.5x, 5.4x, 5.2x (target 4x: not met)
+state, one run each        (memory_limit 4GB)
+load_extracts              34.6 s (1.75 GB)               33.2 s (1.67 GB)
+build_cohort               91.1 s (4.48 GB)               76.0 s (4.46 GB)
+panel_for(participants)    6.3 s                          2.0 s
+reference join+count       29.4 s                         28.2 s
+ratio                      4.5x                           3.9x
+=========================  =============================  =============================
+
+Whole state report on 60ff976: 189 s wall, 5.13 GB peak (``/usr/bin/time``). The county chain
+is engine-bound: its 7.2 CPU s run at 1.6 of the 2 cores; the person query alone is 2.5 CPU s
+(charges' and arrests' conditional counts 1.0 of it, the jail merge 0.55) and the load's checks
+2.5 CPU s. Running the stay tables on a second thread while Python compiles the person query
+saved 0.05 s (not kept); a view's CTEs inlined instead of materialised, and other forms of the
+conditional counts (``count_if``, sums of casts, a two-stage bit-mask count), were no faster.
 """
 
 from __future__ import annotations
