@@ -303,8 +303,8 @@ def typed_sql(
         if col.name not in raw.columns:
             continue
         source = raw.columns[col.name]
-        kind, plain = _kind(raw.types[source]), col.name in untrimmed
-        expr, is_text = _norm_expr(col, qi(source), kind, src, plain)
+        kind = _kind(raw.types[source])
+        expr, is_text = _norm_expr(col, qi(source), kind, src, col.name in untrimmed)
         text_cols[col.name] = is_text
         norm.append(f"{expr} AS {qi('v__' + col.name)}")
     for col in schema.columns:
