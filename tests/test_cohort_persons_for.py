@@ -120,8 +120,8 @@ def test_evaluate_never_builds_the_whole_person_table(site):
 
 @pytest.mark.parametrize("shuffled", [True, False])
 def test_to_pandas_puts_rows_in_key_order(shuffled):
-    """``to_pandas(expr, sort_key)`` gives the rows in key order, without the key. Reference: the same rows sorted by
-    pandas, across several Arrow chunks, with strings and missing values."""
+    """``to_pandas(expr, sort_key)`` gives the rows in key order, without the key. Reference:
+    the same rows sorted by pandas, across several Arrow chunks, with strings and missing values."""
     import ibis
     import pyarrow as pa
 

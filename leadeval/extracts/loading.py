@@ -222,7 +222,8 @@ def _load_one(
         empty = f"(SELECT CAST(NULL AS BIGINT) AS {qi(ROW)}, 0 AS copy_no, 0 AS n_versions LIMIT 0)"
         carry = ("__le_t", "__le_h") if h is not None else ("__le_t",)
         checked = classify_sql(*rules, dups=empty if h is not None else None, carry=carry)
-        n_bits = len(trimmable(name, raw))
+        trim_cols = trimmable(name, raw)
+        n_bits = len(trim_cols)
         flags, repeated, bits, n_loaded = _check_pass(con, checked, n_bits, h is not None, n_read)
         if len(repeated):
             dup = _duplicate_rows(con, name, typed_rel, repeated)
@@ -235,7 +236,7 @@ def _load_one(
                 [flags[~flags[ROW].isin(dup[ROW])], dup.assign(censored=False)], ignore_index=True
             )
         n_trimmed = int(bits.sum())
-        mask = sum(1 << i for i in range(n_bits) if bits[i])
+        trimmed_cols = [c for c, n in zip(trim_cols, bits, strict=True) if n]
         n_censored = int((flags["reason"].isna() & flags["censored"]).sum())
         n_bad = int(flags["reason"].notna().sum())
         con.register("__le_flags", flags[[ROW, "reason", "censored"]])
@@ -290,13 +291,11 @@ def _load_one(
             flags = qi(_flagged(name))
             con.execute(f"CREATE TABLE {flags} AS SELECT * FROM {flagged}")
             inline = dataclasses.replace(raw, relation=raw.inline)
-            untrimmed = frozenset(c for i, c in enumerate(trimmable(name, raw)) if not bits[i])
-            view = typed_sql(name, inline, src, untrimmed)
+            view = typed_sql(name, inline, src, frozenset(trim_cols) - set(trimmed_cols))
             con.execute(
                 f"CREATE VIEW {final} AS SELECT {_canon(name)} FROM ({view}) "
                 f"t ANTI JOIN {flags} f ON f.{qi(ROW)} = t.{qi(ROW)}"
             )
-        trimmed_cols = [c for i, c in enumerate(trimmable(name, raw)) if int(mask) >> i & 1]
         if trimmed_cols:
             notes.append(f"spaces trimmed around {', '.join(trimmed_cols)}")
     except duckdb.Error as err:
