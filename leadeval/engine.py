@@ -35,6 +35,7 @@ from __future__ import annotations
 import atexit
 import functools
 import os
+import re
 import shutil
 import tempfile
 import warnings
@@ -111,6 +112,28 @@ def _work_folder(work_dir: str | os.PathLike[str] | None) -> Path:
     path.mkdir(parents=True, exist_ok=True)
     os.chmod(path, 0o700)
     return path
+
+
+_SIZE = re.compile(r"([0-9.]+)\s*([KMGTP]?i?B)")
+_UNITS = {"B": 1, "KB": 1e3, "MB": 1e6, "GB": 1e9, "TB": 1e12, "PB": 1e15,
+          "KiB": 2**10, "MiB": 2**20, "GiB": 2**30, "TiB": 2**40, "PiB": 2**50}  # fmt: skip
+
+
+def database_file(con) -> str | None:
+    """Path of the database file a DuckDB connection works in (None in memory)."""
+    sql = "SELECT path FROM duckdb_databases() WHERE database_name = current_database()"
+    return con.execute(sql).fetchall()[0][0]
+
+
+def memory_limit_bytes(con) -> float | None:
+    """A DuckDB connection's ``memory_limit`` in bytes (None if it cannot be read).
+
+    >>> import duckdb
+    >>> memory_limit_bytes(duckdb.connect(config={"memory_limit": "1GB"}))
+    1000000000.0
+    """
+    size = _SIZE.fullmatch(con.execute("SELECT current_setting('memory_limit')").fetchall()[0][0])
+    return float(size[1]) * _UNITS[size[2]] if size is not None else None
 
 
 def duckdb_backend(

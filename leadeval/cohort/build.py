@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import re
 import sys
 import weakref
 
@@ -26,6 +25,7 @@ from leadeval.cohort.persons import DATE_COLUMNS, KEY_COLUMNS, PersonSource, to_
 from leadeval.cohort.result import Cohort
 from leadeval.cohort.windows import design_windows
 from leadeval.config import DesignConfig, SiteConfig
+from leadeval.engine import database_file, memory_limit_bytes
 from leadeval.errors import CohortError
 
 _EXPOSURE_EXTRACTS = ("jail", "prison")
@@ -270,9 +270,6 @@ def _persons(tables, design, data_end, families, base, cached, to_file=False):
 
 #: Bytes a person takes in the uncompressed person table (about 160 columns of 4 or 8 bytes)
 _PERSON_BYTES = 1024
-_SIZE = re.compile(r"([0-9.]+)\s*([KMGTP]?i?B)")
-_UNITS = {"B": 1, "KB": 1e3, "MB": 1e6, "GB": 1e9, "TB": 1e12, "PB": 1e15,
-          "KiB": 2**10, "MiB": 2**20, "GiB": 2**30, "TiB": 2**40, "PiB": 2**50}  # fmt: skip
 
 
 def _to_file(backend, persons: int) -> bool:
@@ -288,12 +285,10 @@ def _to_file(backend, persons: int) -> bool:
     saves (a county's person table: 1.1 s into the file against 0.3 s)."""
     if backend.name != "duckdb":
         return False
-    con = backend.con
-    if con.sql("SELECT path FROM duckdb_databases() WHERE database_name = current_database()"
-               ).fetchall()[0][0] is None:  # fmt: skip
+    if database_file(backend.con) is None:
         return False
-    size = _SIZE.fullmatch(con.sql("SELECT current_setting('memory_limit')").fetchall()[0][0])
-    return size is not None and persons * _PERSON_BYTES > float(size[1]) * _UNITS[size[2]] / 4
+    memory = memory_limit_bytes(backend.con)
+    return memory is not None and persons * _PERSON_BYTES > memory / 4
 
 
 def _materialise(expr: ir.Table, to_file: bool = False) -> ir.Table:
