@@ -1,11 +1,11 @@
-"""Parquet extracts are checked two at a time, each on its own DuckDB cursor, after the roster:
-the same tables, counts, quarantine, progress order and errors as one after another."""
+"""Parquet and CSV extracts are loaded two at a time, each on its own DuckDB cursor, after the
+roster: the same tables, counts, quarantine, progress order and errors as one after another."""
 
 from __future__ import annotations
 
 import pandas as pd
 import pytest
-from extracts_helpers import assert_reconciled, canonical_frames, site_config
+from extracts_helpers import assert_reconciled, canonical_frames, reasons, site_config
 
 import leadeval.extracts.loading as loading
 from leadeval.config import parse_config
@@ -27,17 +27,25 @@ def _broken() -> dict[str, pd.DataFrame]:
     return frames
 
 
-def _load(folder, frames, monkeypatch, pooled: bool, **top):
-    """Load ``frames`` as Parquet, pooled or (the reference) each on the one connection in turn;
-    returns the extracts, the on_extract names in call order and the extracts run in the pool."""
+def _load(folder, frames, monkeypatch, pooled: bool, suffix=".parquet", **top):
+    """Load ``frames`` (Parquet or CSV), pooled or (the reference) each on the one connection in
+    turn; returns the extracts, the on_extract names in call order and the extracts run in the
+    pool. As CSV, the arrests have a malformed line and the contacts are Latin-1."""
     folder.mkdir()
-    cfg = parse_config(site_config(folder, frames, suffix=".parquet", **top), base_dir=folder)
+    sources = {"contacts": {"encoding": "latin-1"}} if suffix == ".csv" else None
+    cfg = site_config(folder, frames, suffix=suffix, sources=sources, **top)
+    if suffix == ".csv":
+        with open(folder / "arrests.csv", "a") as fh:
+            fh.write("A9,P1,2014-01-01,felony,theft,false,one too many\n")
+        contacts = folder / "contacts.csv"
+        contacts.write_bytes(contacts.read_text().replace("office", "réunion").encode("latin-1"))
+    cfg = parse_config(cfg, base_dir=folder)
     ran: list[str] = []
     load_on = loading._load_on
 
-    def spy(free, name, cfg):
+    def spy(free, name, cfg, memory):
         ran.append(name)
-        return load_on(free, name, cfg)
+        return load_on(free, name, cfg, memory)
 
     with monkeypatch.context() as m:
         m.setattr(loading, "_load_on", spy)
@@ -52,15 +60,21 @@ def _load(folder, frames, monkeypatch, pooled: bool, **top):
     return extracts, seen, ran
 
 
-def test_pooled_load_matches_the_sequential_one(tmp_path, monkeypatch):
-    """Reference: the same Parquet site loaded one extract after another on the backend's own
+@pytest.mark.parametrize("suffix", [".parquet", ".csv"])
+def test_pooled_load_matches_the_sequential_one(tmp_path, monkeypatch, suffix):
+    """Reference: the same site loaded one extract after another on the backend's own
     connection (main's way). Pooled: identical quality, reasons, quarantined rows and loaded
     tables, and ``on_extract`` called in the config's extract order."""
     frames = _broken()
-    pooled, seen, ran = _load(tmp_path / "pool", frames, monkeypatch, True, max_quarantined_share=1)
-    ref, ref_seen, ref_ran = _load(
-        tmp_path / "seq", frames, monkeypatch, False, max_quarantined_share=1
+    pooled, seen, ran = _load(
+        tmp_path / "pool", frames, monkeypatch, True, suffix, max_quarantined_share=1
     )
+    ref, ref_seen, ref_ran = _load(
+        tmp_path / "seq", frames, monkeypatch, False, suffix, max_quarantined_share=1
+    )
+    if suffix == ".csv":
+        assert reasons(pooled, "arrests")[len(frames["arrests"]) + 1] == "malformed_line"
+        assert "réunion" in pooled.to_pandas("contacts")["contact_type"].tolist()
     assert ref_ran == [] and sorted(ran) == sorted(n for n in frames if n != "roster")
     assert seen == ref_seen == [n for n in loading.SCHEMAS if n in frames]
     assert_reconciled(pooled)

@@ -17,6 +17,7 @@ import contextlib
 import dataclasses
 import os
 import queue
+import threading
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
@@ -92,16 +93,20 @@ class _Memory:
     Into the file a table is compressed and written out (the county roster, 202,000 rows:
     0.20 s against 0.08 s in memory), which pays off only when memory is short: a state's
     roster (5M rows) stays in the file. Used only for the load's own database in the work
-    folder, never for a database the config keeps (``engine.database``)."""
+    folder, never for a database the config keeps (``engine.database``). Which of two pooled
+    tables gets the last of it depends on which is parsed first; what is read from either
+    place is the same."""
 
     left: float
+    _lock: threading.Lock = dataclasses.field(default_factory=threading.Lock)
 
     def take(self, rows: int, columns: int) -> bool:
         need = rows * columns * _CELL_BYTES
-        if need > self.left:
-            return False
-        self.left -= need
-        return True
+        with self._lock:  # pooled loads take from it at once
+            if need > self.left:
+                return False
+            self.left -= need
+            return True
 
 
 def _memory(con: duckdb.DuckDBPyConnection, cfg: SiteConfig) -> _Memory | None:
@@ -367,14 +372,16 @@ def _load_one(
 
 _QUARANTINE_COLUMNS = ("source_row", "line", "reason", "column", "detail", "text")
 
-_POOL = 2  # Parquet extracts checked at once, after the roster
+_POOL = 2  # Parquet and CSV extracts loaded at once, after the roster
 _SETTINGS = "SELECT name, value FROM duckdb_settings()"
 
 
 def _poolable(src) -> bool:
     """Whether an extract loads on its own cursor beside others: a Parquet source is read in
-    place, sharing no attachment, scratch file or registered frame with other loads."""
-    return src.resolved_format == "parquet"
+    place, a CSV into temporary tables of its cursor (with a scratch folder of its own load's
+    :class:`Attachments`). Database sources are not: their ``ATTACH`` aliases are the whole
+    database's, and the other readers hold the GIL."""
+    return src.resolved_format in ("parquet", "csv")
 
 
 def _cursors(con: duckdb.DuckDBPyConnection, n: int) -> queue.SimpleQueue:
@@ -393,25 +400,31 @@ def _cursors(con: duckdb.DuckDBPyConnection, n: int) -> queue.SimpleQueue:
     return free
 
 
-def _load_on(free: queue.SimpleQueue, name: str, cfg: SiteConfig) -> tuple[dict, pd.DataFrame]:
+def _load_on(
+    free: queue.SimpleQueue, name: str, cfg: SiteConfig, memory: _Memory | None = None
+) -> tuple[dict, pd.DataFrame]:
     """:func:`_load_one` on a cursor taken from ``free`` (and put back), own attachments."""
     cur = free.get()
     attachments = Attachments(cur)
     try:
-        return _load_one(cur, name, cfg, attachments)
+        return _load_one(cur, name, cfg, attachments, memory)
     finally:
         attachments.detach_all()
         free.put(cur)
 
 
 def _submit(
-    pool: ThreadPoolExecutor, con: duckdb.DuckDBPyConnection, names: list[str], cfg: SiteConfig
+    pool: ThreadPoolExecutor,
+    con: duckdb.DuckDBPyConnection,
+    names: list[str],
+    cfg: SiteConfig,
+    memory: _Memory | None,
 ) -> dict[str, Future]:
     """Start loading ``names`` in ``pool``, on one cursor per worker (DuckDB releases the GIL
     while it runs a query, so two checking passes use both cores); the caller takes the results
     in its own order, never in the order they finish."""
     free = _cursors(con, min(_POOL, len(names)))
-    return {name: pool.submit(_load_on, free, name, cfg) for name in names}
+    return {name: pool.submit(_load_on, free, name, cfg, memory) for name in names}
 
 
 def _check_population(
@@ -573,7 +586,7 @@ def load_extracts(
                     _hand_over(staging, backend, [name])
             _check_population(name, row, rows, config, share=not config.strict)
             if name == "roster":  # every other extract's checks join the loaded roster
-                futures = _submit(pool, con, pooled, config)
+                futures = _submit(pool, con, pooled, config, memory)
             quality.append(row)
             quarantined[name] = rows
             if on_extract is not None:
