@@ -54,16 +54,12 @@ def event_counts(
     """
     keyed = {"pk", "t0", "fe"} <= set(events.columns)  # already joined (e.g. the jail stays)
     j = events if keyed else events.join(base.select("person_id", "pk", "t0", "fe"), "person_id")
-    # Each event's predicates are evaluated once, not once per window: a boolean column each
-    flags = {name: f"_is_{i}" for i, (name, pred) in enumerate(measures.items()) if pred}
-    if flags:
-        j = j.mutate(**{col: _flag(measures[name](j)) for name, col in flags.items()})
     aggs = {}
     for w in windows:
         lo, hi = w.bounds(j.t0, j.fe)
         inside = j.d.between(lo, hi)
-        for name in measures:
-            cond = inside & j[flags[name]] if name in flags else inside
+        for name, pred in measures.items():
+            cond = inside if pred is None else inside & _flag(pred(j))
             aggs[f"{name}_{w.suffix}"] = j.d.count(where=cond).cast("int32")
     if first:
         rel = j.d - j.t0

@@ -542,7 +542,9 @@ def load_extracts(
         :data:`leadeval.extracts.validation.REASONS` and docs/data_contract.md. A Parquet extract
         (other than the roster) stays a view over its file, without its quarantined rows (a
         small table of their row numbers): no copy; other sources, and the roster, which every
-        other extract's checks join, are parsed once into a table. Neither has a row order:
+        other extract's checks join, are parsed once into a table (in a work folder's database,
+        held in memory while they fit a quarter of ``memory_limit``: :class:`_Memory`). After
+        the roster, Parquet and CSV extracts load two at a time. Neither has a row order:
         whatever reads them orders its own results (``Extracts.to_pandas`` sorts by key).
 
     Raises
