@@ -213,6 +213,36 @@ is engine-bound: its 7.2 CPU s run at 1.6 of the 2 cores; the person query alone
 2.5 CPU s. Running the stay tables on a second thread while Python compiles the person query
 saved 0.05 s (not kept); a view's CTEs inlined instead of materialised, and other forms of the
 conditional counts (``count_if``, sums of casts, a two-stage bit-mask count), were no faster.
+
+2026-12-03 afternoon, the same machine a little slower than in the morning (load average 0.5-2:
+read the ratios), main 1310ec0 against 5d305f9 in alternating processes. The libraries are now
+imported before the clock starts, as duckdb is for the reference: Ibis imports its DuckDB backend,
+and with it every SQL compiler it has, on the first connect (0.2 s the load counted until now).
+The parsed roster is held in an in-memory catalog instead of being compressed into the database
+file (0.14 s before the pooled checks start, against 0.25 s):
+
+=========================  =============================  =============================
+county, 3 runs             1310ec0                        5d305f9
+=========================  =============================  =============================
+load_extracts              1.5-1.6 s                      1.4-1.5 s (0.40 GB)
+build_cohort               2.9-3.0 s                      2.9-3.0 s (0.92 GB)
+panel_for(participants)    0.4 s                          0.4 s
+leadeval total             4.9, 5.1, 4.9 s                4.8, 4.7, 4.9 s
+reference join+count       0.9-1.0 s                      0.9-1.0 s
+ratio                      5.3x, 5.3x, 5.4x               5.1x, 4.9x, 4.9x (target 4x: not met)
+=========================  =============================  =============================
+
+The same county written as CSV (``leadeval synth --format csv``; load_extracts, build_cohort and
+panel_for timed the same way, 2 runs each): load 7.3 s (11.6 CPU s) -> 4.4-4.7 s (8.4-8.8 CPU s),
+load + cohort + panel 10.3 s -> 7.8-8.0 s; every parsed table now in memory, and the CSV extracts
+load two at a time like Parquet. State (one run of 1310ec0 today): load 35.7 s (1.65 GB),
+build_cohort 87.8 s (4.47 GB), panel_for 2.0 s, reference 31.5 s: 4.0x. The state's parsed
+roster (5M rows) does not fit a quarter of its 4 GB and stays in the file: its path is unchanged.
+Tried and not kept: each event's measure predicates as boolean columns evaluated once (20 % off
+charges' conditional counts alone, within the noise of the whole person query: 1.47-1.63 against
+1.56-1.63 s); the jail pieces for the jail-prison overlaps merged again for prisoners only, to
+spare the materialised CTE (slower: 1.70-1.73 against 1.64-1.65 s); ``preserve_insertion_order =
+false`` (no change).
 """
 
 from __future__ import annotations

@@ -89,7 +89,8 @@ def test_pooled_load_matches_the_sequential_one(tmp_path, monkeypatch, suffix):
         pd.testing.assert_frame_equal(pooled.to_pandas(name), ref.to_pandas(name), obj=name)
 
 
-def test_pooled_errors_are_those_of_the_first_extract_in_order(tmp_path, monkeypatch):
+@pytest.mark.parametrize("suffix", [".parquet", ".csv"])
+def test_pooled_errors_are_those_of_the_first_extract_in_order(tmp_path, monkeypatch, suffix):
     """Reference: the sequential load's error. Two extracts fail (charges and contacts, every
     person unknown: over max_quarantined_share); the pooled load raises the same message, the
     one of the first in the config's order, whichever finishes first."""
@@ -99,7 +100,7 @@ def test_pooled_errors_are_those_of_the_first_extract_in_order(tmp_path, monkeyp
     messages = []
     for pooled in (True, False):
         with pytest.raises(ExtractError) as err:
-            _load(tmp_path / str(pooled), frames, monkeypatch, pooled)
+            _load(tmp_path / str(pooled), frames, monkeypatch, pooled, suffix)
         messages.append(str(err.value))
     assert messages[0] == messages[1]
     assert "charges" in messages[0] and "contacts" not in messages[0]
