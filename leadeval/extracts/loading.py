@@ -124,10 +124,14 @@ def _in_memory(con: duckdb.DuckDBPyConnection, name: str) -> bool:
     return bool(con.execute(sql, [MEMORY_CATALOG, table_name(name)]).fetchall())
 
 
+def _memory_ref(name: str) -> str:
+    """The SQL name of extract ``name``'s table in :data:`MEMORY_CATALOG`."""
+    return f"{qi(MEMORY_CATALOG)}.main.{qi(table_name(name))}"
+
+
 def loaded_ref(con: duckdb.DuckDBPyConnection, name: str) -> str:
     """The SQL name of extract ``name``'s loaded table or view."""
-    own = qi(table_name(name))
-    return f"{qi(MEMORY_CATALOG)}.main.{own}" if _in_memory(con, name) else own
+    return _memory_ref(name) if _in_memory(con, name) else qi(table_name(name))
 
 
 def drop_loaded(con: duckdb.DuckDBPyConnection, name: str) -> None:
@@ -136,7 +140,7 @@ def drop_loaded(con: duckdb.DuckDBPyConnection, name: str) -> None:
         ("VIEW", qi(table_name(name))),
         ("TABLE", qi(table_name(name))),
         ("TABLE", qi(_flagged(name))),
-        ("TABLE", f"{qi(MEMORY_CATALOG)}.main.{qi(table_name(name))}"),
+        ("TABLE", _memory_ref(name)),
     ):
         with contextlib.suppress(duckdb.CatalogException):  # it exists with the other kind
             con.execute(f"DROP {kind} IF EXISTS {obj}")
@@ -262,7 +266,7 @@ def _load_one(
             typed_rel = f"({typed_sql(name, raw, src)})"
         else:
             if memory is not None and memory.take(n_read, len(_HELPERS) + len(SCHEMAS[name].names)):
-                final = f"{qi(MEMORY_CATALOG)}.main.{final}"
+                final = _memory_ref(name)
             typed_rel = final
             # One pass over the source: parse into the final table; then classify from it
             con.execute(
