@@ -87,6 +87,38 @@ def test_parquet_and_excel_give_the_same_tables_as_csv(tmp_path, csv_extracts, s
         pd.testing.assert_frame_equal(ex.to_pandas(name), csv_extracts.to_pandas(name), obj=name)
 
 
+def test_excel_cells_read_as_the_text_a_csv_export_holds(tmp_path):
+    """Reference: the text Excel's own "save as CSV" writes for each cell type (ISO dates,
+    whole numbers without '.0'), checked by hand. Every sheet row is kept in order (a blank
+    row too, so row numbers are sheet rows); only empty cells are missing: text such as "NA"
+    stays text, as in a CSV; the sheet is found by name; a repeated header name is kept for
+    the header check to report."""
+    import datetime as dt
+
+    from openpyxl import Workbook
+
+    from leadeval.extracts.readers import _excel_header, _excel_text
+
+    book = Workbook()
+    book.active.title = "notes"
+    sheet = book.create_sheet("arrests")
+    sheet.append(["id", "year", "date", "stamp", "flag", "text", None, "id"])
+    sheet.append([1, 1980, dt.date(2015, 3, 1), dt.datetime(2015, 3, 1, 13, 45), True, "NA"])
+    sheet.append([None, None, None, None, None, None])
+    sheet.append([2.5, -0.0, "03/01/2015", dt.datetime(2015, 3, 2), False, " padded "])
+    path = tmp_path / "arrests.xlsx"
+    book.save(path)
+    assert _excel_header(path, "arrests") == ["id", "year", "date", "stamp", "flag", "text", "id"]
+    frame = _excel_text(path, "arrests")
+    assert frame.columns.tolist() == ["id", "year", "date", "stamp", "flag", "text"]
+    assert frame.values.tolist() == [
+        ["1", "1980", "2015-03-01", "2015-03-01 13:45:00", "True", "NA"],
+        [None] * 6,
+        ["2.5", "0", "03/01/2015", "2015-03-02", "False", " padded "],
+    ]
+    assert _excel_text(path, 0).columns.tolist() == []  # the first sheet, empty
+
+
 def test_parquet_with_native_types(tmp_path, csv_extracts):
     """Typed Parquet columns (dates, timestamps, ints, floats with NaN, bools, ids stored as
     floats) are parsed from their own types and give the same tables as the CSV."""

