@@ -117,6 +117,8 @@ def test_excel_cells_read_as_the_text_a_csv_export_holds(tmp_path):
         ["2.5", "0", "03/01/2015", "2015-03-02", "False", " padded "],
     ]
     assert _excel_text(path, 0).columns.tolist() == []  # the first sheet, empty
+    with pytest.raises(ExtractError, match="no sheet 'arests'; its sheets are 'notes', 'arrests'"):
+        _excel_header(path, "arests")
 
 
 def test_parquet_with_native_types(tmp_path, csv_extracts):

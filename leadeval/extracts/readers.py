@@ -232,6 +232,12 @@ def _sheet_rows(path: Path, sheet: str | int | None, nrows: int | None = None) -
     from python_calamine import CalamineWorkbook
 
     book = CalamineWorkbook.from_path(str(path))
+    names = book.sheet_names
+    if (sheet not in names) if isinstance(sheet, str) else not 0 <= (sheet or 0) < len(names):
+        raise ExtractError(
+            f"{Path(path).name} has no sheet {sheet!r}; its sheets are "
+            f"{', '.join(repr(n) for n in names)}: set the extract's 'sheet' to one of them"
+        )
     if isinstance(sheet, str):
         found = book.get_sheet_by_name(sheet)
     else:
