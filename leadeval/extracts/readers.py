@@ -226,7 +226,8 @@ def _sheet_rows(path: Path, sheet: str | int | None, nrows: int | None = None) -
     about 20 times faster than openpyxl: a 200,000-row sheet in 1 s instead of 20), with every
     row kept in sheet order so that row numbers are sheet rows; ``.xls`` with xlrd."""
     if Path(path).suffix.lower() == ".xls":
-        frame = _read_excel(path, sheet_name=sheet if sheet is not None else 0, header=None)
+        sheet_name = sheet if sheet is not None else 0
+        frame = _read_excel(path, sheet_name=sheet_name, header=None, keep_default_na=False)
         rows = frame.to_numpy(dtype=object).tolist()
         return rows if nrows is None else rows[:nrows]
     from python_calamine import CalamineWorkbook
