@@ -234,16 +234,15 @@ def _sheet_rows(path: Path, sheet: str | int | None, nrows: int | None = None) -
 
     book = CalamineWorkbook.from_path(str(path))
     names = book.sheet_names
-    if (sheet not in names) if isinstance(sheet, str) else not 0 <= (sheet or 0) < len(names):
+    index = sheet or 0
+    if isinstance(sheet, str):
+        index = names.index(sheet) if sheet in names else -1
+    if not 0 <= index < len(names):
         raise ExtractError(
             f"{Path(path).name} has no sheet {sheet!r}; its sheets are "
             f"{', '.join(repr(n) for n in names)}: set the extract's 'sheet' to one of them"
         )
-    if isinstance(sheet, str):
-        found = book.get_sheet_by_name(sheet)
-    else:
-        found = book.get_sheet_by_index(sheet or 0)
-    return found.to_python(skip_empty_area=False, nrows=nrows)
+    return book.get_sheet_by_index(index).to_python(skip_empty_area=False, nrows=nrows)
 
 
 @functools.lru_cache(maxsize=64)
@@ -264,11 +263,9 @@ def _excel_text(path: Path, sheet: str | int | None) -> pd.DataFrame:
     if not rows:
         return pd.DataFrame()
     names = [_cell_text(c) for c in rows[0]]
-    width = len(names)
-    body = [r + [None] * (width - len(r)) if len(r) < width else r for r in rows[1:]]
-    columns = list(zip(*body, strict=False)) if body else [()] * width  # rows padded to width
+    columns = list(zip(*rows[1:], strict=True)) or [()] * len(names)  # a sheet is a rectangle
     text: dict[str, pd.Series] = {}
-    for n, c in zip(names, columns, strict=False):
+    for n, c in zip(names, columns, strict=True):
         if n and n not in text:  # a repeated name is reported by the header check
             text[n] = pd.Series(list(map(_cell_text, c)), dtype=object)
     return pd.DataFrame(text, dtype=object)
