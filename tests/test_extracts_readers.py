@@ -1,4 +1,4 @@
-"""Readers (CSV, Parquet, Excel, DuckDB file and URL, SQL through Ibis), reconciliation and
+"""Readers (CSV, Parquet, Excel, DuckDB file and URL, SQLite, SQL through Ibis), reconciliation and
 row-order invariance.
 
 Reference: the same canonical extracts (tests/extracts_helpers.py) must load to identical
@@ -249,26 +249,84 @@ def test_duckdb_database_tables(tmp_path, csv_extracts, how):
     assert ex.quality["source"].iloc[0].endswith(":roster")
 
 
-def test_sql_database_through_ibis(tmp_path, csv_extracts):
-    """Any database Ibis connects to (here SQLite) is read through Ibis into DuckDB."""
+@pytest.mark.parametrize("reader", ["sqlite", "duckdb_query", "ibis"])
+def test_sql_database(tmp_path, csv_extracts, reader, monkeypatch):
+    """A SQLite database (read through ADBC), a DuckDB file's ``query`` (run on the file), and
+    any other database, through Ibis (here SQLite again, with the ADBC path switched off), load
+    to the same tables as the CSV."""
     frames = canonical_frames()
-    con = sqlite3.connect(tmp_path / "site.db")
-    frames["roster"].to_sql("roster", con, index=False)
-    frames["arrests"].to_sql("arrests", con, index=False)
-    con.close()
-    url = f"sqlite://{tmp_path / 'site.db'}"
-    config = {
-        "site": "t",
-        "data_end_date": "2016-06-30",
-        "extracts": {
-            "roster": {"database": url, "table": "roster"},
-            "arrests": {"database": url, "table": "arrests"},
-        },
-    }
-    ex = load(tmp_path, config)
+    names = ("roster", "arrests")
+    if reader == "duckdb_query":
+        _write_duckdb(tmp_path / "site.duckdb", {n: frames[n] for n in names})
+        sources = {n: {"path": "site.duckdb", "query": f"SELECT * FROM {n}"} for n in names}
+    else:
+        con = sqlite3.connect(tmp_path / "site.db")
+        for n in names:
+            frames[n].to_sql(n, con, index=False)
+        con.close()
+        sources = {n: {"database": f"sqlite://{tmp_path / 'site.db'}", "table": n} for n in names}
+    if reader == "ibis":
+        for module in ("readers", "loading"):
+            monkeypatch.setattr(f"leadeval.extracts.{module}.sqlite_file", lambda src: None)
+    ex = load(tmp_path, {"site": "t", "data_end_date": "2016-06-30", "extracts": sources})
     assert ex.clean
-    for name in ("roster", "arrests"):
+    for name in names:
         pd.testing.assert_frame_equal(ex.to_pandas(name), csv_extracts.to_pandas(name), obj=name)
+
+
+def test_sqlite_values_read_as_the_text_a_csv_holds(tmp_path):
+    """SQLite stores no column types: a column declared INTEGER or REAL holds integers, reals
+    and text mixed. Every value is read as its text, as a CSV export holds it, so a word among
+    2,000 birth years (after the first batches a driver types a column from) is quarantined with
+    its row instead of failing the whole read. Reference: the same values written as CSV load to
+    identical tables and reasons; the reasons worked out by hand."""
+    n = 2000
+    roster = [(f"P{i:04d}", "lead" if i % 2 else "pool", "2014-03-01", 1950 + i % 30, "M")
+              for i in range(1, n + 1)]  # fmt: skip
+    roster[-1] = (*roster[-1][:3], "unknown", "M")
+    income = [("P0001", "2014-07", "benefits", 733.5), ("P0001", "2014-08", "employment", 1200.0),
+              ("P0002", "2015-01", "none", None), ("P0003", "2015-02", "other_legitimate", "n/a")]  # fmt: skip
+    con = sqlite3.connect(tmp_path / "agency.db")
+    con.execute('CREATE TABLE people (person_id TEXT, "group" TEXT, referral_date DATE, '
+                "birth_year INTEGER, sex TEXT)")  # fmt: skip
+    con.execute("CREATE TABLE income (person_id TEXT, month TEXT, source TEXT, amount REAL)")
+    con.executemany("INSERT INTO people VALUES (?, ?, ?, ?, ?)", roster)
+    con.executemany("INSERT INTO income VALUES (?, ?, ?, ?)", income)
+    con.commit()
+    con.close()
+    columns = ["person_id", "group", "referral_date", "birth_year", "sex"]
+    pd.DataFrame(roster, columns=columns).to_csv(tmp_path / "roster.csv", index=False)
+    pd.DataFrame(income, columns=["person_id", "month", "source", "amount"]).to_csv(
+        tmp_path / "income.csv", index=False
+    )
+    db = {"database": "sqlite://agency.db"}
+    sql = load(tmp_path, {"site": "t", "data_end_date": "2016-06-30", "extracts": {
+        "roster": {**db, "table": "people"},
+        "income": {**db, "query": "SELECT * FROM income ORDER BY month"}}})  # fmt: skip
+    csv = load(tmp_path, {"site": "t", "data_end_date": "2016-06-30", "extracts": {
+        "roster": {"path": "roster.csv"}, "income": {"path": "income.csv"}}})  # fmt: skip
+    _assert_same_tables(sql, csv)
+    assert reasons(sql, "roster") == reasons(csv, "roster") == {n: "bad_number"}
+    assert reasons(sql, "income") == reasons(csv, "income") == {4: "bad_number"}
+    assert sql.to_pandas("income")["amount"].tolist()[:2] == [733.5, 1200.0]
+    assert_reconciled(sql)
+
+
+def test_sqlite_missing_file_or_table_is_reported(tmp_path):
+    """A SQLite file that is not there is named (and not created: it is opened read-only); a
+    table it lacks is named with SQLite's own words."""
+    con = sqlite3.connect(tmp_path / "agency.db")
+    con.execute("CREATE TABLE roster (person_id TEXT)")
+    con.close()
+    for url, table, message in [
+        ("sqlite://nosuch.db", "roster", r"extracts\.roster\.database: file not found: .*nosuch\.db"),
+        ("sqlite://agency.db", "people", r"extracts\.roster\.database: cannot read .* no such table: people"),
+    ]:  # fmt: skip
+        config = {"site": "t", "data_end_date": "2016-06-30",
+                  "extracts": {"roster": {"database": url, "table": table}}}  # fmt: skip
+        with pytest.raises(ExtractError, match=message):
+            load(tmp_path, config)
+    assert not (tmp_path / "nosuch.db").exists()
 
 
 def test_missing_database_table_is_reported(tmp_path):

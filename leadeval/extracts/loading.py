@@ -39,6 +39,7 @@ from leadeval.extracts.readers import (
     qi,
     ql,
     register_raw,
+    sqlite_file,
 )
 from leadeval.extracts.schemas import SCHEMAS
 from leadeval.extracts.validation import (
@@ -383,9 +384,10 @@ _SETTINGS = "SELECT name, value FROM duckdb_settings()"
 def _poolable(src) -> bool:
     """Whether an extract loads on its own cursor beside others: a Parquet source is read in
     place, a CSV into temporary tables of its cursor (with a scratch folder of its own load's
-    :class:`Attachments`). Database sources are not: their ``ATTACH`` aliases are the whole
-    database's, and the other readers hold the GIL."""
-    return src.resolved_format in ("parquet", "csv")
+    :class:`Attachments`), a SQLite file through a read-only connection of its own. Other
+    database sources are not: their ``ATTACH`` aliases are the whole database's, and Ibis' readers
+    hold the GIL."""
+    return src.resolved_format in ("parquet", "csv") or sqlite_file(src) is not None
 
 
 def _cursors(con: duckdb.DuckDBPyConnection, n: int) -> queue.SimpleQueue:

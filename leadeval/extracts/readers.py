@@ -4,7 +4,11 @@ Every reader yields the same thing: a DuckDB relation (a view or a temporary tab
 source columns under their own names and ``__le_row``, the 1-based data row number in the source
 (the first row after the header is 1). CSV and Excel cells are read as text so that a bad value can
 be quarantined with its row instead of failing the whole read; Parquet and database tables keep
-their own types and are parsed from those.
+their own types and are parsed from those, except SQLite's, which has none: a column holds any mix
+of integers, reals and text, so every SQLite value is read as its text, as a CSV export holds it
+(through ADBC's SQLite driver, which streams Arrow: Ibis' SQLite backend builds a pandas frame
+of every batch, six times slower at a county's 10M rows, and fails the whole read on a column
+that mixes types).
 
 Only headers are read to check a config (:func:`check_sources`); whole files are read only by
 :func:`leadeval.load_extracts`, and then by DuckDB, never into pandas (except Excel, which is small by
@@ -62,6 +66,47 @@ def duckdb_file(src: ExtractSource) -> Path | None:
             return Path(rest[1:])
         return Path(rest.removeprefix("/"))
     return None
+
+
+def sqlite_file(src: ExtractSource) -> Path | None:
+    """The SQLite database file of a ``sqlite://`` source (the config makes it absolute)."""
+    if src.database is None or not src.database.startswith("sqlite://"):
+        return None
+    rest = src.database.removeprefix("sqlite://")
+    return None if rest in ("", ".", ":memory:") else Path(rest)
+
+
+@contextlib.contextmanager
+def _sqlite_rows(src: ExtractSource, columns: Iterable[str] | None = None, limit: int | None = None):
+    """A SQLite source's rows (its ``table`` or ``query``) as a pyarrow RecordBatchReader, every
+    column ``CAST(... AS TEXT)`` (``columns``: those, default every one, as ``SELECT *``); the
+    file is opened read-only."""
+    from adbc_driver_manager import Error
+    from adbc_driver_sqlite import dbapi
+
+    rows = f"({src.query}) AS q" if src.query else ".".join(qi(p) for p in src.table.split("."))
+    cols = "*" if columns is None else ", ".join(f"CAST({qi(c)} AS TEXT) AS {qi(c)}" for c in columns)
+    sql = f"SELECT {cols} FROM {rows}" + ("" if limit is None else f" LIMIT {limit}")
+    with dbapi.connect(f"file:{sqlite_file(src)}?mode=ro") as con, con.cursor() as cur:
+        try:
+            cur.execute(sql)
+            reader = cur.fetch_record_batch()
+        except Error as err:  # a missing table, a query SQLite cannot run: the user's to fix
+            raise ValueError(re.sub(r"^[A-Z_]+: (\[SQLite\] )?", "", str(err))) from None
+        yield reader
+
+
+@contextlib.contextmanager
+def _duckdb_query(src: ExtractSource, columns: Iterable[str] | None = None):
+    """The relation of a DuckDB file's ``query`` (``columns``: those of it), on a read-only
+    connection to the file of its own, so that the query's table names are the file's. Not
+    through Ibis: Ibis 12 reads a query's schema with a method DuckDB 2 no longer has."""
+    con = duckdb.connect(str(duckdb_file(src)), read_only=True)
+    try:
+        cols = "*" if columns is None else ", ".join(qi(c) for c in columns)
+        yield con.sql(f"SELECT {cols} FROM ({src.query}) AS q")
+    finally:
+        con.close()
 
 
 _DELIMITERS = (",", ";", "\t", "|")
@@ -329,6 +374,12 @@ def read_header(
         return dict.fromkeys(csv_dialect(src, name).names, "VARCHAR")
     if fmt == "excel":
         return dict.fromkeys(_excel_header(src.path, src.sheet), "VARCHAR")
+    if sqlite_file(src) is not None:
+        with _sqlite_rows(src, limit=0) as reader:
+            return dict.fromkeys(reader.schema.names, "VARCHAR")
+    if src.query and duckdb_file(src) is not None:
+        with _duckdb_query(src) as query:
+            return {n: str(t) for n, t in zip(query.columns, query.types, strict=True)}
     if src.query or (duckdb_file(src) is None and fmt != "parquet"):
         schema = _ibis_table(src).schema()
         return {n: "VARCHAR" if t.is_string() else str(t).upper() for n, t in schema.items()}
@@ -402,7 +453,7 @@ def source_problems(
         f"{where}.path" if src.path is not None
         else f"{where}.table" if fmt == "spark" else f"{where}.database"
     )  # fmt: skip
-    file = src.path if src.path is not None else duckdb_file(src)
+    file = src.path if src.path is not None else duckdb_file(src) or sqlite_file(src)
     if file is not None and not Path(file).is_file():
         return [
             f"{path_key}: file not found: {file}; check the path (relative to the config file)"
@@ -594,6 +645,15 @@ def checked_columns(
     return columns, list(dict.fromkeys(columns.values()))
 
 
+def _arrow_table(con: duckdb.DuckDBPyConnection, table: str, reader, select: str = "*") -> None:
+    """Temporary ``table`` of the Arrow batches ``reader`` streams (``select``: its columns)."""
+    con.register("__le_arrow", reader)
+    try:
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT {select} FROM __le_arrow")
+    finally:
+        con.unregister("__le_arrow")
+
+
 def register_raw(
     con: duckdb.DuckDBPyConnection,
     name: str,
@@ -641,12 +701,16 @@ def register_raw(
                     f"CREATE OR REPLACE TEMP VIEW {rel} AS SELECT rowid + 1 AS {ROW}, * FROM {tmp}"
                 )
         else:
-            reader = _ibis_table(src).select(used).to_pyarrow_batches()
-            con.register("__le_arrow", reader)
-            try:
-                con.execute(f"CREATE OR REPLACE TEMP TABLE {tmp} AS SELECT * FROM __le_arrow")
-            finally:
-                con.unregister("__le_arrow")
+            if sqlite_file(src) is not None:
+                with _sqlite_rows(src, used) as reader:
+                    # as text also when no row came (ADBC then types every column int64)
+                    text = ", ".join(f"CAST({qi(c)} AS VARCHAR) AS {qi(c)}" for c in used)
+                    _arrow_table(con, tmp, reader, text)
+            elif duckdb_file(src) is not None:
+                with _duckdb_query(src, used) as query:
+                    _arrow_table(con, tmp, query.to_arrow_reader())
+            else:
+                _arrow_table(con, tmp, _ibis_table(src).select(used).to_pyarrow_batches())
             con.execute(
                 f"CREATE OR REPLACE TEMP VIEW {rel} AS SELECT rowid + 1 AS {ROW}, * FROM {tmp}"
             )
