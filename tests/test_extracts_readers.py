@@ -264,10 +264,11 @@ def test_sql_database(tmp_path, csv_extracts, reader, monkeypatch):
         for n in names:
             frames[n].to_sql(n, con, index=False)
         con.close()
-        sources = {n: {"database": f"sqlite://{tmp_path / 'site.db'}", "table": n} for n in names}
+        db = f"sqlite://{tmp_path / 'site.db'}"
+        sources = {n: {"database": db, "table": f"main.{n}"} for n in names}  # schema.table
     if reader == "ibis":
         for module in ("readers", "loading"):
-            monkeypatch.setattr(f"leadeval.extracts.{module}.sqlite_file", lambda src: None)
+            monkeypatch.setattr(f"leadeval.extracts.{module}.adbc_driver", lambda src: None)
     ex = load(tmp_path, {"site": "t", "data_end_date": "2016-06-30", "extracts": sources})
     assert ex.clean
     for name in names:

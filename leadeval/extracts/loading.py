@@ -35,11 +35,11 @@ from leadeval.extracts.core import Extracts
 from leadeval.extracts.readers import (
     ROW,
     Attachments,
+    adbc_driver,
     drop_raw,
     qi,
     ql,
     register_raw,
-    sqlite_file,
 )
 from leadeval.extracts.schemas import SCHEMAS
 from leadeval.extracts.validation import (
@@ -384,10 +384,10 @@ _SETTINGS = "SELECT name, value FROM duckdb_settings()"
 def _poolable(src) -> bool:
     """Whether an extract loads on its own cursor beside others: a Parquet source is read in
     place, a CSV into temporary tables of its cursor (with a scratch folder of its own load's
-    :class:`Attachments`), a SQLite file through a read-only connection of its own. Other
-    database sources are not: their ``ATTACH`` aliases are the whole database's, and Ibis' readers
-    hold the GIL."""
-    return src.resolved_format in ("parquet", "csv") or sqlite_file(src) is not None
+    :class:`Attachments`), a SQLite or PostgreSQL source through an ADBC connection of its own.
+    Other database sources are not: their ``ATTACH`` aliases are the whole database's, and Ibis'
+    readers hold the GIL."""
+    return src.resolved_format in ("parquet", "csv") or adbc_driver(src) is not None
 
 
 def _cursors(con: duckdb.DuckDBPyConnection, n: int) -> queue.SimpleQueue:

@@ -5,10 +5,11 @@ source columns under their own names and ``__le_row``, the 1-based data row numb
 (the first row after the header is 1). CSV and Excel cells are read as text so that a bad value can
 be quarantined with its row instead of failing the whole read; Parquet and database tables keep
 their own types and are parsed from those, except SQLite's, which has none: a column holds any mix
-of integers, reals and text, so every SQLite value is read as its text, as a CSV export holds it
-(through ADBC's SQLite driver, which streams Arrow: Ibis' SQLite backend builds a pandas frame
-of every batch, six times slower at a county's 10M rows, and fails the whole read on a column
-that mixes types).
+of integers, reals and text, so every SQLite value is read as its text, as a CSV export holds it.
+SQLite and PostgreSQL are read through their ADBC drivers, which stream Arrow: Ibis' backends
+build a pandas frame of every batch (a county's 10.5M rows: 29 s from SQLite, 121 s from
+PostgreSQL), and fail the whole read on a SQLite column that mixes types. Other databases are
+read through Ibis.
 
 Only headers are read to check a config (:func:`check_sources`); whole files are read only by
 :func:`leadeval.load_extracts`, and then by DuckDB, never into pandas (except Excel, which is small by
@@ -76,24 +77,60 @@ def sqlite_file(src: ExtractSource) -> Path | None:
     return None if rest in ("", ".", ":memory:") else Path(rest)
 
 
-@contextlib.contextmanager
-def _sqlite_rows(src: ExtractSource, columns: Iterable[str] | None = None, limit: int | None = None):
-    """A SQLite source's rows (its ``table`` or ``query``) as a pyarrow RecordBatchReader, every
-    column ``CAST(... AS TEXT)`` (``columns``: those, default every one, as ``SELECT *``); the
-    file is opened read-only."""
-    from adbc_driver_manager import Error
-    from adbc_driver_sqlite import dbapi
+def adbc_driver(src: ExtractSource) -> str | None:
+    """The ADBC driver a ``database`` source is read with: ``sqlite`` (a ``sqlite://`` file) or
+    ``postgresql`` (a ``postgresql://`` or ``postgres://`` libpq URL); None: through Ibis."""
+    if sqlite_file(src) is not None:
+        return "sqlite"
+    if src.database is not None and src.database.split("://")[0] in ("postgresql", "postgres"):
+        return "postgresql"
+    return None
 
+
+def _plain(t) -> bool:
+    """Whether DuckDB reads Arrow type ``t`` as a value of its own (not numeric, uuid, intervals,
+    arrays and the like, which ADBC's PostgreSQL driver passes as extension types)."""
+    import pyarrow as pa
+
+    return not isinstance(t, pa.ExtensionType) and (
+        pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_integer(t)
+        or pa.types.is_floating(t) or pa.types.is_boolean(t) or pa.types.is_date(t)
+        or pa.types.is_timestamp(t)
+    )  # fmt: skip
+
+
+@contextlib.contextmanager
+def _adbc_rows(src: ExtractSource, columns: Iterable[str] | None = None, limit: int | None = None):
+    """The rows of a SQLite or PostgreSQL source (its ``table`` or ``query``) as a pyarrow
+    RecordBatchReader of ``columns`` (default: every one). SQLite keeps no column types (one
+    column mixes integers, reals and text), so every SQLite value comes as its text, as a CSV
+    holds it; PostgreSQL's come in their own types, but for those Arrow has no plain type for
+    (numeric, uuid...), which come as their text. A SQLite file is opened read-only."""
+    from adbc_driver_manager import Error
+
+    sqlite = adbc_driver(src) == "sqlite"
+    if sqlite:
+        from adbc_driver_sqlite import dbapi
+
+        uri = f"file:{sqlite_file(src)}?mode=ro"
+    else:
+        from adbc_driver_postgresql import dbapi
+
+        uri = src.database
     rows = f"({src.query}) AS q" if src.query else ".".join(qi(p) for p in src.table.split("."))
-    cols = "*" if columns is None else ", ".join(f"CAST({qi(c)} AS TEXT) AS {qi(c)}" for c in columns)
-    sql = f"SELECT {cols} FROM {rows}" + ("" if limit is None else f" LIMIT {limit}")
-    with dbapi.connect(f"file:{sqlite_file(src)}?mode=ro") as con, con.cursor() as cur:
-        try:
-            cur.execute(sql)
-            reader = cur.fetch_record_batch()
-        except Error as err:  # a missing table, a query SQLite cannot run: the user's to fix
-            raise ValueError(re.sub(r"^[A-Z_]+: (\[SQLite\] )?", "", str(err))) from None
-        yield reader
+    try:
+        with dbapi.connect(uri) as con, con.cursor() as cur:
+            cur.execute(f"SELECT * FROM {rows} LIMIT 0")
+            schema = cur.fetch_arrow_table().schema
+            names = schema.names if columns is None else list(columns)
+            text = set(names) if sqlite else {f.name for f in schema if not _plain(f.type)}
+            select = ", ".join(
+                f"CAST({qi(c)} AS TEXT) AS {qi(c)}" if c in text else qi(c) for c in names
+            )
+            cur.execute(f"SELECT {select} FROM {rows}" + ("" if limit is None else f" LIMIT {limit}"))
+            yield cur.fetch_record_batch()
+    except Error as err:  # a table that is not there, a query the database cannot run...
+        raise ValueError(re.sub(r"^[A-Z_]+: (\[\w+\] )?", "", str(err))) from None
 
 
 @contextlib.contextmanager
@@ -353,7 +390,10 @@ def _ibis_table(src: ExtractSource):
     import ibis
 
     backend = ibis.connect(src.database if src.database is not None else f"duckdb://{src.path}")
-    return backend.sql(src.query) if src.query else backend.table(src.table)
+    if src.query:
+        return backend.sql(src.query)
+    *where, table = src.table.split(".")  # [catalog.]schema.table: Ibis takes them apart
+    return backend.table(table, database=tuple(where) if len(where) > 1 else where[0] if where else None)
 
 
 def read_header(
@@ -374,9 +414,13 @@ def read_header(
         return dict.fromkeys(csv_dialect(src, name).names, "VARCHAR")
     if fmt == "excel":
         return dict.fromkeys(_excel_header(src.path, src.sheet), "VARCHAR")
-    if sqlite_file(src) is not None:
-        with _sqlite_rows(src, limit=0) as reader:
-            return dict.fromkeys(reader.schema.names, "VARCHAR")
+    if adbc_driver(src) is not None:
+        with _adbc_rows(src, limit=0) as reader:
+            empty = reader.read_all()
+        if sqlite_file(src) is not None:  # text, also where ADBC typed the columns of no row
+            return dict.fromkeys(empty.column_names, "VARCHAR")
+        rel = duckdb.connect().from_arrow(empty)
+        return {n: str(t) for n, t in zip(rel.columns, rel.types, strict=True)}
     if src.query and duckdb_file(src) is not None:
         with _duckdb_query(src) as query:
             return {n: str(t) for n, t in zip(query.columns, query.types, strict=True)}
@@ -701,11 +745,11 @@ def register_raw(
                     f"CREATE OR REPLACE TEMP VIEW {rel} AS SELECT rowid + 1 AS {ROW}, * FROM {tmp}"
                 )
         else:
-            if sqlite_file(src) is not None:
-                with _sqlite_rows(src, used) as reader:
-                    # as text also when no row came (ADBC then types every column int64)
+            if adbc_driver(src) is not None:
+                with _adbc_rows(src, used) as reader:
+                    # SQLite's text stays text when no row came (ADBC then types it int64)
                     text = ", ".join(f"CAST({qi(c)} AS VARCHAR) AS {qi(c)}" for c in used)
-                    _arrow_table(con, tmp, reader, text)
+                    _arrow_table(con, tmp, reader, text if sqlite_file(src) else "*")
             elif duckdb_file(src) is not None:
                 with _duckdb_query(src, used) as query:
                     _arrow_table(con, tmp, query.to_arrow_reader())
