@@ -14,6 +14,7 @@ Example
 from __future__ import annotations
 
 import datetime as dt
+import re
 from pathlib import Path
 from typing import Any, Literal
 
@@ -189,11 +190,24 @@ class ExtractSource(_Frozen):
 
     @property
     def label(self) -> str:
-        """How messages name this source: the file name, or database:table."""
+        """How messages and outputs name this source: the file name, or database:table (the
+        database URL without its password)."""
         if self.path is not None:
             sheet = f"[{self.sheet}]" if self.sheet is not None else ""
             return self.path.name + (f":{self.table}" if self.table else "") + sheet
-        return f"{self.database or 'spark'}:{self.table or 'query'}"
+        database = without_password(self.database) if self.database else "spark"
+        return f"{database}:{self.table or 'query'}"
+
+
+def without_password(url: str) -> str:
+    """``url`` with its password, if it has one, as ``***`` (the ``user:password@`` of its
+    authority, or a ``password=`` parameter), for messages and outputs.
+
+    >>> without_password("postgresql://analyst:s3cret@db.example.org/ems?password=x&sslmode=require")
+    'postgresql://analyst:***@db.example.org/ems?password=***&sslmode=require'
+    """
+    url = re.sub(r"^([a-z][\w+.-]*://[^/@:]*):[^@]*@", r"\1:***@", url, flags=re.IGNORECASE)
+    return re.sub(r"([?&]password=)[^&]*", r"\1***", url, flags=re.IGNORECASE)
 
 
 OUTCOME_FAMILIES = ("arrests", "charges", "jail", "prison", "ems", "housing", "income", "contacts")

@@ -7,6 +7,7 @@ Reference: the issue's contract for config errors, e.g.
 from __future__ import annotations
 
 import datetime as dt
+import json
 from pathlib import Path
 
 import pandas as pd
@@ -260,3 +261,25 @@ def test_excel_sheet_and_table_requirements(tmp_path):
                 "extracts": {"roster": {"database": "duckdb:///x.duckdb"}},
             }
         )
+
+
+def test_a_database_password_is_in_no_message_or_output(tmp_path):
+    """A password in a database URL (``user:password@`` or ``password=``) is never printed: not in
+    the source's label (messages, the quality table), not in the manifest's inputs, not in the
+    error when the server cannot be reached (here a port nothing listens on)."""
+    from leadeval.report.manifest import input_fingerprints
+
+    url = "postgresql://analyst:s3cret@127.0.0.1:1/ems?password=s3cret&connect_timeout=2"
+    cfg = parse_config(
+        {"site": "t", "data_end_date": "2016-06-30",
+         "extracts": {"roster": {"database": url, "table": "public.people"}}},
+        base_dir=tmp_path,
+    )  # fmt: skip
+    src = cfg.extracts["roster"]
+    assert src.label == (
+        "postgresql://analyst:***@127.0.0.1:1/ems?password=***&connect_timeout=2:public.people"
+    )
+    assert "s3cret" not in json.dumps(input_fingerprints(cfg))
+    problems = check_sources(cfg)
+    assert problems and "cannot read postgresql://analyst:***@" in problems[0]
+    assert not any("s3cret" in p for p in problems)

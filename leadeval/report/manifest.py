@@ -15,7 +15,7 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
-from leadeval.config import SiteConfig
+from leadeval.config import SiteConfig, without_password
 
 DEPENDENCIES = (
     "leadeval",
@@ -53,14 +53,15 @@ def package_versions(names: tuple[str, ...] = DEPENDENCIES) -> dict[str, str]:
 
 
 def input_fingerprints(cfg: SiteConfig) -> dict[str, dict[str, str]]:
-    """SHA-256 of every extract file; database sources are named by URL and table (no hash)."""
+    """SHA-256 of every extract file; database sources are named by URL (without its password)
+    and table (no hash)."""
     out = {}
     for name in sorted(cfg.extracts):
         src = cfg.extracts[name]
         if src.path is not None:
             out[name] = {"file": src.path.name, "sha256": sha256_file(src.path)}
         else:
-            out[name] = {"database": src.database or "", "table": src.table or ""}
+            out[name] = {"database": without_password(src.database or ""), "table": src.table or ""}
     return out
 
 
