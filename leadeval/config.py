@@ -120,6 +120,26 @@ class ExtractSource(_Frozen):
         10_000, gt=0, description="a row with a longer field (characters) is quarantined"
     )
 
+    @field_validator("query")
+    @classmethod
+    def _one_statement(cls, v: str | None) -> str | None:
+        # A query pasted from a SQL editor ends with ';' (and maybe a comment after it), which the
+        # subquery it is read as cannot: cut at its last ';' token (sqlglot tells a ';' in a
+        # string or a comment from one that ends the statement).
+        if v is None:
+            return None
+        import sqlglot
+        from sqlglot.tokens import TokenType
+
+        text = v.strip()
+        try:
+            tokens = sqlglot.tokenize(text)
+        except sqlglot.errors.TokenError:
+            tokens = []
+        while tokens and tokens[-1].token_type == TokenType.SEMICOLON:
+            text = text[: tokens.pop().start].rstrip()
+        return text.rstrip(";").rstrip() or None
+
     @field_validator("columns", "codes", "true_values", "false_values", mode="before")
     @classmethod
     def _as_text(cls, v: Any) -> Any:

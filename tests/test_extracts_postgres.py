@@ -78,7 +78,7 @@ def _config(sources: dict) -> dict:
 
 def test_postgres_tables_load_as_the_csv_does(tmp_path, schema):
     """Every extract from a PostgreSQL table (``schema.table``) in its own column types, the
-    arrests from a ``query``: the same canonical tables as from the CSV (dates, timestamps,
+    arrests from a ``query`` (ending as pasted from an editor, with ``;`` and a comment): the same canonical tables as from the CSV (dates, timestamps,
     booleans and integers as PostgreSQL holds them; ``numeric`` amounts, which ADBC passes as an
     Arrow extension type, as their text)."""
     frames = canonical_frames()
@@ -86,7 +86,7 @@ def test_postgres_tables_load_as_the_csv_does(tmp_path, schema):
     sources = {n: {"database": URL, "table": f"{schema}.{n}"} for n in frames}
     sources["arrests"] = {
         "database": URL,
-        "query": f"SELECT * FROM {schema}.arrests WHERE arrest_date > DATE '2000-01-01'",
+        "query": f"SELECT * FROM {schema}.arrests WHERE arrest_date > DATE '2000-01-01'; -- as pasted",
     }
     pg = load(tmp_path, _config(sources))
     (tmp_path / "csv").mkdir()

@@ -258,7 +258,7 @@ def test_sql_database(tmp_path, csv_extracts, reader, monkeypatch):
     names = ("roster", "arrests")
     if reader == "duckdb_query":
         _write_duckdb(tmp_path / "site.duckdb", {n: frames[n] for n in names})
-        sources = {n: {"path": "site.duckdb", "query": f"SELECT * FROM {n}"} for n in names}
+        sources = {n: {"path": "site.duckdb", "query": f"SELECT * FROM {n}; -- all"} for n in names}
     else:
         con = sqlite3.connect(tmp_path / "site.db")
         for n in names:
@@ -303,7 +303,7 @@ def test_sqlite_values_read_as_the_text_a_csv_holds(tmp_path):
     db = {"database": "sqlite://agency.db"}
     sql = load(tmp_path, {"site": "t", "data_end_date": "2016-06-30", "extracts": {
         "roster": {**db, "table": "people"},
-        "income": {**db, "query": "SELECT * FROM income ORDER BY month"}}})  # fmt: skip
+        "income": {**db, "query": "SELECT * FROM income ORDER BY month -- as pasted\n;"}}})  # fmt: skip
     csv = load(tmp_path, {"site": "t", "data_end_date": "2016-06-30", "extracts": {
         "roster": {"path": "roster.csv"}, "income": {"path": "income.csv"}}})  # fmt: skip
     _assert_same_tables(sql, csv)

@@ -117,7 +117,8 @@ def _adbc_rows(src: ExtractSource, columns: Iterable[str] | None = None, limit: 
         from adbc_driver_postgresql import dbapi
 
         uri = src.database
-    rows = f"({src.query}) AS q" if src.query else ".".join(qi(p) for p in src.table.split("."))
+    # the query on lines of its own: a trailing -- comment ends before the subquery does
+    rows = f"(\n{src.query}\n) AS q" if src.query else ".".join(qi(p) for p in src.table.split("."))
     try:
         with dbapi.connect(uri) as con, con.cursor() as cur:
             cur.execute(f"SELECT * FROM {rows} LIMIT 0")
@@ -141,7 +142,7 @@ def _duckdb_query(src: ExtractSource, columns: Iterable[str] | None = None):
     con = duckdb.connect(str(duckdb_file(src)), read_only=True)
     try:
         cols = "*" if columns is None else ", ".join(qi(c) for c in columns)
-        yield con.sql(f"SELECT {cols} FROM ({src.query}) AS q")
+        yield con.sql(f"SELECT {cols} FROM (\n{src.query}\n) AS q")  # as in _adbc_rows
     finally:
         con.close()
 
@@ -391,7 +392,7 @@ def _ibis_table(src: ExtractSource):
 
     backend = ibis.connect(src.database if src.database is not None else f"duckdb://{src.path}")
     if src.query:
-        return backend.sql(src.query)
+        return backend.sql(src.query + "\n")  # a trailing -- comment ends
     *where, table = src.table.split(".")  # [catalog.]schema.table: Ibis takes them apart
     return backend.table(table, database=tuple(where) if len(where) > 1 else where[0] if where else None)
 
