@@ -28,8 +28,14 @@ DEPENDENCIES = (
     "pyarrow",
     "duckdb",
     "ibis-framework",
+    "sqlglot",
+    "formulaic",
     "pydantic",
     "jinja2",
+    # the readers of agency files and databases: how a cell or a value becomes text
+    "python-calamine",
+    "adbc-driver-sqlite",
+    "adbc-driver-postgresql",
 )
 
 
