@@ -132,7 +132,7 @@ LABELS: Mapping[str, str] = MappingProxyType(
         "pool": "comparison",
         "other": "other",
         "extract": "extract",
-        "source": "source file",
+        "source": "source",
         "read": "rows read",
         "loaded": "rows loaded",
         "quarantined": "rows quarantined",
