@@ -768,21 +768,21 @@ def _mapping_problems(data: dict[str, Any]) -> list[str]:
 
 
 def _resolve_source(src: ExtractSource, base: Path) -> ExtractSource:
-    """Make a source's file path (or ``duckdb://`` database file) absolute against ``base``."""
+    """Make a source's file path (or ``duckdb://`` or ``sqlite://`` database file) absolute
+    against ``base``."""
+    from leadeval.extracts.readers import duckdb_file, sqlite_file
+
     if src.path is not None:
         return src.model_copy(update={"path": (base / src.path).resolve()})
     if src.database is not None and src.database.startswith("duckdb://"):
-        from leadeval.extracts.readers import duckdb_file
-
         file = duckdb_file(src)
         if file is not None and str(file) != ":memory:":
             return src.model_copy(update={"database": "duckdb:///" + str((base / file).resolve())})
-    if src.database is not None and src.database.startswith("sqlite://"):
-        # Ibis reads sqlite://<path>, the path absolute (sqlite:///abs/x.db) or relative; a
-        # relative file is relative to the config, like every other path in it.
-        file = Path(src.database.removeprefix("sqlite://"))
-        if str(file) not in ("", ".", ":memory:") and not file.is_absolute():
-            return src.model_copy(update={"database": f"sqlite://{(base / file).resolve()}"})
+    # sqlite://<path>, the path absolute (sqlite:///abs/x.db) or relative: a relative file is
+    # relative to the config, like every other path in it
+    file = sqlite_file(src)
+    if file is not None and not file.is_absolute():
+        return src.model_copy(update={"database": f"sqlite://{(base / file).resolve()}"})
     return src
 
 

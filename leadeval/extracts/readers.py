@@ -118,7 +118,7 @@ def _adbc_rows(src: ExtractSource, columns: Iterable[str] | None = None, limit: 
 
         uri = src.database
     # the query on lines of its own: a trailing -- comment ends before the subquery does
-    rows = f"(\n{src.query}\n) AS q" if src.query else ".".join(qi(p) for p in src.table.split("."))
+    rows = f"(\n{src.query}\n) AS q" if src.query else _table_ref(None, src.table)
     try:
         with dbapi.connect(uri) as con, con.cursor() as cur:
             cur.execute(f"SELECT * FROM {rows} LIMIT 0")
@@ -272,8 +272,9 @@ def _duplicates(names: Iterable[str]) -> list[str]:
     return dups
 
 
-def _table_ref(alias: str, table: str) -> str:
-    return ".".join([qi(alias)] + [qi(p) for p in table.split(".")])
+def _table_ref(alias: str | None, table: str) -> str:
+    """``[alias.][schema.]table`` quoted, each part on its own."""
+    return ".".join(qi(p) for p in ([alias] if alias else []) + table.split("."))
 
 
 def _read_excel(path: Path, **kwargs: object) -> pd.DataFrame:
@@ -393,8 +394,9 @@ def _ibis_table(src: ExtractSource):
     backend = ibis.connect(src.database if src.database is not None else f"duckdb://{src.path}")
     if src.query:
         return backend.sql(src.query + "\n")  # a trailing -- comment ends
-    *where, table = src.table.split(".")  # [catalog.]schema.table: Ibis takes them apart
-    return backend.table(table, database=tuple(where) if len(where) > 1 else where[0] if where else None)
+    *where, table = src.table.split(".")  # [[catalog.]schema.]table: Ibis takes them apart
+    database = tuple(where) if len(where) > 1 else (where[0] if where else None)
+    return backend.table(table, database=database)
 
 
 def read_header(
