@@ -123,11 +123,14 @@ Quiet = Annotated[
 ]
 
 
-def console_progress(title: str, stages: list[str], quiet: bool) -> Any:
-    """The progress display on stderr (see :mod:`leadeval.progress`)."""
-    from leadeval.progress import ConsoleProgress
+def console_progress(title: str, stages: list[str], quiet: bool, sources: Any) -> Any:
+    """The progress display on stderr (see :mod:`leadeval.progress`) of a run that loads the
+    extracts ``sources`` (a config's ``extracts``)."""
+    from leadeval.progress import ConsoleProgress, source_sizes
 
-    return ConsoleProgress(title, stages, err_console, enabled=err_console.is_terminal and not quiet)
+    enabled = err_console.is_terminal and not quiet
+    sizes = source_sizes(sources) if enabled else None
+    return ConsoleProgress(title, stages, err_console, enabled=enabled, extract_sizes=sizes)
 
 
 @app.command()
@@ -152,7 +155,7 @@ def validate(
     from leadeval.extracts import load_extracts, quarantine_messages, write_quarantine
 
     cfg = load_config(config)
-    with console_progress(cfg.site, ["extracts"], quiet) as bar:
+    with console_progress(cfg.site, ["extracts"], quiet, cfg.extracts) as bar:
         bar.progress("extracts")
         extracts = load_extracts(cfg, on_extract=bar.on_extract)
     console.print(quality_table(extracts, f"Data quality: {cfg.site} (data end {cfg.data_end_date})"))
@@ -264,7 +267,8 @@ def report(
     _freeze()
     cfg = load_config(config)
     formats = [f.strip() for f in format.split(",") if f.strip()] if format else None
-    with console_progress(cfg.site, report_stages(cfg.design.comparison), quiet) as bar:
+    stages = report_stages(cfg.design.comparison)
+    with console_progress(cfg.site, stages, quiet, cfg.extracts) as bar:
 
         def progress(stage: str) -> None:
             if stage == "cohort":  # the later stages' libraries are imported by now (they load
@@ -384,10 +388,12 @@ def monitor(
 ) -> None:
     """Write the quarterly program-monitoring page (monitor.html, tables/, manifest.json)."""
     from leadeval.config import load_config
+    from leadeval.monitor import monitor_config
     from leadeval.report.monitor_page import write_monitor
 
     cfg = load_config(config)
-    with console_progress(f"{cfg.site} monitor", ["extracts", "disclosure", "report"], quiet) as bar:
+    stages = ["extracts", "disclosure", "report"]
+    with console_progress(f"{cfg.site} monitor", stages, quiet, monitor_config(cfg).extracts) as bar:
         paths = write_monitor(cfg, out=out, period=period, start=start, end=end,
                               progress=bar.progress, on_extract=bar.on_extract)
     r = paths.result
