@@ -343,7 +343,7 @@ class ConsoleProgress:
         expected = {g: expected_seconds(g, rows) for g in self.stages}
         done = sum(expected[g] for g in self._spent if g in expected)
         if self._current == "extracts":
-            done += expected["extracts"] * (self._share() or 0.0)
+            done += expected_seconds("extracts", rows) * (self._share() or 0.0)
         self._bar.update(
             self._task, total=sum(expected.values()), completed=done, refresh=True, **fields
         )
